@@ -1,0 +1,98 @@
+"""Generation benchmark: the same prompts at several concurrency levels, in one process and run.
+
+Numbers from one run are comparable with each other (ratios); absolute numbers on a shared CPU
+are noisy, which is why every level runs back to back on the same prompts.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from typing import Any
+
+import click
+
+from assistant.generation.base import ChatMessage, GenerationRequest, Generator
+
+PROMPTS = [
+    "Write two sentences welcoming a shopper who is looking for waterproof hiking boots.",
+    "Describe in three sentences why a good sleeping bag matters on a cold night.",
+    "Explain briefly how to choose running shoes for a beginner.",
+    "Write a short friendly note thanking a customer for their order.",
+    "Give three tips for packing a backpack for a day hike.",
+    "Describe a cosy reading lamp for a living room in three sentences.",
+    "Write a short paragraph about caring for a cast iron pan.",
+    "Suggest what to bring to a weekend camping trip, in a few sentences.",
+]
+
+
+def _count_tokens(generator: Generator, text: str, chunks: int) -> int:
+    tokenizer = getattr(generator, "tokenizer", None)
+    if tokenizer is not None:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    return chunks
+
+
+def bench_generate(
+    generator: Generator, levels: list[int], *, max_new_tokens: int = 128, rounds: int = 1
+) -> list[dict[str, Any]]:
+    warm = getattr(generator, "warm_up", None)
+    if warm:
+        warm()
+    # One untimed request so that lazy initialisation is not billed to the first level.
+    "".join(generator.stream(GenerationRequest(messages=[ChatMessage(role="user", content="Hi")], max_new_tokens=4)))
+    rows = []
+    for level in levels:
+        ttfts: list[float] = []
+        tokens = 0
+        start = time.perf_counter()
+        for r in range(rounds):
+            results: list[tuple[float, str, int]] = [(0.0, "", 0)] * level
+
+            def one(i: int, r: int = r) -> None:
+                prompt = PROMPTS[(i + r * level) % len(PROMPTS)]
+                req = GenerationRequest(messages=[ChatMessage(role="user", content=prompt)], max_new_tokens=max_new_tokens)
+                t0 = time.perf_counter()
+                first = None
+                parts = []
+                for chunk in generator.stream(req):
+                    if first is None:
+                        first = time.perf_counter() - t0
+                    parts.append(chunk)
+                results[i] = (first or 0.0, "".join(parts), len(parts))
+
+            threads = [threading.Thread(target=one, args=(i,)) for i in range(level)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            for ttft, text, chunks in results:
+                ttfts.append(ttft)
+                tokens += _count_tokens(generator, text, chunks)
+        elapsed = time.perf_counter() - start
+        ttfts.sort()
+        rows.append({
+            "engine": getattr(generator, "name", "?"),
+            "concurrency": level,
+            "requests": level * rounds,
+            "tokens": tokens,
+            "seconds": round(elapsed, 2),
+            "tokens_per_s": round(tokens / elapsed, 1),
+            "ttft_p50_s": round(statistics.median(ttfts), 3),
+            "ttft_p95_s": round(ttfts[min(len(ttfts) - 1, int(0.95 * len(ttfts)))], 3),
+        })
+    base = rows[0]["tokens_per_s"] if rows else 0
+    for row in rows:
+        row["ratio_vs_first"] = round(row["tokens_per_s"] / base, 2) if base else None
+    return rows
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    cols = list(rows[0])
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
+    click.echo("  ".join(c.ljust(widths[c]) for c in cols))
+    for r in rows:
+        click.echo("  ".join(str(r[c]).ljust(widths[c]) for c in cols))

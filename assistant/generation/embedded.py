@@ -1,0 +1,285 @@
+"""The zero-setup engine: transformers in this process, with dynamic batching and streaming.
+
+Requests that arrive while the engine is idle wait a few milliseconds for company, then are
+decoded together in one left-padded batch (one forward pass per token for all of them), which is
+where a CPU gets its throughput. Each request still streams its own text as tokens come out;
+finished or abandoned rows leave the batch so the rest decode faster. torch and transformers are
+imported only when the engine loads.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assistant.generation.base import GenerationRequest, GeneratorError, register_generator
+from retrieval.offline import set_offline_env
+
+log = logging.getLogger(__name__)
+_DONE = object()
+_STOP = object()
+
+
+def cpu_has_fast_bf16() -> bool:
+    """AMX or AVX512-BF16 make bf16 matmuls faster than fp32 on CPU; without them bf16 is emulated."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+@dataclass
+class _Job:
+    request: GenerationRequest
+    out: queue.Queue[Any] = field(default_factory=queue.Queue)
+    cancelled: bool = False
+    submitted: float = field(default_factory=time.perf_counter)
+
+
+class EmbeddedGenerator:
+    name = "embedded"
+
+    def __init__(
+        self,
+        model_dir: str | Path,
+        *,
+        dtype: str = "auto",
+        max_batch_size: int = 8,
+        batch_wait_ms: int = 10,
+        threads: int | None = None,
+        device: str | None = None,
+    ) -> None:
+        self.model_dir = Path(model_dir)
+        self.dtype_name = dtype
+        self.max_batch_size = max_batch_size
+        self.batch_wait = batch_wait_ms / 1000
+        self.threads = threads
+        self.device_name = device
+        self._queue: queue.Queue[_Job] = queue.Queue()
+        self._load_lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self.model: Any = None
+        self.tokenizer: Any = None
+        self.load_seconds: float | None = None
+        self.batches_run = 0
+        self._stopping = False
+        self.largest_batch = 0
+
+    # -- loading -------------------------------------------------------------------------------
+    def warm_up(self) -> None:
+        with self._load_lock:
+            if self.model is not None:
+                return
+            set_offline_env()
+            start = time.perf_counter()
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            if self.threads:
+                torch.set_num_threads(self.threads)
+            device = self.device_name or ("cuda" if torch.cuda.is_available() else "cpu")
+            if self.dtype_name == "auto":
+                dtype = torch.bfloat16 if device != "cpu" or cpu_has_fast_bf16() else torch.float32
+            else:
+                dtype = getattr(torch, self.dtype_name)
+            try:
+                self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
+                model = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=dtype)
+            except OSError as exc:
+                raise GeneratorError(f"cannot load the model from {self.model_dir}: {exc}") from exc
+            self.model = model.to(device).eval()
+            # transformers 5.2x renamed `past_key_values` to `cache`; support both spellings.
+            import inspect
+
+            self._cache_arg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+            self.device = device
+            self.dtype = dtype
+            eos = {self.tokenizer.eos_token_id}
+            gen_eos = getattr(model.generation_config, "eos_token_id", None)
+            eos |= set(gen_eos if isinstance(gen_eos, list) else [gen_eos])
+            im_end = self.tokenizer.convert_tokens_to_ids("<|im_end|>")
+            if isinstance(im_end, int) and im_end != self.tokenizer.unk_token_id:
+                eos.add(im_end)
+            self.eos_ids = {e for e in eos if e is not None}
+            self.pad_id = self.tokenizer.pad_token_id
+            if self.pad_id is None:
+                self.pad_id = next(iter(self.eos_ids))
+            self.load_seconds = time.perf_counter() - start
+            log.info("loaded %s (%s, %s) in %.2fs", self.model_dir, device, dtype, self.load_seconds)
+            self._worker = threading.Thread(target=self._loop, name="shopassist-embedded", daemon=True)
+            self._worker.start()
+            # A daemon thread killed inside a torch kernel at interpreter exit aborts the process;
+            # stop it cleanly first.
+            atexit.register(self.close)
+
+    def close(self) -> None:
+        """Finish the batch in flight (its callers stop early) and stop the worker thread."""
+        self._stopping = True
+        if self._worker is not None and self._worker.is_alive():
+            self._queue.put(_STOP)  # type: ignore[arg-type]
+            self._worker.join(timeout=30)
+
+    # -- the Generator contract -----------------------------------------------------------------
+    def stream(self, request: GenerationRequest) -> Iterator[str]:
+        self.warm_up()
+        job = _Job(request)
+        self._queue.put(job)
+        try:
+            while True:
+                item = job.out.get()
+                if item is _DONE:
+                    return
+                if isinstance(item, BaseException):
+                    raise GeneratorError(f"generation failed: {item}") from item
+                yield item
+        finally:
+            job.cancelled = True  # a consumer that stops early frees its batch row
+
+    # -- the batching worker --------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            batch = [first]
+            deadline = time.perf_counter() + self.batch_wait
+            while len(batch) < self.max_batch_size:
+                remaining = deadline - time.perf_counter()
+                try:
+                    job = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is _STOP:
+                    self._queue.put(job)  # handled after this batch
+                    break
+                batch.append(job)
+            batch = [j for j in batch if not j.cancelled]
+            if not batch:
+                continue
+            try:
+                self._run_batch(batch)
+            except Exception as exc:  # noqa: BLE001 - every waiting caller must hear about it
+                log.exception("batch failed")
+                for job in batch:
+                    job.out.put(exc)
+            finally:
+                for job in batch:
+                    job.out.put(_DONE)
+
+    def _prompt_ids(self, request: GenerationRequest) -> list[int]:
+        messages = [m.model_dump() for m in request.messages]
+        text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _run_batch(self, jobs: list[_Job]) -> None:
+        import torch
+
+        self.batches_run += 1
+        self.largest_batch = max(self.largest_batch, len(jobs))
+        prompts = [self._prompt_ids(j.request) for j in jobs]
+        width = max(len(p) for p in prompts)
+        input_ids = torch.full((len(jobs), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(jobs), width), dtype=torch.long)
+        for row, ids in enumerate(prompts):
+            input_ids[row, width - len(ids) :] = torch.tensor(ids)
+            mask[row, width - len(ids) :] = 1
+        input_ids, mask = input_ids.to(self.device), mask.to(self.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        generated: list[list[int]] = [[] for _ in jobs]
+        emitted = [""] * len(jobs)
+        active = list(range(len(jobs)))  # indices into jobs of rows still in the batch
+        generators = [
+            torch.Generator().manual_seed(j.request.seed) if j.request.seed is not None else None for j in jobs
+        ]
+        with torch.inference_mode():
+            out = self.model(
+                input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1
+            )
+            cache = self._cache_of(out)
+            logits = out.logits[:, -1, :].float()
+            step = 0
+            while active:
+                step += 1
+                next_tokens = [self._choose(logits[k], jobs[j].request, generators[j]) for k, j in enumerate(active)]
+                keep: list[int] = []
+                for k, j in enumerate(active):
+                    job, token = jobs[j], next_tokens[k]
+                    finished = job.cancelled or self._stopping or token in self.eos_ids
+                    if not finished:
+                        generated[j].append(token)
+                        finished = self._emit(job, generated[j], emitted, j)
+                        finished = finished or len(generated[j]) >= job.request.max_new_tokens
+                    if not finished:
+                        keep.append(k)
+                if not keep:
+                    break
+                if len(keep) < len(active):
+                    index = torch.tensor(keep, device=self.device)
+                    cache.batch_select_indices(index)
+                    mask, positions = mask[index], positions[index]
+                    next_tokens = [next_tokens[k] for k in keep]
+                    active = [active[k] for k in keep]
+                step_ids = torch.tensor(next_tokens, device=self.device).unsqueeze(1)
+                mask = torch.cat([mask, torch.ones((len(active), 1), dtype=mask.dtype, device=self.device)], dim=1)
+                positions = positions[:, -1:] + 1
+                out = self.model(
+                    input_ids=step_ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                    **{self._cache_arg: cache},
+                )
+                cache = self._cache_of(out)
+                logits = out.logits[:, -1, :].float()
+
+    @staticmethod
+    def _cache_of(out: Any) -> Any:
+        cache = getattr(out, "cache", None)
+        return cache if cache is not None else out.past_key_values
+
+    def _choose(self, logits: Any, request: GenerationRequest, generator: Any) -> int:
+        import torch
+
+        if request.temperature <= 0:
+            return int(torch.argmax(logits))
+        probs = torch.softmax(logits / request.temperature, dim=-1)
+        if request.top_p < 1.0:
+            sorted_probs, order = torch.sort(probs, descending=True)
+            keep = sorted_probs.cumsum(-1) - sorted_probs < request.top_p
+            probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_probs[keep])
+        return int(torch.multinomial(probs, 1, generator=generator))
+
+    def _emit(self, job: _Job, ids: list[int], emitted: list[str], row: int) -> bool:
+        """Send the new text of one row; True when a stop string ended it."""
+        text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        stop_at = min((text.find(s) for s in job.request.stop if s and s in text), default=-1)
+        if stop_at >= 0:
+            text = text[:stop_at]
+        elif text.endswith("\ufffd"):  # half of a multi-byte character: wait for the rest
+            return False
+        delta = text[len(emitted[row]) :]
+        if delta:
+            emitted[row] = text
+            job.out.put(delta)
+        return stop_at >= 0
+
+
+@register_generator("embedded")
+def _make_embedded(*, settings: Any = None, **kwargs: Any) -> EmbeddedGenerator:
+    if settings is None:
+        return EmbeddedGenerator(**kwargs)
+    from assistant.models import resolve_generator_model
+
+    gen = settings.generator
+    return EmbeddedGenerator(
+        resolve_generator_model(gen.model, settings.models_dir),
+        dtype=gen.dtype,
+        max_batch_size=gen.max_batch_size,
+        batch_wait_ms=gen.batch_wait_ms,
+        threads=gen.threads,
+    )

@@ -1,0 +1,88 @@
+"""Typed requests, responses and stream events shared by the CLI, the UI and the API.
+
+Control signals (the action, what was cited, the route) are fields of these objects; no caller
+ever parses them out of the reply text.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from assistant.generation.base import ChatMessage
+from retrieval.filters import Filters
+from retrieval.search import ProductHit
+
+Action = Literal["answer", "refuse", "handoff"]
+Route = Literal["products", "faq", "order", "handoff", "unknown"]
+
+
+class ChatRequest(BaseModel):
+    message: str = Field(description="The customer's message")
+    history: list[ChatMessage] = Field(default_factory=list, description="Earlier turns, oldest first")
+    customer_id: str | None = Field(default=None, description="The signed-in customer; the only key to orders")
+    filters: Filters | None = Field(default=None, description="Filters chosen in the UI; they win over parsed ones")
+
+
+class ProductCard(BaseModel):
+    id: str
+    title: str
+    price: float
+    currency: str
+    brand: str = ""
+    category: str = ""
+    color: str = ""
+    size: str = ""
+    material: str = ""
+    rating: float | None = None
+    in_stock: bool = True
+    reasons: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def from_hit(cls, hit: ProductHit) -> ProductCard:
+        p = hit.product
+        return cls(
+            id=p.id, title=p.title, price=p.price, currency=p.currency, brand=p.brand, category=p.category,
+            color=p.color, size=p.size, material=p.material, rating=p.rating, in_stock=p.in_stock,
+            reasons=hit.reasons,
+        )
+
+    def facts(self) -> str:
+        """The card as one line of text: what the model's prose is verified against."""
+        bits = [self.title, self.brand, self.category, f"{self.price:.2f} {self.currency}", self.color,
+                self.size, self.material]
+        if self.rating is not None:
+            bits.append(f"rated {self.rating:g}")
+        return " | ".join(b for b in bits if b)
+
+
+class Citation(BaseModel):
+    id: str
+    kind: Literal["product", "faq", "order"]
+    title: str
+
+
+class VerifierReport(BaseModel):
+    checked: bool = False
+    unsupported: list[str] = Field(default_factory=list, description="Spans of model text not in the sources")
+    fallback: bool = Field(default=False, description="True when the model's prose was replaced by a template")
+
+
+class ChatResponse(BaseModel):
+    text: str
+    action: Action
+    route: Route
+    confidence: float = Field(ge=0.0, le=1.0)
+    products: list[ProductCard] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=list)
+    verifier: VerifierReport = Field(default_factory=VerifierReport)
+
+
+class ChatEvent(BaseModel):
+    """One streamed piece of a reply: cards first, then text deltas, then the whole response."""
+
+    type: Literal["products", "delta", "done"]
+    products: list[ProductCard] = Field(default_factory=list)
+    delta: str = ""
+    response: ChatResponse | None = None

@@ -1,0 +1,125 @@
+"""Wiring: from `Settings` to the shared service objects (index, orders, generator, chat).
+
+One `Shop` per process; the CLI, the Gradio UI and (later) the REST API all use the same one, so
+they answer identically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from assistant.chat import ChatService
+from assistant.config import Settings
+from assistant.generation.base import Generator, create_generator
+from assistant.orders import OrderStore
+from retrieval.catalog import LoadResult, load_faq, load_products
+from retrieval.index import ShopIndex
+from retrieval.schema import FAQEntry, Product
+from retrieval.store import IngestStats
+
+log = logging.getLogger("shopassist")
+
+
+def demo_shop_dir() -> Path:
+    return Path(str(resources.files("assistant") / "demo_shop"))
+
+
+@dataclass
+class IngestReport:
+    products: LoadResult[Product] | None = None
+    faq: LoadResult[FAQEntry] | None = None
+    product_stats: IngestStats | None = None
+    faq_stats: IngestStats | None = None
+
+    def lines(self) -> list[str]:
+        out = []
+        for result, stats in ((self.products, self.product_stats), (self.faq, self.faq_stats)):
+            if result is not None:
+                out.append(result.report())
+            if stats is not None:
+                out.append(f"  stored: {stats}")
+        return out
+
+
+class Shop:
+    def __init__(self, settings: Settings, generator: Generator | None = None) -> None:
+        from retrieval.embeddings import MiniLMEmbeddingFunction
+        from retrieval.store import open_client
+
+        self.settings = settings
+        settings.home.mkdir(parents=True, exist_ok=True)
+        model_path = str(settings.embedding.model) if settings.embedding.model else None
+        self.embedding_function = MiniLMEmbeddingFunction(model_path=model_path, device=settings.embedding.device)
+        client = open_client(path=settings.chroma_path, url=settings.store.url)
+        self.index = ShopIndex(
+            client,
+            self.embedding_function,
+            products_collection=settings.store.products_collection,
+            faq_collection=settings.store.faq_collection,
+            faq_min_score=settings.retrieval.faq_min_score,
+        )
+        self.orders = OrderStore(settings.orders_path)
+        self._generator = generator
+
+    @property
+    def generator(self) -> Generator:
+        if self._generator is None:
+            self._generator = create_generator(self.settings.generator.engine, settings=self.settings)
+        return self._generator
+
+    @property
+    def chat(self) -> ChatService:
+        if not hasattr(self, "_chat"):
+            s = self.settings
+            self._chat = ChatService(
+                self.index,
+                self.generator,
+                self.orders,
+                shop_name=s.shop.name,
+                top_k=s.retrieval.top_k,
+                product_min_score=s.retrieval.product_min_score,
+                max_message_chars=s.shop.max_message_chars,
+                max_new_tokens=min(s.generator.max_new_tokens, 80),
+                temperature=s.generator.temperature,
+            )
+        return self._chat
+
+    def ingest(
+        self,
+        products: Path | None = None,
+        faq: Path | None = None,
+        *,
+        prune: bool = False,
+        mapping: dict[str, str] | None = None,
+        progress: Any = None,
+    ) -> IngestReport:
+        """Validate and store the given files; defaults are the configured (or demo) shop files."""
+        report = IngestReport()
+        products = products or self.settings.shop.catalog or demo_shop_dir() / "products.csv"
+        faq = faq or self.settings.shop.faq or demo_shop_dir() / "faq.csv"
+        report.products = load_products(products, mapping)
+        if report.products.items:
+            report.product_stats = self.index.ingest_products(report.products.items, prune=prune, progress=progress)
+        report.faq = load_faq(faq)
+        if report.faq.items:
+            report.faq_stats = self.index.ingest_faq(report.faq.items, prune=prune)
+        return report
+
+    def ensure_demo_orders(self) -> None:
+        if self.settings.shop.orders_db is None and self.orders.is_empty():
+            data = json.loads((demo_shop_dir() / "orders.json").read_text())
+            self.index.products.warm_up()
+            titles = {pid: p.title for pid, p in self.index.products.products.items()}
+            self.orders.seed(data, titles)
+
+    def ensure_ready(self) -> None:
+        """First start: ingest the configured shop if the store is empty, and seed demo orders."""
+        if self.index.products_collection.count() == 0 or self.index.faq_collection.count() == 0:
+            for line in self.ingest().lines():
+                log.info(line)
+        self.ensure_demo_orders()

@@ -1,0 +1,170 @@
+"""Structured product filters, validated against the facets the catalogue actually has.
+
+Filters are data (a pydantic model), turned into a Chroma `where` clause for the dense side and a
+predicate for the lexical side, so both retrievers see exactly the same candidate set. Asking for
+a brand, category or colour the catalogue does not have is an error that lists what exists.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from retrieval.schema import Product
+
+
+class FilterError(ValueError):
+    """A filter names a value or field the catalogue does not have."""
+
+
+def colour_tokens(value: str) -> set[str]:
+    return {t for t in re.split(r"[^a-z]+", value.lower()) if t}
+
+
+@dataclass
+class CatalogSchema:
+    """The facet values present in a catalogue; what filters are checked against."""
+
+    brands: dict[str, str] = field(default_factory=dict)  # lower-case -> as written
+    categories: dict[str, str] = field(default_factory=dict)
+    colors: dict[str, str] = field(default_factory=dict)  # full colour values, lower-case -> as written
+    price_min: float = 0.0
+    price_max: float = 0.0
+
+    @classmethod
+    def from_products(cls, products: Iterable[Product]) -> CatalogSchema:
+        schema = cls()
+        prices = []
+        for p in products:
+            if p.brand:
+                schema.brands.setdefault(p.brand.lower(), p.brand)
+            if p.category:
+                schema.categories.setdefault(p.category.lower(), p.category)
+            if p.color:
+                schema.colors.setdefault(p.color.lower(), p.color)
+            prices.append(p.price)
+        if prices:
+            schema.price_min, schema.price_max = min(prices), max(prices)
+        return schema
+
+    @property
+    def colour_words(self) -> set[str]:
+        return set().union(*(colour_tokens(c) for c in self.colors)) if self.colors else set()
+
+    def colour_values(self, word: str) -> list[str]:
+        """Every catalogue colour value containing the word ('red' -> 'red', 'black/red')."""
+        return sorted(v for v in self.colors if word.lower() in colour_tokens(v))
+
+
+class Filters(BaseModel):
+    """Constraints on products. Empty lists and None mean 'no constraint'."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    price_min: float | None = Field(default=None, ge=0, description="Lowest price, inclusive")
+    price_max: float | None = Field(default=None, ge=0, description="Highest price, inclusive")
+    brands: list[str] = Field(default_factory=list, description="Any of these brands (case-insensitive)")
+    categories: list[str] = Field(default_factory=list, description="Any of these categories")
+    colors: list[str] = Field(default_factory=list, description="Colour words; 'red' also matches 'black/red'")
+    min_rating: float | None = Field(default=None, ge=0, le=5, description="Lowest average rating")
+    in_stock: bool = Field(default=False, description="Only products with stock")
+
+    @model_validator(mode="after")
+    def _range(self) -> Filters:
+        if self.price_min is not None and self.price_max is not None and self.price_min > self.price_max:
+            raise ValueError(f"price_min {self.price_min} is above price_max {self.price_max}")
+        return self
+
+    def is_empty(self) -> bool:
+        return self == Filters()
+
+    def merged(self, other: Filters | None) -> Filters:
+        """Combine two filter sets; values set in `other` win (explicit UI filters over parsed ones)."""
+        if other is None:
+            return self
+        data = self.model_dump()
+        for key, value in other.model_dump(exclude_defaults=True).items():
+            data[key] = value
+        return Filters.model_validate(data)
+
+    def validate_against(self, schema: CatalogSchema) -> None:
+        for label, values, known in (
+            ("brand", self.brands, schema.brands),
+            ("category", self.categories, schema.categories),
+        ):
+            unknown = [v for v in values if v.lower() not in known]
+            if unknown:
+                raise FilterError(
+                    f"unknown {label} {', '.join(map(repr, unknown))}; the catalogue has: "
+                    f"{', '.join(sorted(known.values()))}"
+                )
+        unknown_colours = [c for c in self.colors if not schema.colour_values(c)]
+        if unknown_colours:
+            raise FilterError(
+                f"unknown colour {', '.join(map(repr, unknown_colours))}; the catalogue has: "
+                f"{', '.join(sorted(schema.colour_words))}"
+            )
+
+    def to_where(self, schema: CatalogSchema) -> dict[str, Any] | None:
+        """The Chroma `where` clause over the metadata written by `Product.metadata()`."""
+        self.validate_against(schema)
+        clauses: list[dict[str, Any]] = []
+        if self.price_min is not None:
+            clauses.append({"price": {"$gte": float(self.price_min)}})
+        if self.price_max is not None:
+            clauses.append({"price": {"$lte": float(self.price_max)}})
+        if self.brands:
+            clauses.append({"brand_lc": {"$in": [b.lower() for b in self.brands]}})
+        if self.categories:
+            clauses.append({"category_lc": {"$in": [c.lower() for c in self.categories]}})
+        if self.colors:
+            values = sorted({v for c in self.colors for v in schema.colour_values(c)})
+            clauses.append({"color_lc": {"$in": values}})
+        if self.min_rating is not None:
+            clauses.append({"rating": {"$gte": float(self.min_rating)}})
+        if self.in_stock:
+            clauses.append({"in_stock": True})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def matches(self, product: Product) -> bool:
+        """The same constraints as `to_where`, evaluated in Python (for the lexical side)."""
+        if self.price_min is not None and product.price < self.price_min:
+            return False
+        if self.price_max is not None and product.price > self.price_max:
+            return False
+        if self.brands and product.brand.lower() not in {b.lower() for b in self.brands}:
+            return False
+        if self.categories and product.category.lower() not in {c.lower() for c in self.categories}:
+            return False
+        if self.colors and not colour_tokens(product.color) & {c.lower() for c in self.colors}:
+            return False
+        if self.min_rating is not None and (product.rating or 0.0) < self.min_rating:
+            return False
+        return not (self.in_stock and not product.in_stock)
+
+    def describe(self) -> list[str]:
+        """Short human-readable phrases, used as match reasons and in the UI."""
+        out = []
+        if self.price_min is not None and self.price_max is not None:
+            out.append(f"price {self.price_min:g}-{self.price_max:g}")
+        elif self.price_max is not None:
+            out.append(f"price <= {self.price_max:g}")
+        elif self.price_min is not None:
+            out.append(f"price >= {self.price_min:g}")
+        if self.brands:
+            out.append("brand " + "/".join(self.brands))
+        if self.categories:
+            out.append("category " + "/".join(self.categories))
+        if self.colors:
+            out.append("colour " + "/".join(self.colors))
+        if self.min_rating is not None:
+            out.append(f"rating >= {self.min_rating:g}")
+        if self.in_stock:
+            out.append("in stock")
+        return out

@@ -1,0 +1,57 @@
+"""The shop's searchable store: products and FAQ entries in two Chroma collections.
+
+`ShopIndex` is the one object the assistant, CLI and UI share: it ingests validated records
+(hash-based upserts, optional prune) and hands out the retrievers over the same collections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from retrieval.schema import FAQEntry, Product
+from retrieval.search import FAQSearch, ProductSearch, faq_records_docs
+from retrieval.store import IngestStats, Record, get_collection, sync_records
+
+
+class ShopIndex:
+    def __init__(
+        self,
+        client: Any,
+        embedding_function: Any,
+        *,
+        products_collection: str = "products",
+        faq_collection: str = "faq",
+        faq_min_score: float = 0.6,
+    ) -> None:
+        self.client = client
+        self.products_collection = get_collection(client, products_collection, embedding_function)
+        self.faq_collection = get_collection(client, faq_collection, embedding_function)
+        self.products = ProductSearch(self.products_collection)
+        self.faq = FAQSearch(self.faq_collection, min_score=faq_min_score)
+
+    def ingest_products(
+        self,
+        products: Sequence[Product],
+        *,
+        prune: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> IngestStats:
+        records = [Record(p.id, p.search_text(), p.metadata()) for p in products]
+        stats = sync_records(self.products_collection, records, prune=prune, progress=progress)
+        if stats.embedded or stats.deleted:
+            self.products.refresh()
+        return stats
+
+    def ingest_faq(self, entries: Sequence[FAQEntry], *, prune: bool = False) -> IngestStats:
+        records = []
+        for entry in entries:
+            meta = dict(entry.metadata(), entry_id=entry.id)
+            records += [Record(doc_id, text, meta) for doc_id, text in faq_records_docs(entry)]
+        stats = sync_records(self.faq_collection, records, prune=prune)
+        if stats.embedded or stats.deleted:
+            self.faq.refresh()
+        return stats
+
+    def counts(self) -> dict[str, int]:
+        return {"products": self.products_collection.count(), "faq_documents": self.faq_collection.count()}

@@ -1,0 +1,31 @@
+"""Offline switches, set before any Hugging Face or Chroma code runs.
+
+The product promise is that nothing touches the network at run time; these variables make the
+libraries fail fast instead of trying a hub, and turn off their telemetry.
+"""
+
+import logging
+import os
+
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+    # Quiet by default: progress bars of weight loading are noise in a CLI and in logs.
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
+}
+
+
+def set_offline_env() -> None:
+    """Set every offline variable the user has not set explicitly."""
+    for key, value in OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+set_offline_env()

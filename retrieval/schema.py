@@ -1,0 +1,130 @@
+"""Typed records for what the shop sells and says: products and FAQ/policy entries.
+
+Every fact the assistant states is rendered from these records, so they are validated once, at
+ingest, and carry a content hash that makes re-ingesting an unchanged catalogue free.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+
+def _hash(payload: dict[str, Any]) -> str:
+    raw = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
+
+
+class Product(BaseModel):
+    """One catalogue item. Only id, title and price are required; the rest is optional detail."""
+
+    id: str = Field(min_length=1, description="Stable product id (SKU); the key for upserts")
+    title: str = Field(min_length=1)
+    description: str = ""
+    brand: str = ""
+    category: str = ""
+    price: float = Field(ge=0)
+    currency: str = "USD"
+    color: str = ""
+    size: str = ""
+    material: str = ""
+    rating: float | None = Field(default=None, ge=0, le=5)
+    stock: int | None = Field(default=None, ge=0)
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("id", "title", "brand", "category", "color", "size", "material", "currency")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+    @property
+    def in_stock(self) -> bool:
+        return self.stock is None or self.stock > 0
+
+    def content_hash(self) -> str:
+        return _hash(self.model_dump())
+
+    def search_text(self) -> str:
+        """The text both the lexical and the dense index see."""
+        parts = [self.title, self.brand, self.category, self.color, self.material, " ".join(self.tags)]
+        head = " | ".join(p for p in parts if p)
+        return f"{head}. {self.description}".strip()
+
+    def metadata(self) -> dict[str, str | int | float | bool]:
+        """Flat, filterable fields for Chroma's `where` (no None values allowed there)."""
+        return {
+            "title": self.title,
+            "brand": self.brand,
+            "brand_lc": self.brand.lower(),
+            "category": self.category,
+            "category_lc": self.category.lower(),
+            "price": float(self.price),
+            "currency": self.currency,
+            "color": self.color,
+            "color_lc": self.color.lower(),
+            "size": self.size,
+            "material": self.material,
+            "rating": float(self.rating) if self.rating is not None else -1.0,
+            "stock": int(self.stock) if self.stock is not None else -1,
+            "in_stock": self.in_stock,
+            "tags": ";".join(self.tags),
+            "description": self.description,
+            "content_hash": self.content_hash(),
+        }
+
+    @classmethod
+    def from_metadata(cls, product_id: str, meta: dict[str, Any]) -> Product:
+        rating = float(meta.get("rating", -1.0))
+        stock = int(meta.get("stock", -1))
+        tags = str(meta.get("tags", ""))
+        return cls(
+            id=product_id,
+            title=str(meta["title"]),
+            description=str(meta.get("description", "")),
+            brand=str(meta.get("brand", "")),
+            category=str(meta.get("category", "")),
+            price=float(meta["price"]),
+            currency=str(meta.get("currency", "USD")),
+            color=str(meta.get("color", "")),
+            size=str(meta.get("size", "")),
+            material=str(meta.get("material", "")),
+            rating=rating if rating >= 0 else None,
+            stock=stock if stock >= 0 else None,
+            tags=[t for t in tags.split(";") if t],
+        )
+
+
+class FAQEntry(BaseModel):
+    """A policy or FAQ answer, with optional example phrasings that help intent routing."""
+
+    id: str = Field(min_length=1)
+    category: str = ""
+    question: str = Field(min_length=1)
+    answer: str = Field(min_length=1)
+    examples: list[str] = Field(default_factory=list)
+
+    def content_hash(self) -> str:
+        return _hash(self.model_dump())
+
+    def metadata(self) -> dict[str, str]:
+        return {
+            "category": self.category,
+            "question": self.question,
+            "answer": self.answer,
+            "examples": " | ".join(self.examples),
+            "content_hash": self.content_hash(),
+        }
+
+    @classmethod
+    def from_metadata(cls, entry_id: str, meta: dict[str, Any]) -> FAQEntry:
+        examples = [e.strip() for e in str(meta.get("examples", "")).split(" | ") if e.strip()]
+        return cls(
+            id=entry_id,
+            category=str(meta.get("category", "")),
+            question=str(meta["question"]),
+            answer=str(meta["answer"]),
+            examples=examples,
+        )
