@@ -7,8 +7,8 @@ are noisy, which is why every level runs back to back on the same prompts.
 from __future__ import annotations
 
 import statistics
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import click
@@ -34,6 +34,28 @@ def _count_tokens(generator: Generator, text: str, chunks: int) -> int:
     return chunks
 
 
+def _one(generator: Generator, prompt: str, max_new_tokens: int) -> tuple[float, str, int]:
+    """(time to first chunk, text, chunk count) of one streamed request."""
+    req = GenerationRequest(
+        messages=[ChatMessage(role="user", content=prompt)], max_new_tokens=max_new_tokens
+    )
+    t0 = time.perf_counter()
+    first = None
+    parts = []
+    for chunk in generator.stream(req):
+        if first is None:
+            first = time.perf_counter() - t0
+        parts.append(chunk)
+    return first or 0.0, "".join(parts), len(parts)
+
+
+def _concurrent(
+    generator: Generator, prompts: list[str], max_new_tokens: int
+) -> list[tuple[float, str, int]]:
+    with ThreadPoolExecutor(max_workers=len(prompts)) as pool:
+        return list(pool.map(lambda p: _one(generator, p, max_new_tokens), prompts))
+
+
 def bench_generate(
     generator: Generator, levels: list[int], *, max_new_tokens: int = 128, rounds: int = 1
 ) -> list[dict[str, Any]]:
@@ -41,48 +63,36 @@ def bench_generate(
     if warm:
         warm()
     # One untimed request so that lazy initialisation is not billed to the first level.
-    "".join(generator.stream(GenerationRequest(messages=[ChatMessage(role="user", content="Hi")], max_new_tokens=4)))
-    rows = []
+    "".join(
+        generator.stream(
+            GenerationRequest(messages=[ChatMessage(role="user", content="Hi")], max_new_tokens=4)
+        )
+    )
+    rows: list[dict[str, Any]] = []
     for level in levels:
         ttfts: list[float] = []
         tokens = 0
         start = time.perf_counter()
         for r in range(rounds):
-            results: list[tuple[float, str, int]] = [(0.0, "", 0)] * level
-
-            def one(i: int, r: int = r) -> None:
-                prompt = PROMPTS[(i + r * level) % len(PROMPTS)]
-                req = GenerationRequest(messages=[ChatMessage(role="user", content=prompt)], max_new_tokens=max_new_tokens)
-                t0 = time.perf_counter()
-                first = None
-                parts = []
-                for chunk in generator.stream(req):
-                    if first is None:
-                        first = time.perf_counter() - t0
-                    parts.append(chunk)
-                results[i] = (first or 0.0, "".join(parts), len(parts))
-
-            threads = [threading.Thread(target=one, args=(i,)) for i in range(level)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            for ttft, text, chunks in results:
+            prompts = [PROMPTS[(i + r * level) % len(PROMPTS)] for i in range(level)]
+            for ttft, text, chunks in _concurrent(generator, prompts, max_new_tokens):
                 ttfts.append(ttft)
                 tokens += _count_tokens(generator, text, chunks)
         elapsed = time.perf_counter() - start
         ttfts.sort()
-        rows.append({
-            "engine": getattr(generator, "name", "?"),
-            "concurrency": level,
-            "requests": level * rounds,
-            "tokens": tokens,
-            "seconds": round(elapsed, 2),
-            "tokens_per_s": round(tokens / elapsed, 1),
-            "ttft_p50_s": round(statistics.median(ttfts), 3),
-            "ttft_p95_s": round(ttfts[min(len(ttfts) - 1, int(0.95 * len(ttfts)))], 3),
-        })
-    base = rows[0]["tokens_per_s"] if rows else 0
+        rows.append(
+            {
+                "engine": getattr(generator, "name", "?"),
+                "concurrency": level,
+                "requests": level * rounds,
+                "tokens": tokens,
+                "seconds": round(elapsed, 2),
+                "tokens_per_s": round(tokens / elapsed, 1),
+                "ttft_p50_s": round(statistics.median(ttfts), 3),
+                "ttft_p95_s": round(ttfts[min(len(ttfts) - 1, int(0.95 * len(ttfts)))], 3),
+            }
+        )
+    base = float(rows[0]["tokens_per_s"]) if rows else 0.0
     for row in rows:
         row["ratio_vs_first"] = round(row["tokens_per_s"] / base, 2) if base else None
     return rows

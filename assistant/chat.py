@@ -132,7 +132,9 @@ class ChatService:
     def check_message(self, message: str) -> str:
         text = (message or "").strip()
         if not text:
-            raise InputError("The message is empty: please type a question, e.g. 'waterproof boots under 100'.")
+            raise InputError(
+                "The message is empty: please type a question, e.g. 'waterproof boots under 100'."
+            )
         if len(text) > self.max_message_chars:
             raise InputError(
                 f"The message is {len(text):,} characters long; the limit is {self.max_message_chars:,}. "
@@ -154,17 +156,27 @@ class ChatService:
         faq_best = faq.best
         product_score = products.confidence if products.hits else 0.0
         wants_products = bool(products.query.matched) or not products.filters.is_empty()
-        if faq_best is not None and (faq_best.dense >= product_score or not products.hits) and not wants_products:
+        if (
+            faq_best is not None
+            and (faq_best.dense >= product_score or not products.hits)
+            and not wants_products
+        ):
             return self._faq_plan(message, faq_best)
         if products.hits and product_score >= self.product_min_score:
             return self._products_plan(message, products)
         if wants_products and not products.hits:
-            text = prompts.render("no_products", query=products.query.text, filters=products.filters.describe())
+            text = prompts.render(
+                "no_products", query=products.query.text, filters=products.filters.describe()
+            )
             return self._simple("products", "answer", 0.0, text)
         if faq_best is not None:
             return self._faq_plan(message, faq_best)
-        return self._simple("unknown", "refuse", max(product_score, faq.hits[0].dense if faq.hits else 0.0),
-                            prompts.render("refuse", shop=self.shop_name))
+        return self._simple(
+            "unknown",
+            "refuse",
+            max(product_score, faq.hits[0].dense if faq.hits else 0.0),
+            prompts.render("refuse", shop=self.shop_name),
+        )
 
     def _simple(self, route: Route, action: Action, confidence: float, text: str) -> _Plan:
         return _Plan(route, action, confidence, [], [], "", None, text, [], "")
@@ -179,7 +191,9 @@ class ChatService:
             extras = ", ".join(x for x in (c.color, c.size, c.material) if x)
             stock = "" if c.in_stock else " (out of stock)"
             rating = f", rated {c.rating:g}/5" if c.rating is not None else ""
-            lines.append(f"- **{c.title}** by {c.brand}: {c.price:.2f} {c.currency}{rating}{stock}; {extras} [{c.id}]")
+            lines.append(
+                f"- **{c.title}** by {c.brand}: {c.price:.2f} {c.currency}{rating}{stock}; {extras} [{c.id}]"
+            )
         return _Plan(
             route="products",
             action="answer",
@@ -188,7 +202,9 @@ class ChatService:
             citations=[Citation(id=c.id, kind="product", title=c.title) for c in cards],
             facts="\n".join(lines),
             intro_kind="products",
-            fallback_intro=prompts.render("fallback_products", count=len(cards), filters=results.filters.describe()),
+            fallback_intro=prompts.render(
+                "fallback_products", count=len(cards), filters=results.filters.describe()
+            ),
             sources=[c.facts() for c in cards] + [message],
             question=message,
         )
@@ -218,8 +234,9 @@ class ChatService:
         if match:
             order = self.orders.order_for(customer_id, match.group(0))
             if order is None:
-                return self._simple("order", "answer", 1.0,
-                                    prompts.render("order_not_found", order_id=match.group(0).upper()))
+                return self._simple(
+                    "order", "answer", 1.0, prompts.render("order_not_found", order_id=match.group(0).upper())
+                )
             orders = [order]
         else:
             orders = self.orders.orders_for(customer_id)
@@ -243,7 +260,10 @@ class ChatService:
         names = self._names()
         report.checked = True
         messages = prompts.render_messages(
-            "intro", system=prompts.render("system", shop=self.shop_name), kind=plan.intro_kind, question=plan.question
+            "intro",
+            system=prompts.render("system", shop=self.shop_name),
+            kind=plan.intro_kind,
+            question=plan.question,
         )
         for attempt in range(2):
             request = GenerationRequest(

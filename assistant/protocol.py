@@ -21,8 +21,12 @@ Route = Literal["products", "faq", "order", "handoff", "unknown"]
 class ChatRequest(BaseModel):
     message: str = Field(description="The customer's message")
     history: list[ChatMessage] = Field(default_factory=list, description="Earlier turns, oldest first")
-    customer_id: str | None = Field(default=None, description="The signed-in customer; the only key to orders")
-    filters: Filters | None = Field(default=None, description="Filters chosen in the UI; they win over parsed ones")
+    customer_id: str | None = Field(
+        default=None, description="The signed-in customer; the only key to orders"
+    )
+    filters: Filters | None = Field(
+        default=None, description="Filters chosen in the UI; they win over parsed ones"
+    )
 
 
 class ProductCard(BaseModel):
@@ -43,15 +47,31 @@ class ProductCard(BaseModel):
     def from_hit(cls, hit: ProductHit) -> ProductCard:
         p = hit.product
         return cls(
-            id=p.id, title=p.title, price=p.price, currency=p.currency, brand=p.brand, category=p.category,
-            color=p.color, size=p.size, material=p.material, rating=p.rating, in_stock=p.in_stock,
+            id=p.id,
+            title=p.title,
+            price=p.price,
+            currency=p.currency,
+            brand=p.brand,
+            category=p.category,
+            color=p.color,
+            size=p.size,
+            material=p.material,
+            rating=p.rating,
+            in_stock=p.in_stock,
             reasons=hit.reasons,
         )
 
     def facts(self) -> str:
         """The card as one line of text: what the model's prose is verified against."""
-        bits = [self.title, self.brand, self.category, f"{self.price:.2f} {self.currency}", self.color,
-                self.size, self.material]
+        bits = [
+            self.title,
+            self.brand,
+            self.category,
+            f"{self.price:.2f} {self.currency}",
+            self.color,
+            self.size,
+            self.material,
+        ]
         if self.rating is not None:
             bits.append(f"rated {self.rating:g}")
         return " | ".join(b for b in bits if b)
@@ -66,7 +86,9 @@ class Citation(BaseModel):
 class VerifierReport(BaseModel):
     checked: bool = False
     unsupported: list[str] = Field(default_factory=list, description="Spans of model text not in the sources")
-    fallback: bool = Field(default=False, description="True when the model's prose was replaced by a template")
+    fallback: bool = Field(
+        default=False, description="True when the model's prose was replaced by a template"
+    )
 
 
 class ChatResponse(BaseModel):

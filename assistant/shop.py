@@ -54,7 +54,9 @@ class Shop:
         self.settings = settings
         settings.home.mkdir(parents=True, exist_ok=True)
         model_path = str(settings.embedding.model) if settings.embedding.model else None
-        self.embedding_function = MiniLMEmbeddingFunction(model_path=model_path, device=settings.embedding.device)
+        self.embedding_function = MiniLMEmbeddingFunction(
+            model_path=model_path, device=settings.embedding.device
+        )
         client = open_client(path=settings.chroma_path, url=settings.store.url)
         self.index = ShopIndex(
             client,
@@ -104,7 +106,9 @@ class Shop:
         faq = faq or self.settings.shop.faq or demo_shop_dir() / "faq.csv"
         report.products = load_products(products, mapping)
         if report.products.items:
-            report.product_stats = self.index.ingest_products(report.products.items, prune=prune, progress=progress)
+            report.product_stats = self.index.ingest_products(
+                report.products.items, prune=prune, progress=progress
+            )
         report.faq = load_faq(faq)
         if report.faq.items:
             report.faq_stats = self.index.ingest_faq(report.faq.items, prune=prune)

@@ -66,8 +66,13 @@ def build_ui(shop: Shop) -> Any:
     customers = {f"{c.name} ({c.id})": c.id for c in shop.orders.customers()}
 
     def respond(
-        message: str, history: list[dict[str, Any]], customer: str, max_price: float | None,
-        category: str, brand: str, in_stock: bool,
+        message: str,
+        history: list[dict[str, Any]],
+        customer: str,
+        max_price: float | None,
+        category: str,
+        brand: str,
+        in_stock: bool,
     ) -> Iterator[tuple[list[dict[str, Any]], str, str]]:
         history = list(history or [])
         filters = Filters(
@@ -100,22 +105,30 @@ def build_ui(shop: Shop) -> Any:
             yield history, cards_html, ""
 
     with gr.Blocks(title=f"{shop.settings.shop.name} assistant") as demo:
-        gr.Markdown(f"## {html.escape(shop.settings.shop.name)} shopping assistant\n"
-                    "Answers come from the shop's catalogue and policies, with their sources in brackets.")
+        gr.Markdown(
+            f"## {html.escape(shop.settings.shop.name)} shopping assistant\n"
+            "Answers come from the shop's catalogue and policies, with their sources in brackets."
+        )
         with gr.Row():
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(elem_id="chat", height=460, label="Chat")
                 with gr.Row():
                     box = gr.Textbox(
-                        elem_id="message", show_label=False, scale=5,
+                        elem_id="message",
+                        show_label=False,
+                        scale=5,
                         placeholder="Ask about products, shipping, returns or your orders…",
                     )
                     send = gr.Button("Send", elem_id="send", variant="primary", scale=1)
             with gr.Column(scale=2):
-                customer = gr.Dropdown([GUEST, *customers], value=GUEST, label="Signed in as", elem_id="customer")
+                customer = gr.Dropdown(
+                    [GUEST, *customers], value=GUEST, label="Signed in as", elem_id="customer"
+                )
                 with gr.Accordion("Filters", open=False):
                     max_price = gr.Number(label="Max price (USD)", value=None, minimum=0, elem_id="max-price")
-                    category = gr.Dropdown([ANY, *sorted(schema.categories.values())], value=ANY, label="Category")
+                    category = gr.Dropdown(
+                        [ANY, *sorted(schema.categories.values())], value=ANY, label="Category"
+                    )
                     brand = gr.Dropdown([ANY, *sorted(schema.brands.values())], value=ANY, label="Brand")
                     in_stock = gr.Checkbox(label="In stock only", value=False)
                 cards = gr.HTML(render_cards([]), elem_id="product-cards")
@@ -123,5 +136,11 @@ def build_ui(shop: Shop) -> Any:
         outputs = [chatbot, cards, box]
         box.submit(respond, inputs, outputs)
         send.click(respond, inputs, outputs)
-    demo.css = CSS
     return demo
+
+
+def launch_ui(shop: Shop, host: str, port: int) -> None:
+    demo = build_ui(shop)
+    demo.queue(default_concurrency_limit=8).launch(
+        server_name=host, server_port=port, show_error=True, css=CSS
+    )

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from retrieval.text import tokenize
 
 # Words an introductory sentence may use without a source: greetings, hedges and generic nouns.
-INTRO_VOCABULARY = frozenset(tokenize(
-    """here there sure good great question happy help glad course absolutely certainly let
+INTRO_VOCABULARY = frozenset(
+    tokenize(
+        """here there sure good great question happy help glad course absolutely certainly let
     some few couple several options option ideas idea picks pick choices choice selection products product items item
     things thing that this these those which might may could would should will can fit fits suit suits match matches
     matching like love enjoy perfect nice lovely handy useful popular favourite favorite look take check find found
@@ -23,7 +24,8 @@ INTRO_VOCABULARY = frozenset(tokenize(
     answer answers policy list info information details detail below following next shows showing show way ways
     keep stay cosy cozy comfortable warm dry happy trip adventure day everyday just right best top really quite
     also too more most plenty range bit lot lots kind kinds type types style styles"""
-))
+    )
+)
 _NUMBER = re.compile(r"(?<![\w.])[$€£]?\d+(?:[.,]\d+)*%?")
 _URL = re.compile(r"\b(?:https?://|www\.)\S+|\b[\w.-]+\.(?:com|net|org|io|shop|store|example)\b", re.I)
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
@@ -51,7 +53,9 @@ class Verdict:
         return not self.unsupported
 
 
-def verify(text: str, sources: Iterable[str], names: Iterable[str] = (), closed_vocabulary: bool = False) -> Verdict:
+def verify(
+    text: str, sources: Iterable[str], names: Iterable[str] = (), closed_vocabulary: bool = False
+) -> Verdict:
     """Flag numbers, number words, e-mails, links and known names in `text` absent from `sources`.
 
     `names` are the catalogue's brands and product titles: a name the model mentions must be one
@@ -69,10 +73,12 @@ def verify(text: str, sources: Iterable[str], names: Iterable[str] = (), closed_
     for match in _WORD_NUMBERS.findall(text):
         if match.lower() not in blob:
             verdict.unsupported.append(match)
+    rest = text
     for pattern in (_EMAIL, _URL):
-        for match in pattern.findall(text):
+        for match in pattern.findall(rest):
             if match.lower().rstrip(".,") not in blob:
                 verdict.unsupported.append(match)
+        rest = pattern.sub(" ", rest)  # an e-mail's domain is not a second finding
     for word in _proper_nouns(text):
         if word.lower() not in blob:
             verdict.unsupported.append(word)

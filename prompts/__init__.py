@@ -42,8 +42,12 @@ def render_messages(name: str, **values: Any) -> list[dict[str, str]]:
     import json
 
     messages = json.loads(render(f"{name}.json", **values))
-    if not isinstance(messages, list) or not all(isinstance(m, dict) and {"role", "content"} <= set(m) for m in messages):
-        raise ValueError(f"prompt template {name}.json.j2 must render a JSON list of {{role, content}} objects")
+    if not isinstance(messages, list) or not all(
+        isinstance(m, dict) and {"role", "content"} <= set(m) for m in messages
+    ):
+        raise ValueError(
+            f"prompt template {name}.json.j2 must render a JSON list of {{role, content}} objects"
+        )
     return messages
 
 

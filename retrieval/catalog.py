@@ -50,7 +50,9 @@ class LoadResult(Generic[T]):
         return len(self.items) + len({e.row for e in self.errors})
 
     def report(self) -> str:
-        lines = [f"{self.path.name}: {len(self.items)} valid rows, {len({e.row for e in self.errors})} skipped"]
+        lines = [
+            f"{self.path.name}: {len(self.items)} valid rows, {len({e.row for e in self.errors})} skipped"
+        ]
         lines += [f"  {e}" for e in self.errors]
         return "\n".join(lines)
 
@@ -93,8 +95,12 @@ def _read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any
                 except json.JSONDecodeError as exc:
                     records.append((i, {"__error__": f"not valid JSON ({exc.msg})"}))
         columns = sorted({k for _, r in records if isinstance(r, dict) for k in r if k != "__error__"})
-        return columns, iter((n, r if isinstance(r, dict) else {"__error__": "not an object"}) for n, r in records)
-    raise CatalogError(f"{path}: unsupported format {suffix or '(none)'}; use one of {', '.join(SUPPORTED_SUFFIXES)}")
+        return columns, iter(
+            (n, r if isinstance(r, dict) else {"__error__": "not an object"}) for n, r in records
+        )
+    raise CatalogError(
+        f"{path}: unsupported format {suffix or '(none)'}; use one of {', '.join(SUPPORTED_SUFFIXES)}"
+    )
 
 
 def _split_list(value: Any, separators: str) -> list[str]:
@@ -121,8 +127,11 @@ def _load(
     mapping = dict(mapping or {})
     columns, rows = _read_rows(path)
     source_of = {name: mapping.get(name, name) for name in model.model_fields}
-    missing = [f"{name}" + (f" (mapped from '{source_of[name]}')" if source_of[name] != name else "")
-               for name in required if source_of[name] not in columns]
+    missing = [
+        f"{name}" + (f" (mapped from '{source_of[name]}')" if source_of[name] != name else "")
+        for name in required
+        if source_of[name] not in columns
+    ]
     if missing:
         raise CatalogError(
             f"{path.name} is missing required column(s): {', '.join(missing)}. "
@@ -149,9 +158,11 @@ def _load(
                 reason = err["msg"] if err["type"] == "missing" else f"{err['msg']} (got {str(shown)[:40]!r})"
                 result.errors.append(RowError(row_no, name, reason))
             continue
-        key = str(getattr(item, "id"))
+        key = str(getattr(item, "id"))  # noqa: B009 - T is bound to records that all have an id
         if key in first_row:
-            result.errors.append(RowError(row_no, "id", f"duplicate id {key!r} (first seen on row {first_row[key]})"))
+            result.errors.append(
+                RowError(row_no, "id", f"duplicate id {key!r} (first seen on row {first_row[key]})")
+            )
             continue
         first_row[key] = row_no
         result.items.append(item)

@@ -69,7 +69,9 @@ class Filters(BaseModel):
     price_max: float | None = Field(default=None, ge=0, description="Highest price, inclusive")
     brands: list[str] = Field(default_factory=list, description="Any of these brands (case-insensitive)")
     categories: list[str] = Field(default_factory=list, description="Any of these categories")
-    colors: list[str] = Field(default_factory=list, description="Colour words; 'red' also matches 'black/red'")
+    colors: list[str] = Field(
+        default_factory=list, description="Colour words; 'red' also matches 'black/red'"
+    )
     min_rating: float | None = Field(default=None, ge=0, le=5, description="Lowest average rating")
     in_stock: bool = Field(default=False, description="Only products with stock")
 

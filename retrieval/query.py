@@ -26,7 +26,8 @@ _MAX = re.compile(rf"(?:\b|(?<=[<≤]))(?:{_MAX_WORDS})\s*{_NUM}{_CUR}{_UNIT}", 
 _MIN = re.compile(rf"(?:\b|(?<=[>≥]))(?:{_MIN_WORDS})\s*{_NUM}{_CUR}{_UNIT}", re.I)
 _AROUND = re.compile(rf"\b(?:around|about|roughly|approximately|~)\s*{_NUM}{_CUR}{_UNIT}", re.I)
 _RATING = re.compile(
-    r"\b(?:rated\s+)?(?:at least\s+)?([1-5](?:\.\d)?)\s?(?:\+(?:\s?stars?)?|\s?stars?\s?(?:and up|or more|\+|or better)?)", re.I
+    r"\b(?:rated\s+)?(?:at least\s+)?([1-5](?:\.\d)?)\s?(?:\+(?:\s?stars?)?|\s?stars?\s?(?:and up|or more|\+|or better)?)",
+    re.I,
 )
 _RATING_WORDS = re.compile(r"\b(?:rated|rating|stars?)\b", re.I)
 _IN_STOCK = re.compile(r"\b(?:in stock|available now|available today|ships? now)\b", re.I)
@@ -112,7 +113,8 @@ def parse_query(query: str, schema: CatalogSchema | None = None) -> ParsedQuery:
         )
         if explicit:
             categories.append(name)
-            text = re.sub(re.escape(explicit.group(0)), " ", text, count=1, flags=re.I)
+            spaced = r"[\s:]+".join(map(re.escape, explicit.group(0).split()))
+            text = re.sub(spaced, " ", text, count=1, flags=re.I)
         elif any(_singular(w) == _singular(key) for w in words):
             hints.append(name)
     colours = sorted({w for w in words if w in schema.colour_words})

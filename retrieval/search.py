@@ -30,7 +30,9 @@ class Retriever(Protocol[R_co]):
     def run(self, query: str, *, top_k: int = 5, filters: Filters | None = None) -> R_co: ...
 
 
-def rrf(rankings: Sequence[Sequence[str]], k: int = 60, weights: Sequence[float] | None = None) -> dict[str, float]:
+def rrf(
+    rankings: Sequence[Sequence[str]], k: int = 60, weights: Sequence[float] | None = None
+) -> dict[str, float]:
     """Reciprocal rank fusion: sum of w / (k + rank) over the rankings an id appears in."""
     weights = weights or [1.0] * len(rankings)
     scores: dict[str, float] = {}
@@ -198,7 +200,9 @@ def faq_records_docs(entry: FAQEntry) -> list[tuple[str, str]]:
 class FAQSearch:
     """FAQ/policy retrieval: entry score = best of its phrasings, lexical and dense fused."""
 
-    def __init__(self, collection: Any, *, min_score: float = 0.6, candidates: int = 40, rrf_k: int = 60) -> None:
+    def __init__(
+        self, collection: Any, *, min_score: float = 0.6, candidates: int = 40, rrf_k: int = 60
+    ) -> None:
         self.collection = collection
         self.min_score = min_score
         self.candidates = candidates
@@ -215,7 +219,7 @@ class FAQSearch:
             self._doc_ids = ids
             self._entry_of = {i: str(m["entry_id"]) for i, m in zip(ids, metas, strict=True)}
             self.entries = {}
-            for i, m in zip(ids, metas, strict=True):
+            for m in metas:
                 self.entries.setdefault(str(m["entry_id"]), FAQEntry.from_metadata(str(m["entry_id"]), m))
             self._lexical = _Lexical(docs) if ids else None
             self._ready = True
@@ -245,8 +249,12 @@ class FAQSearch:
         lex_rank = sorted(lex_best, key=lambda e: -lex_best[e])
         fused = rrf([dense_rank, lex_rank], k=self.rrf_k)
         hits = [
-            FAQHit(self.entries[e], s, dense_best.get(e, 0.0),
-                   [f"meaning: {dense_best.get(e, 0.0):.2f}"] + (["shared words"] if e in lex_best else []))
+            FAQHit(
+                self.entries[e],
+                s,
+                dense_best.get(e, 0.0),
+                [f"meaning: {dense_best.get(e, 0.0):.2f}"] + (["shared words"] if e in lex_best else []),
+            )
             for e, s in sorted(fused.items(), key=lambda kv: -kv[1])[:top_k]
         ]
         confident = bool(hits) and hits[0].dense >= self.min_score

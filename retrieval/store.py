@@ -33,8 +33,10 @@ class IngestStats:
 
     def __str__(self) -> str:
         rate = f", {self.embedded / self.seconds:.0f}/s" if self.seconds and self.embedded else ""
-        return (f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
-                f"{self.deleted} deleted ({self.seconds:.1f}s{rate})")
+        return (
+            f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.deleted} deleted ({self.seconds:.1f}s{rate})"
+        )
 
 
 @dataclass(frozen=True)

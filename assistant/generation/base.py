@@ -24,7 +24,9 @@ class GenerationRequest(BaseModel):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     top_p: float = Field(default=0.95, gt=0.0, le=1.0)
     stop: list[str] = Field(default_factory=list, description="Stop when any of these strings is produced")
-    adapter: str | None = Field(default=None, description="Task adapter (LoRA) name, where the engine has one")
+    adapter: str | None = Field(
+        default=None, description="Task adapter (LoRA) name, where the engine has one"
+    )
     seed: int | None = None
 
 

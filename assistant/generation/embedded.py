@@ -95,11 +95,13 @@ class EmbeddedGenerator:
                 model = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=dtype)
             except OSError as exc:
                 raise GeneratorError(f"cannot load the model from {self.model_dir}: {exc}") from exc
-            self.model = model.to(device).eval()
+            self.model = model.to(device).eval()  # type: ignore[arg-type]
             # transformers 5.2x renamed `past_key_values` to `cache`; support both spellings.
             import inspect
 
-            self._cache_arg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+            self._cache_arg = (
+                "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+            )
             self.device = device
             self.dtype = dtype
             eos = {self.tokenizer.eos_token_id}
@@ -197,18 +199,25 @@ class EmbeddedGenerator:
         emitted = [""] * len(jobs)
         active = list(range(len(jobs)))  # indices into jobs of rows still in the batch
         generators = [
-            torch.Generator().manual_seed(j.request.seed) if j.request.seed is not None else None for j in jobs
+            torch.Generator().manual_seed(j.request.seed) if j.request.seed is not None else None
+            for j in jobs
         ]
         with torch.inference_mode():
             out = self.model(
-                input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1
+                input_ids=input_ids,
+                attention_mask=mask,
+                position_ids=positions,
+                use_cache=True,
+                logits_to_keep=1,
             )
             cache = self._cache_of(out)
             logits = out.logits[:, -1, :].float()
             step = 0
             while active:
                 step += 1
-                next_tokens = [self._choose(logits[k], jobs[j].request, generators[j]) for k, j in enumerate(active)]
+                next_tokens = [
+                    self._choose(logits[k], jobs[j].request, generators[j]) for k, j in enumerate(active)
+                ]
                 keep: list[int] = []
                 for k, j in enumerate(active):
                     job, token = jobs[j], next_tokens[k]
@@ -228,10 +237,15 @@ class EmbeddedGenerator:
                     next_tokens = [next_tokens[k] for k in keep]
                     active = [active[k] for k in keep]
                 step_ids = torch.tensor(next_tokens, device=self.device).unsqueeze(1)
-                mask = torch.cat([mask, torch.ones((len(active), 1), dtype=mask.dtype, device=self.device)], dim=1)
+                mask = torch.cat(
+                    [mask, torch.ones((len(active), 1), dtype=mask.dtype, device=self.device)], dim=1
+                )
                 positions = positions[:, -1:] + 1
                 out = self.model(
-                    input_ids=step_ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                    input_ids=step_ids,
+                    attention_mask=mask,
+                    position_ids=positions,
+                    use_cache=True,
                     **{self._cache_arg: cache},
                 )
                 cache = self._cache_of(out)

@@ -1,0 +1,36 @@
+import pytest
+
+from assistant.config import ConfigError, Settings, describe, load_settings
+
+
+def test_every_field_has_help():
+    rows = describe(Settings, load_settings())
+    assert len(rows) > 20
+    missing = [name for name, _, help_text in rows if not help_text]
+    assert missing == []
+
+
+def test_toml_then_env_then_overrides(settings, tmp_path, monkeypatch):
+    toml = tmp_path / "shopassist.toml"
+    toml.write_text('[generator]\nengine = "fake"\nmax_new_tokens = 33\n[ui]\nport = 9000\n')
+    assert load_settings().generator.engine == "fake"  # picked up from the working directory
+    monkeypatch.setenv("SHOPASSIST_UI__PORT", "9100")
+    loaded = load_settings()
+    assert (loaded.generator.max_new_tokens, loaded.ui.port) == (33, 9100)
+    assert load_settings(ui={"port": 9200}).ui.port == 9200
+
+
+def test_explicit_config_file_must_exist(settings, tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "missing.toml")
+
+
+def test_invalid_values_name_the_field(settings, monkeypatch):
+    monkeypatch.setenv("SHOPASSIST_GENERATOR__TEMPERATURE", "hot")
+    with pytest.raises(ConfigError, match="generator.temperature"):
+        load_settings()
+
+
+def test_derived_paths(settings):
+    assert settings.chroma_path == settings.home / "chroma"
+    assert settings.orders_path == settings.home / "orders.db"

@@ -1,0 +1,111 @@
+"""The README's run command brings the UI up, and a real browser gets product cards back.
+
+Starts `shopassist ui` (what `make run` runs) as a process on a free port with the real models,
+drives Debian's Chromium through Playwright, and saves a screenshot under the test's temp dir.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def ui_server(tmp_path_factory):
+    from tests.conftest import shared_cache
+
+    home = tmp_path_factory.mktemp("ui-home")
+    port = free_port()
+    script = Path(sys.executable).with_name("shopassist")
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "assistant.cli"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPASSIST_")}
+    env.update(SHOPASSIST_HOME=str(home), SHOPASSIST_MODEL_CACHE=str(shared_cache()), PYTHONUNBUFFERED="1")
+    log = (home / "ui.log").open("w")
+    proc = subprocess.Popen(
+        [*cmd, "ui", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=home
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 240
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"UI exited with {proc.returncode}:\n{(home / 'ui.log').read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                pytest.fail(f"UI not up after 240 s:\n{(home / 'ui.log').read_text()[-3000:]}")
+            time.sleep(1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it as root)"
+)
+def test_browser_asks_a_product_question_and_sees_cards(ui_server, tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1300, "height": 900})
+            page.goto(ui_server, wait_until="networkidle")
+            box = page.locator("#message textarea")
+            box.fill("waterproof boots under 100")
+            box.press("Enter")
+            page.wait_for_selector("#product-cards .card", timeout=120_000)
+            page.wait_for_function(
+                "document.querySelector('#chat').innerText.includes('[HP-')", timeout=120_000
+            )
+            titles = page.locator("#product-cards .card .title").all_inner_texts()
+            ids = [
+                page.locator("#product-cards .card").nth(i).get_attribute("data-product-id")
+                for i in range(len(titles))
+            ]
+            page.screenshot(path=str(tmp_path / "chat.png"), full_page=True)
+        finally:
+            browser.close()
+    assert titles and all("Boot" in t for t in titles)
+    from assistant.shop import demo_shop_dir
+    from retrieval.catalog import load_products
+
+    catalogue = {p.id: p for p in load_products(demo_shop_dir() / "products.csv").items}
+    assert all(i in catalogue and catalogue[i].price <= 100 for i in ids)
+    assert (tmp_path / "chat.png").stat().st_size > 10_000

@@ -1,0 +1,45 @@
+"""Retrieval on the demo shop with the real MiniLM embeddings (ingested once per run)."""
+
+import pytest
+
+from retrieval.filters import Filters
+from retrieval.search import rrf
+
+pytestmark = pytest.mark.slow
+
+
+def test_rrf_rewards_agreement():
+    scores = rrf([["a", "b", "c"], ["b", "a", "d"]], k=60)
+    assert max(scores, key=lambda key: scores[key]) in {"a", "b"}
+    assert scores["a"] == scores["b"] > scores["c"] > 0
+    assert scores["d"] == scores["c"]
+
+
+def test_parsed_price_filter_and_relevance(demo_shop_real):
+    results = demo_shop_real.index.products.run("waterproof boots under 100", top_k=4)
+    assert results.filters.price_max == 100
+    assert len(results.hits) == 4
+    for hit in results.hits:
+        assert hit.product.price <= 100
+        assert "boot" in hit.product.title.lower()
+        assert any(r.startswith("price <=") for r in hit.reasons)
+    assert results.confidence >= 0.5
+
+
+def test_explicit_filters_apply_to_both_retrievers(demo_shop_real):
+    results = demo_shop_real.index.products.run(
+        "shoes", top_k=10, filters=Filters(colors=["red"], price_max=80)
+    )
+    assert results.hits
+    assert all("red" in h.product.color and h.product.price <= 80 for h in results.hits)
+
+
+def test_no_product_matches_filters(demo_shop_real):
+    results = demo_shop_real.index.products.run("tent", filters=Filters(price_max=1))
+    assert results.hits == [] and results.confidence == 0.0
+
+
+def test_faq_confident_match_and_no_confident_match(demo_shop_real):
+    hit = demo_shop_real.index.faq.run("how long do i have to send something back").best
+    assert hit is not None and hit.entry.category == "returns"
+    assert demo_shop_real.index.faq.run("who won the football world cup in 1998").best is None

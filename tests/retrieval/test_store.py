@@ -1,0 +1,76 @@
+"""Ingest is idempotent, incremental and never loses stored data on bad input."""
+
+from pathlib import Path
+
+import pytest
+
+from retrieval.catalog import CatalogError, load_products
+from retrieval.schema import Product
+from tests.conftest import HashEmbedding
+
+
+def products(n: int, price: float = 10.0) -> list[Product]:
+    return [
+        Product(id=f"P{i}", title=f"Trail boot {i}", price=price + i, brand="Acme", category="footwear")
+        for i in range(n)
+    ]
+
+
+def test_reingest_unchanged_does_no_embedding_work(hash_index):
+    first = hash_index.ingest_products(products(20))
+    assert (first.added, first.updated, first.unchanged) == (20, 0, 0)
+    before = HashEmbedding.calls
+    again = hash_index.ingest_products(products(20))
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 20)
+    assert HashEmbedding.calls == before
+
+
+def test_changed_products_are_updated_and_prune_deletes_removed(hash_index):
+    hash_index.ingest_products(products(10))
+    changed = products(8)
+    changed[0] = changed[0].model_copy(update={"price": 999.0})
+    stats = hash_index.ingest_products(changed)
+    assert (stats.added, stats.updated, stats.unchanged, stats.deleted) == (0, 1, 7, 0)
+    assert hash_index.products_collection.count() == 10  # no prune: nothing removed
+    stats = hash_index.ingest_products(changed, prune=True)
+    assert stats.deleted == 2
+    assert hash_index.products_collection.count() == 8
+    assert hash_index.products.get("P0").price == 999.0
+
+
+def test_interrupted_ingest_finishes_on_rerun_without_duplicates(hash_index):
+    items = products(600)
+
+    class Killed(Exception):
+        pass
+
+    seen = {"n": 0}
+
+    def die_after_first_batch(n: int) -> None:
+        seen["n"] += n
+        if seen["n"] >= 256:
+            raise Killed
+
+    with pytest.raises(Killed):
+        hash_index.ingest_products(items, progress=die_after_first_batch)
+    assert hash_index.products_collection.count() == 256
+    stats = hash_index.ingest_products(items)
+    assert (stats.added, stats.unchanged) == (344, 256)
+    assert hash_index.products_collection.count() == 600
+    ids = hash_index.products_collection.get(include=[])["ids"]
+    assert len(ids) == len(set(ids)) == 600
+
+
+def test_bad_file_keeps_what_was_stored(hash_index, tmp_path: Path):
+    hash_index.ingest_products(products(5))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,name\nX,Y\n")
+    with pytest.raises(CatalogError):
+        load_products(bad)
+    partly = tmp_path / "partly.csv"
+    partly.write_text("id,title,price\nN1,New lamp,12\nN2,Broken,abc\n")
+    result = load_products(partly)
+    hash_index.ingest_products(result.items)
+    assert hash_index.products_collection.count() == 6
+    assert hash_index.products.get("P0") is not None and hash_index.products.get("N1") is not None
+    assert [(e.row, e.field) for e in result.errors] == [(3, "price")]

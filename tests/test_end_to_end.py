@@ -1,0 +1,34 @@
+"""The real path: SmolLM2 (embedded engine) + MiniLM retrieval on the demo shop, loaded once."""
+
+import pytest
+
+from assistant.chat import ChatService
+from assistant.protocol import ChatRequest
+from assistant.verify import verify
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def real_chat(demo_shop_real, embedded_generator):
+    return ChatService(
+        demo_shop_real.index, embedded_generator, demo_shop_real.orders, shop_name="Harbor & Pine"
+    )
+
+
+def test_product_question_with_the_real_models(real_chat):
+    events = list(real_chat.stream(ChatRequest(message="waterproof boots under 100")))
+    response = events[-1].response
+    assert response.route == "products" and response.products
+    assert all(p.price <= 100 and "Boot" in p.title for p in response.products)
+    assert response.verifier.checked
+    intro = response.text.split("\n\n")[0]
+    sources = [p.facts() for p in response.products] + ["waterproof boots under 100"]
+    assert verify(intro, sources).ok or response.verifier.fallback
+    assert sum(e.type == "delta" for e in events) >= 2
+
+
+def test_policy_question_with_the_real_models(real_chat):
+    response = real_chat.respond(ChatRequest(message="can i pay with paypal?"))
+    assert response.route == "faq" and response.citations[0].id == "faq-payment-methods"
+    assert "PayPal" in response.text
