@@ -11,8 +11,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import click
-
 from assistant.generation.base import ChatMessage, GenerationRequest, Generator
 
 PROMPTS = [
@@ -96,13 +94,3 @@ def bench_generate(
     for row in rows:
         row["ratio_vs_first"] = round(row["tokens_per_s"] / base, 2) if base else None
     return rows
-
-
-def print_table(rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    cols = list(rows[0])
-    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
-    click.echo("  ".join(c.ljust(widths[c]) for c in cols))
-    for r in rows:
-        click.echo("  ".join(str(r[c]).ljust(widths[c]) for c in cols))

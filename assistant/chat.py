@@ -191,9 +191,7 @@ class ChatService:
             extras = ", ".join(x for x in (c.color, c.size, c.material) if x)
             stock = "" if c.in_stock else " (out of stock)"
             rating = f", rated {c.rating:g}/5" if c.rating is not None else ""
-            lines.append(
-                f"- **{c.title}** by {c.brand}: {c.price:.2f} {c.currency}{rating}{stock}; {extras} [{c.id}]"
-            )
+            lines.append(f"- **{c.title}** by {c.brand}: {c.price_text()}{rating}{stock}; {extras} [{c.id}]")
         return _Plan(
             route="products",
             action="answer",

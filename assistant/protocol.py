@@ -32,7 +32,7 @@ class ChatRequest(BaseModel):
 class ProductCard(BaseModel):
     id: str
     title: str
-    price: float
+    price: float | None = Field(description="None when the catalogue lists no price")
     currency: str
     brand: str = ""
     category: str = ""
@@ -61,13 +61,16 @@ class ProductCard(BaseModel):
             reasons=hit.reasons,
         )
 
+    def price_text(self) -> str:
+        return f"{self.price:.2f} {self.currency}" if self.price is not None else "price not listed"
+
     def facts(self) -> str:
         """The card as one line of text: what the model's prose is verified against."""
         bits = [
             self.title,
             self.brand,
             self.category,
-            f"{self.price:.2f} {self.currency}",
+            self.price_text(),
             self.color,
             self.size,
             self.material,

@@ -64,6 +64,9 @@ class Shop:
             products_collection=settings.store.products_collection,
             faq_collection=settings.store.faq_collection,
             faq_min_score=settings.retrieval.faq_min_score,
+            lexical_dir=settings.chroma_path / "lexical"
+            if settings.store.url is None
+            else settings.home / "lexical",
         )
         self.orders = OrderStore(settings.orders_path)
         self._generator = generator

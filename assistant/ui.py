@@ -42,7 +42,7 @@ def render_cards(cards: list[ProductCard]) -> str:
         items.append(
             f"<div class='card' data-product-id='{html.escape(c.id)}'>"
             f"<div class='title'>{html.escape(c.title)}</div>"
-            f"<div class='price'>{c.price:.2f} {html.escape(c.currency)}</div>"
+            f"<div class='price'>{html.escape(c.price_text())}</div>"
             f"<div class='meta'>{meta}{rating}</div>{stock}"
             f"<div class='pid'>{html.escape(c.id)}</div></div>"
         )

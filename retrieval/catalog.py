@@ -169,9 +169,14 @@ def _load(
     return result
 
 
-def load_products(path: str | Path, mapping: Mapping[str, str] | None = None) -> LoadResult[Product]:
-    """Read products from CSV, JSONL or a JSON list; `mapping` maps our field names to the file's."""
-    return _load(Path(path), Product, PRODUCT_REQUIRED, mapping, {"tags": ";|,"})
+def load_products(
+    path: str | Path, mapping: Mapping[str, str] | None = None, required: tuple[str, ...] = PRODUCT_REQUIRED
+) -> LoadResult[Product]:
+    """Read products from CSV, JSONL or a JSON list; `mapping` maps our field names to the file's.
+
+    A shop catalogue needs prices (the default `required`); relevance test sets pass ("id", "title").
+    """
+    return _load(Path(path), Product, required, mapping, {"tags": ";|,"})
 
 
 def load_faq(path: str | Path, mapping: Mapping[str, str] | None = None) -> LoadResult[FAQEntry]:

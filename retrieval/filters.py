@@ -8,7 +8,7 @@ a brand, category or colour the catalogue does not have is an error that lists w
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +38,7 @@ class CatalogSchema:
     @classmethod
     def from_products(cls, products: Iterable[Product]) -> CatalogSchema:
         schema = cls()
-        prices = []
+        prices: list[float] = []
         for p in products:
             if p.brand:
                 schema.brands.setdefault(p.brand.lower(), p.brand)
@@ -46,7 +46,8 @@ class CatalogSchema:
                 schema.categories.setdefault(p.category.lower(), p.category)
             if p.color:
                 schema.colors.setdefault(p.color.lower(), p.color)
-            prices.append(p.price)
+            if p.price is not None:
+                prices.append(p.price)
         if prices:
             schema.price_min, schema.price_max = min(prices), max(prices)
         return schema
@@ -119,6 +120,8 @@ class Filters(BaseModel):
             clauses.append({"price": {"$gte": float(self.price_min)}})
         if self.price_max is not None:
             clauses.append({"price": {"$lte": float(self.price_max)}})
+            if self.price_min is None:  # unknown prices are stored as -1
+                clauses.append({"price": {"$gte": 0.0}})
         if self.brands:
             clauses.append({"brand_lc": {"$in": [b.lower() for b in self.brands]}})
         if self.categories:
@@ -136,10 +139,13 @@ class Filters(BaseModel):
 
     def matches(self, product: Product) -> bool:
         """The same constraints as `to_where`, evaluated in Python (for the lexical side)."""
-        if self.price_min is not None and product.price < self.price_min:
-            return False
-        if self.price_max is not None and product.price > self.price_max:
-            return False
+        if self.price_min is not None or self.price_max is not None:
+            if product.price is None:
+                return False
+            if self.price_min is not None and product.price < self.price_min:
+                return False
+            if self.price_max is not None and product.price > self.price_max:
+                return False
         if self.brands and product.brand.lower() not in {b.lower() for b in self.brands}:
             return False
         if self.categories and product.category.lower() not in {c.lower() for c in self.categories}:
@@ -170,3 +176,55 @@ class Filters(BaseModel):
         if self.in_stock:
             out.append("in stock")
         return out
+
+
+class FacetArrays:
+    """Column arrays of the filterable fields, so a filter over 50k products is a few numpy ops."""
+
+    def __init__(self, products: Sequence[Product]) -> None:
+        import numpy as np
+
+        self.np = np
+        self.size = len(products)
+        self.price = np.array(
+            [p.price if p.price is not None else np.nan for p in products], dtype=np.float64
+        )
+        self.rating = np.array(
+            [p.rating if p.rating is not None else 0.0 for p in products], dtype=np.float64
+        )
+        self.in_stock = np.array([p.in_stock for p in products], dtype=bool)
+        self.brand = np.array([p.brand.lower() for p in products], dtype=object)
+        self.category = np.array([p.category.lower() for p in products], dtype=object)
+        self._colour_words: dict[str, Any] = {}
+        for i, p in enumerate(products):
+            for word in colour_tokens(p.color):
+                self._colour_words.setdefault(word, []).append(i)
+
+    def colour(self, word: str) -> Any:
+        mask = self.np.zeros(self.size, dtype=bool)
+        mask[self._colour_words.get(word.lower(), [])] = True
+        return mask
+
+    def mask(self, filters: Filters) -> Any:
+        """Boolean mask of the products that pass `filters` (same semantics as `Filters.matches`)."""
+        np = self.np
+        keep = np.ones(self.size, dtype=bool)
+        with np.errstate(invalid="ignore"):
+            if filters.price_min is not None:
+                keep &= self.price >= filters.price_min  # NaN (unknown price) compares False
+            if filters.price_max is not None:
+                keep &= self.price <= filters.price_max
+        if filters.brands:
+            keep &= np.isin(self.brand, [b.lower() for b in filters.brands])
+        if filters.categories:
+            keep &= np.isin(self.category, [c.lower() for c in filters.categories])
+        if filters.colors:
+            any_colour = np.zeros(self.size, dtype=bool)
+            for word in filters.colors:
+                any_colour |= self.colour(word)
+            keep &= any_colour
+        if filters.min_rating is not None:
+            keep &= self.rating >= filters.min_rating
+        if filters.in_stock:
+            keep &= self.in_stock
+        return keep

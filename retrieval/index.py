@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from retrieval.schema import FAQEntry, Product
@@ -23,12 +24,23 @@ class ShopIndex:
         products_collection: str = "products",
         faq_collection: str = "faq",
         faq_min_score: float = 0.6,
+        lexical_dir: Path | None = None,
+        fusion: str = "rrf",
+        alpha: float = 0.5,
     ) -> None:
         self.client = client
+        self.embedding_function = embedding_function
         self.products_collection = get_collection(client, products_collection, embedding_function)
+        self.titles_collection = get_collection(client, f"{products_collection}_titles", embedding_function)
         self.faq_collection = get_collection(client, faq_collection, embedding_function)
-        self.products = ProductSearch(self.products_collection)
-        self.faq = FAQSearch(self.faq_collection, min_score=faq_min_score)
+        self.products = ProductSearch(
+            self.products_collection,
+            fusion=fusion,
+            alpha=alpha,
+            lexical_dir=lexical_dir / products_collection if lexical_dir else None,
+            title_collection=self.titles_collection,
+        )
+        self.faq = FAQSearch(self.faq_collection, min_score=faq_min_score, embed=embedding_function)
 
     def ingest_products(
         self,
@@ -37,8 +49,16 @@ class ShopIndex:
         prune: bool = False,
         progress: Callable[[int], None] | None = None,
     ) -> IngestStats:
+        titles = {p.id: p.title for p in products}
         records = [Record(p.id, p.search_text(), p.metadata()) for p in products]
-        stats = sync_records(self.products_collection, records, prune=prune, progress=progress)
+        stats = sync_records(
+            self.products_collection,
+            records,
+            prune=prune,
+            progress=progress,
+            mirrors=[(self.titles_collection, lambda r: titles[r.id])],
+            embed=self.embedding_function,
+        )
         if stats.embedded or stats.deleted:
             self.products.refresh()
         return stats

@@ -19,14 +19,15 @@ def _hash(payload: dict[str, Any]) -> str:
 
 
 class Product(BaseModel):
-    """One catalogue item. Only id, title and price are required; the rest is optional detail."""
+    """One catalogue item. A shop catalogue needs id, title and price; search test sets may lack prices
+    (price None means unknown: never shown, and excluded by any price filter)."""
 
     id: str = Field(min_length=1, description="Stable product id (SKU); the key for upserts")
     title: str = Field(min_length=1)
     description: str = ""
     brand: str = ""
     category: str = ""
-    price: float = Field(ge=0)
+    price: float | None = Field(default=None, ge=0)
     currency: str = "USD"
     color: str = ""
     size: str = ""
@@ -51,7 +52,7 @@ class Product(BaseModel):
         """The text both the lexical and the dense index see."""
         parts = [self.title, self.brand, self.category, self.color, self.material, " ".join(self.tags)]
         head = " | ".join(p for p in parts if p)
-        return f"{head}. {self.description}".strip()
+        return f"{head}. {self.description}".strip() if self.description else head
 
     def metadata(self) -> dict[str, str | int | float | bool]:
         """Flat, filterable fields for Chroma's `where` (no None values allowed there)."""
@@ -61,7 +62,7 @@ class Product(BaseModel):
             "brand_lc": self.brand.lower(),
             "category": self.category,
             "category_lc": self.category.lower(),
-            "price": float(self.price),
+            "price": float(self.price) if self.price is not None else -1.0,
             "currency": self.currency,
             "color": self.color,
             "color_lc": self.color.lower(),
@@ -78,6 +79,7 @@ class Product(BaseModel):
     @classmethod
     def from_metadata(cls, product_id: str, meta: dict[str, Any]) -> Product:
         rating = float(meta.get("rating", -1.0))
+        price = float(meta.get("price", -1.0))
         stock = int(meta.get("stock", -1))
         tags = str(meta.get("tags", ""))
         return cls(
@@ -86,7 +88,7 @@ class Product(BaseModel):
             description=str(meta.get("description", "")),
             brand=str(meta.get("brand", "")),
             category=str(meta.get("category", "")),
-            price=float(meta["price"]),
+            price=price if price >= 0 else None,
             currency=str(meta.get("currency", "USD")),
             color=str(meta.get("color", "")),
             size=str(meta.get("size", "")),

@@ -10,10 +10,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from pathlib import Path
+from typing import Any, Literal, Protocol, TypeVar
 
-from retrieval.filters import CatalogSchema, Filters
-from retrieval.offline import set_offline_env
+from retrieval.filters import CatalogSchema, FacetArrays, Filters
+from retrieval.fusion import FUSIONS, rrf
+from retrieval.lexical import LexicalIndex, fingerprint
 from retrieval.query import ParsedQuery, parse_query
 from retrieval.schema import FAQEntry, Product
 from retrieval.store import read_all
@@ -30,39 +32,8 @@ class Retriever(Protocol[R_co]):
     def run(self, query: str, *, top_k: int = 5, filters: Filters | None = None) -> R_co: ...
 
 
-def rrf(
-    rankings: Sequence[Sequence[str]], k: int = 60, weights: Sequence[float] | None = None
-) -> dict[str, float]:
-    """Reciprocal rank fusion: sum of w / (k + rank) over the rankings an id appears in."""
-    weights = weights or [1.0] * len(rankings)
-    scores: dict[str, float] = {}
-    for ranking, weight in zip(rankings, weights, strict=True):
-        for rank, key in enumerate(ranking, start=1):
-            scores[key] = scores.get(key, 0.0) + weight / (k + rank)
-    return scores
-
-
-class _Lexical:
-    """A bm25s index over a fixed list of documents, scoring every document for a query."""
-
-    def __init__(self, docs: Sequence[str]) -> None:
-        import bm25s
-
-        set_offline_env()  # also quiets bm25s, whose logger is configured on import
-        self.index = bm25s.BM25()
-        self.index.index([tokenize(d) or ["__empty__"] for d in docs], show_progress=False)
-
-    def scores(self, query: str) -> Any:
-        tokens = tokenize(query)
-        known = [t for t in tokens if t in self.index.vocab_dict]
-        import numpy as np
-
-        if not known:
-            return np.zeros(self.index.scores["num_docs"], dtype="float32")
-        return self.index.get_scores(known)
-
-
 def _dense_query(collection: Any, text: str, n: int, where: dict[str, Any] | None) -> list[tuple[str, float]]:
+    """(id, cosine similarity) of the n nearest documents passing `where`."""
     if n <= 0:
         return []
     got = collection.query(query_texts=[text], n_results=n, where=where, include=["distances"])
@@ -90,13 +61,39 @@ class ProductResults:
         return [h.product for h in self.hits]
 
 
-class ProductSearch:
-    """Hybrid product retriever over a Chroma collection written by `ShopIndex`."""
+# "hybrid" is what the product uses: for products the fusion of lexical and dense; for the FAQ
+# the learned router when it is trained, else that same fusion ("fused"). The others are baselines.
+Mode = Literal["hybrid", "lexical", "dense", "fused", "learned"]
 
-    def __init__(self, collection: Any, *, candidates: int = 100, rrf_k: int = 60) -> None:
+
+class ProductSearch:
+    """Hybrid product retriever over a Chroma collection written by `ShopIndex`.
+
+    `mode` exists for evaluation: "lexical" and "dense" are the two baselines that "hybrid" fuses.
+    """
+
+    def __init__(
+        self,
+        collection: Any,
+        *,
+        candidates: int = 100,
+        fusion: str = "rrf",
+        alpha: float = 0.5,
+        rrf_k: int = 60,
+        lexical_dir: Path | None = None,
+        title_collection: Any = None,
+    ) -> None:
+        """Four signals are fused: BM25 and dense over the full product text, and BM25 and dense
+        over titles alone (`title_collection`), where a short query matches best."""
+        if fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {fusion!r}; available: {', '.join(FUSIONS)}")
         self.collection = collection
+        self.title_collection = title_collection
         self.candidates = candidates
+        self.fusion = fusion
+        self.alpha = alpha
         self.rrf_k = rrf_k
+        self.lexical_dir = lexical_dir
         self._lock = threading.Lock()
         self._ready = False
         self.products: dict[str, Product] = {}
@@ -108,14 +105,20 @@ class ProductSearch:
                 return
             ids, docs, metas = read_all(self.collection)
             self._ids = ids
-            self._index_of = {pid: k for k, pid in enumerate(ids)}
-            self.products = {i: Product.from_metadata(i, m) for i, m in zip(ids, metas, strict=True)}
-            self.schema = CatalogSchema.from_products(self.products.values())
-            self._lexical = _Lexical(docs) if ids else None
+            items = [Product.from_metadata(i, m) for i, m in zip(ids, metas, strict=True)]
+            self.products = dict(zip(ids, items, strict=True))
+            self.schema = CatalogSchema.from_products(items)
+            self.facets = FacetArrays(items)
+            key = fingerprint(ids, [str(m.get("content_hash", "")) for m in metas])
+            folder = self.lexical_dir
+            self._lexical = LexicalIndex.load_or_build(folder / "full" if folder else None, docs, key)
+            self._title_lexical = LexicalIndex.load_or_build(
+                folder / "title" if folder else None, [p.title for p in items], key
+            )
             self._ready = True
 
     def refresh(self) -> None:
-        """Rebuild the in-memory lexical index and schema after the collection changed."""
+        """Reload products, facets and the lexical index after the collection changed."""
         with self._lock:
             self._ready = False
         self.warm_up()
@@ -124,24 +127,41 @@ class ProductSearch:
         self.warm_up()
         return self.products.get(product_id)
 
-    def run(self, query: str, *, top_k: int = 5, filters: Filters | None = None) -> ProductResults:
+    def run(
+        self, query: str, *, top_k: int = 5, filters: Filters | None = None, mode: Mode = "hybrid"
+    ) -> ProductResults:
         self.warm_up()
         parsed = parse_query(query, self.schema)
         active = parsed.filters.merged(filters)
         where = active.to_where(self.schema)
-        allowed = [i for i in self._ids if active.matches(self.products[i])]
-        n = min(self.candidates, len(allowed))
-        dense = _dense_query(self.collection, parsed.text, n, where) if n else []
+        mask = self.facets.mask(active) if not active.is_empty() else None
+        allowed = int(mask.sum()) if mask is not None else len(self._ids)
+        n = min(max(self.candidates, top_k), allowed)
+        dense: list[tuple[str, float]] = []
         lexical: list[tuple[str, float]] = []
-        if n and self._lexical is not None:
-            scores = self._lexical.scores(parsed.text)
-            ranked = sorted(((float(scores[self._index_of[i]]), i) for i in allowed), reverse=True)
-            lexical = [(i, s) for s, i in ranked[:n] if s > 0]
-        fused = rrf([[i for i, _ in dense], [i for i, _ in lexical]], k=self.rrf_k)
-        for hint in parsed.category_hints:
-            for pid in fused:
-                if self.products[pid].category.lower() == hint.lower():
-                    fused[pid] += 0.5 / (self.rrf_k + 1)
+        if n and mode in ("hybrid", "dense"):
+            dense = _dense_query(self.collection, parsed.text, n, where)
+        if n and mode in ("hybrid", "lexical"):
+            lexical = [(self._ids[i], s) for i, s in self._lexical.top(parsed.text, n, mask)]
+        if mode not in ("hybrid", "lexical", "dense"):
+            raise ValueError(f"products are searched in hybrid, lexical or dense mode, not {mode!r}")
+        if mode == "dense":
+            fused = dict(dense)
+        elif mode == "lexical":
+            fused = dict(lexical)
+        else:
+            lexical_lists, dense_lists = [lexical], [dense]
+            if n:
+                title_words = [(self._ids[i], s) for i, s in self._title_lexical.top(parsed.text, n, mask)]
+                lexical_lists.append(title_words)
+                if self.title_collection is not None:
+                    dense_lists.append(_dense_query(self.title_collection, parsed.text, n, where))
+            fused = FUSIONS[self.fusion](lexical_lists, dense_lists, k=self.rrf_k, alpha=self.alpha)
+            bonus = 0.5 / (self.rrf_k + 1) if self.fusion == "rrf" else 0.05
+            for hint in parsed.category_hints:
+                for pid in fused:
+                    if self.products[pid].category.lower() == hint.lower():
+                        fused[pid] += bonus
         dense_of, lex_of = dict(dense), dict(lexical)
         query_tokens = set(tokenize(parsed.text))
         hits = []
@@ -201,9 +221,21 @@ class FAQSearch:
     """FAQ/policy retrieval: entry score = best of its phrasings, lexical and dense fused."""
 
     def __init__(
-        self, collection: Any, *, min_score: float = 0.6, candidates: int = 40, rrf_k: int = 60
+        self,
+        collection: Any,
+        *,
+        min_score: float = 0.6,
+        candidates: int = 100,
+        rrf_k: int = 60,
+        embed: Any = None,
+        min_examples: int = 20,
     ) -> None:
+        """`embed` (texts -> vectors) enables the learned router once the entries carry at least
+        `min_examples` example phrasings each on average; below that, retrieval alone ranks."""
         self.collection = collection
+        self.embed = embed
+        self.min_examples = min_examples
+        self.classifier: Any = None
         self.min_score = min_score
         self.candidates = candidates
         self.rrf_k = rrf_k
@@ -221,15 +253,30 @@ class FAQSearch:
             self.entries = {}
             for m in metas:
                 self.entries.setdefault(str(m["entry_id"]), FAQEntry.from_metadata(str(m["entry_id"]), m))
-            self._lexical = _Lexical(docs) if ids else None
+            self._lexical = LexicalIndex.build(docs)
+            self.classifier = self._train()
             self._ready = True
+
+    def _train(self) -> Any:
+        """Fit the intent classifier on every entry's question and examples, when there are enough."""
+        entries = list(self.entries.values())
+        examples = sum(len(e.examples) for e in entries)
+        if self.embed is None or len(entries) < 2 or examples < self.min_examples * len(entries):
+            return None
+        from retrieval.intents import IntentClassifier
+
+        texts = [t for e in entries for t in [e.question, *e.examples]]
+        labels = [e.id for e in entries for _ in range(1 + len(e.examples))]
+        return IntentClassifier(self.embed).fit(texts, labels)
 
     def refresh(self) -> None:
         with self._lock:
             self._ready = False
         self.warm_up()
 
-    def run(self, query: str, *, top_k: int = 3, filters: Filters | None = None) -> FAQResults:
+    def run(
+        self, query: str, *, top_k: int = 3, filters: Filters | None = None, mode: Mode = "hybrid"
+    ) -> FAQResults:
         self.warm_up()
         if not self._doc_ids:
             return FAQResults([], False, self.min_score)
@@ -239,7 +286,7 @@ class FAQSearch:
             entry = self._entry_of[doc_id]
             dense_best[entry] = max(dense_best.get(entry, -1.0), sim)
         lex_best: dict[str, float] = {}
-        if self._lexical is not None:
+        if mode != "dense":
             scores = self._lexical.scores(query)
             for doc_id, s in zip(self._doc_ids, scores, strict=True):
                 if s > 0:
@@ -247,7 +294,21 @@ class FAQSearch:
                     lex_best[entry] = max(lex_best.get(entry, 0.0), float(s))
         dense_rank = sorted(dense_best, key=lambda e: -dense_best[e])
         lex_rank = sorted(lex_best, key=lambda e: -lex_best[e])
-        fused = rrf([dense_rank, lex_rank], k=self.rrf_k)
+        if mode == "learned" or (mode == "hybrid" and self.classifier is not None):
+            if self.classifier is None:
+                raise ValueError("the learned router needs example questions on the FAQ entries")
+            ranked = self.classifier.rank(query, top_k)
+            hits = [
+                FAQHit(self.entries[e], margin, dense_best.get(e, 0.0), [f"intent margin: {margin:.2f}"])
+                for e, margin in ranked
+            ]
+            # Confident only when the classifier accepts the intent and the question is also close
+            # in meaning to that entry: a classifier has no "none of these" class of its own.
+            confident = bool(hits) and hits[0].score > 0 and hits[0].dense >= self.min_score
+            return FAQResults(hits, confident, self.min_score)
+        both = [dense_rank, lex_rank]
+        rankings = {"dense": [dense_rank], "lexical": [lex_rank], "hybrid": both, "fused": both}[mode]
+        fused = rrf(rankings, k=self.rrf_k)
         hits = [
             FAQHit(
                 self.entries[e],

@@ -87,6 +87,9 @@ def existing_hashes(collection: Any, page: int = 5000) -> dict[str, str]:
         offset += page
 
 
+Mirror = tuple[Any, Callable[[Record], str]]
+
+
 def sync_records(
     collection: Any,
     records: Sequence[Record],
@@ -94,8 +97,16 @@ def sync_records(
     prune: bool = False,
     batch_size: int = 256,
     progress: Callable[[int], None] | None = None,
+    mirrors: Sequence[Mirror] = (),
+    embed: Callable[[list[str]], Any] | None = None,
 ) -> IngestStats:
-    """Upsert new and changed records; delete stored ones not in `records` only when `prune`."""
+    """Upsert new and changed records; delete stored ones not in `records` only when `prune`.
+
+    `mirrors` are further collections holding the same ids and metadata with another document
+    (a product's title, say). `embed` computes each batch's vectors once for every distinct text,
+    so a title that equals the full text is embedded once. Each batch writes the mirrors before the
+    primary collection, whose hashes decide what is left to do: a killed run resumes correctly.
+    """
     import time
 
     start = time.perf_counter()
@@ -114,18 +125,27 @@ def sync_records(
             stats.unchanged += 1
     for i in range(0, len(todo), batch_size):
         batch = todo[i : i + batch_size]
-        collection.upsert(
-            ids=[r.id for r in batch],
-            documents=[r.document for r in batch],
-            metadatas=[r.metadata for r in batch],
-        )
+        targets = [(mirror, [view(r) for r in batch]) for mirror, view in mirrors]
+        targets.append((collection, [r.document for r in batch]))
+        vectors: dict[str, Any] = {}
+        if embed is not None:
+            distinct = list(dict.fromkeys(text for _, docs in targets for text in docs))
+            vectors = dict(zip(distinct, embed(distinct), strict=True))
+        for target, docs in targets:
+            target.upsert(
+                ids=[r.id for r in batch],
+                documents=docs,
+                metadatas=[r.metadata for r in batch],
+                **({"embeddings": [vectors[d] for d in docs]} if vectors else {}),
+            )
         if progress:
             progress(len(batch))
     if prune:
         keep = {r.id for r in records}
         gone = [rid for rid in stored if rid not in keep]
-        for i in range(0, len(gone), 5000):
-            collection.delete(ids=gone[i : i + 5000])
+        for target in [m for m, _ in mirrors] + [collection]:
+            for i in range(0, len(gone), 5000):
+                target.delete(ids=gone[i : i + 5000])
         stats.deleted = len(gone)
     stats.seconds = time.perf_counter() - start
     return stats

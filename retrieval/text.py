@@ -107,3 +107,28 @@ def stem(word: str) -> str:
 def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
     words = _WORD.findall(text.lower())
     return [stem(w) for w in words if keep_stopwords or w not in STOPWORDS]
+
+
+_STEMMER = None
+
+
+def _snowball() -> object | None:
+    """PyStemmer's English Snowball stemmer when installed (a dependency), else None."""
+    global _STEMMER
+    if _STEMMER is None:
+        try:
+            import Stemmer
+
+            _STEMMER = Stemmer.Stemmer("english")
+        except ImportError:
+            _STEMMER = False
+    return _STEMMER or None
+
+
+def lexical_tokens(text: str) -> list[str]:
+    """Tokens for BM25: stemmed words without stopwords, plus adjacent-word bigrams ("knee_high"),
+    so phrases like "over the knee" or "snow boot" score above the same words scattered."""
+    words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+    stemmer = _snowball()
+    words = stemmer.stemWords(words) if stemmer is not None else [stem(w) for w in words]  # type: ignore[attr-defined]
+    return words + [f"{a}_{b}" for a, b in zip(words, words[1:], strict=False)]

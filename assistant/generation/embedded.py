@@ -20,20 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from assistant.generation.base import GenerationRequest, GeneratorError, register_generator
+from retrieval.embeddings import cpu_has_fast_bf16
 from retrieval.offline import set_offline_env
 
 log = logging.getLogger(__name__)
 _DONE = object()
 _STOP = object()
-
-
-def cpu_has_fast_bf16() -> bool:
-    """AMX or AVX512-BF16 make bf16 matmuls faster than fp32 on CPU; without them bf16 is emulated."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 @dataclass

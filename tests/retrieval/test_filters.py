@@ -43,6 +43,7 @@ def test_where_clause_and_python_predicate_agree():
     assert f.to_where(SCHEMA) == {
         "$and": [
             {"price": {"$lte": 100.0}},
+            {"price": {"$gte": 0.0}},
             {"brand_lc": {"$in": ["stridewell"]}},
             {"color_lc": {"$in": ["black/red", "red"]}},
         ]
@@ -80,3 +81,10 @@ def test_ui_filters_win_over_parsed_ones():
     parsed = Filters(price_max=100, colors=["red"])
     merged = parsed.merged(Filters(price_max=50))
     assert merged.price_max == 50 and merged.colors == ["red"]
+
+
+def test_unknown_price_never_passes_a_price_filter():
+    unpriced = Product(id="9", title="Mystery box")
+    assert Filters().matches(unpriced)
+    assert not Filters(price_max=10).matches(unpriced)
+    assert not Filters(price_min=0).matches(unpriced)

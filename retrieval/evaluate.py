@@ -1,0 +1,212 @@
+"""Offline evaluation of product search and FAQ/intent routing on judged data.
+
+Product search: the whole catalogue is indexed once (cached by content, so a re-run embeds
+nothing), then every judged query is ranked by the lexical baseline, the dense baseline and the
+hybrid retriever from the same index, reporting nDCG@10, recall@100, latency and ingest rate.
+Intent routing: accuracy@1/@3 of the FAQ retriever, cold (FAQ entries only) or with labelled
+example questions, cross-validated when the examples are the evaluation questions themselves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from retrieval.datasets import SearchSet
+from retrieval.filters import Filters
+from retrieval.schema import FAQEntry
+from retrieval.search import Mode
+
+MODES = ("lexical", "dense", "hybrid")
+
+
+def ndcg_at(ranked: Sequence[str], gains: dict[str, float], k: int = 10) -> float:
+    """nDCG with linear gains; the ideal ordering uses every judged product of the query."""
+    dcg = sum(gains.get(pid, 0.0) / math.log2(i + 2) for i, pid in enumerate(ranked[:k]))
+    ideal = sorted((g for g in gains.values() if g > 0), reverse=True)[:k]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg > 0 else 0.0
+
+
+def recall_at(ranked: Sequence[str], gains: dict[str, float], k: int = 100) -> float:
+    relevant = {pid for pid, g in gains.items() if g > 0}
+    return len(relevant & set(ranked[:k])) / len(relevant) if relevant else 0.0
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else 0.0
+
+
+def _set_key(search_set: SearchSet, embedding_function: Any) -> str:
+    digest = hashlib.sha256(json.dumps(embedding_function.get_config(), sort_keys=True, default=str).encode())
+    for p in search_set.products:
+        digest.update(p.content_hash().encode())
+    return digest.hexdigest()[:16]
+
+
+@dataclass
+class EvalIndex:
+    index: Any
+    ingest: dict[str, Any]
+
+
+def build_search_index(
+    search_set: SearchSet, store_dir: Path, embedding_function: Any, **search_options: Any
+) -> EvalIndex:
+    """Index the set's products under store_dir/<content key>; reuse it when it already exists."""
+    from retrieval.index import ShopIndex
+    from retrieval.store import open_client
+
+    folder = Path(store_dir) / _set_key(search_set, embedding_function)
+    client = open_client(folder / "chroma")
+    index = ShopIndex(client, embedding_function, lexical_dir=folder / "lexical", **search_options)
+    stats_file = folder / "ingest.json"
+    start = time.perf_counter()
+    stats = index.ingest_products(search_set.products, prune=True)
+    seconds = time.perf_counter() - start
+    if stats.embedded:
+        ingest = {
+            "products": len(search_set.products),
+            "embedded": stats.embedded,
+            "seconds": round(seconds, 1),
+            "products_per_s": round(stats.embedded / seconds, 1),
+            "cached": False,
+        }
+        stats_file.write_text(json.dumps(ingest))
+    else:
+        ingest = json.loads(stats_file.read_text()) if stats_file.exists() else {}
+        ingest["cached"] = True
+    t0 = time.perf_counter()
+    index.products.warm_up()
+    ingest["warm_up_s"] = round(time.perf_counter() - t0, 2)
+    return EvalIndex(index, ingest)
+
+
+def evaluate_search(
+    eval_index: EvalIndex,
+    search_set: SearchSet,
+    *,
+    modes: Sequence[str] = MODES,
+    k: int = 10,
+    depth: int = 100,
+    max_queries: int | None = None,
+    filters: Filters | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Rank every judged query with each mode; metrics, latency and the ingest figures in one dict."""
+    queries = search_set.judged_queries()
+    if max_queries and len(queries) > max_queries:
+        queries = sorted(random.Random(seed).sample(queries, max_queries))
+    search = eval_index.index.products
+    results: dict[str, Any] = {"queries": len(queries), "products": len(search_set.products), "modes": {}}
+    for mode in modes:
+        ndcgs, recalls, latencies = [], [], []
+        for qid in queries:
+            start = time.perf_counter()
+            hits = search.run(search_set.queries[qid], top_k=depth, mode=mode, filters=filters).hits
+            latencies.append((time.perf_counter() - start) * 1000)
+            ranked = [h.product.id for h in hits]
+            ndcgs.append(ndcg_at(ranked, search_set.qrels[qid], k))
+            recalls.append(recall_at(ranked, search_set.qrels[qid], depth))
+        results["modes"][mode] = {
+            f"ndcg@{k}": round(statistics.fmean(ndcgs), 4),
+            f"recall@{depth}": round(statistics.fmean(recalls), 4),
+            "latency_p50_ms": round(percentile(latencies, 0.5), 1),
+            "latency_p95_ms": round(percentile(latencies, 0.95), 1),
+        }
+    results["ingest"] = eval_index.ingest
+    return results
+
+
+def evaluate_intents(
+    entries: Sequence[FAQEntry],
+    questions: Sequence[tuple[str, str]],
+    embedding_function: Any,
+    *,
+    examples: Sequence[tuple[str, str]] = (),
+    folds: int = 5,
+    modes: Sequence[Mode] = ("lexical", "dense", "fused"),
+    seed: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Intent accuracy@1/@3 of FAQ retrieval for labelled questions.
+
+    Example phrasings are added to their intent's entry. When the examples include the evaluation
+    questions themselves, the questions are split into `folds` and each fold is answered with the
+    examples of the other folds only (cross-validation), so no question is its own example.
+    """
+    import chromadb
+
+    from retrieval.search import FAQSearch
+    from retrieval.store import Record, sync_records
+
+    known = {e.id for e in entries}
+    unknown = sorted({intent for _, intent in questions if intent not in known})
+    if unknown:
+        raise ValueError(f"questions name intents missing from the FAQ: {', '.join(unknown[:10])}")
+    eval_texts = {q for q, _ in questions}
+    overlapping = any(text in eval_texts for text, _ in examples)
+    order = list(range(len(questions)))
+    random.Random(seed).shuffle(order)
+    split = [order[i::folds] for i in range(folds)] if overlapping else [order]
+    client = chromadb.EphemeralClient()
+    correct: dict[str, list[int]] = {m: [0, 0] for m in modes}
+    fold_modes: list[Mode] = list(modes)
+    latencies: list[float] = []
+    for f, fold in enumerate(split):
+        held_out = {questions[i][0] for i in fold} if overlapping else set()
+        extra: dict[str, list[str]] = {}
+        for text, intent in examples:
+            if text not in held_out:
+                extra.setdefault(intent, []).append(text)
+        fold_entries = [e.model_copy(update={"examples": e.examples + extra.get(e.id, [])}) for e in entries]
+        name = f"intents_{f}_{random.Random(seed + f).randrange(10**9)}"
+        collection = client.get_or_create_collection(name, embedding_function=embedding_function)
+        from retrieval.search import faq_records_docs
+
+        records = []
+        for entry in fold_entries:
+            meta = dict(entry.metadata(), entry_id=entry.id)
+            records += [Record(doc_id, text, meta) for doc_id, text in faq_records_docs(entry)]
+        sync_records(collection, records, batch_size=2000)
+        search = FAQSearch(collection, min_score=0.0, embed=embedding_function)
+        search.warm_up()
+        fold_modes = [*modes, "learned"] if search.classifier is not None else list(modes)
+        for mode in fold_modes:
+            correct.setdefault(mode, [0, 0])
+        for i in fold:
+            text, intent = questions[i]
+            for mode in fold_modes:
+                start = time.perf_counter()
+                hits = search.run(text, top_k=3, mode=mode).hits
+                if mode == fold_modes[-1]:
+                    latencies.append((time.perf_counter() - start) * 1000)
+                ids = [h.entry.id for h in hits]
+                correct[mode][0] += ids[:1] == [intent]
+                correct[mode][1] += intent in ids
+            if progress:
+                progress(1)
+        client.delete_collection(name)
+    n = len(questions)
+    return {
+        "questions": n,
+        "intents": len(entries),
+        "examples": len(examples),
+        "cross_validated_folds": folds if overlapping else 0,
+        "modes": {
+            m: {"accuracy@1": round(c[0] / n, 4), "accuracy@3": round(c[1] / n, 4)}
+            for m, c in correct.items()
+        },
+        "latency_mode": fold_modes[-1] if split else "",
+        "latency_p50_ms": round(percentile(latencies, 0.5), 1),
+        "latency_p95_ms": round(percentile(latencies, 0.95), 1),
+    }
