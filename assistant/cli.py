@@ -258,10 +258,14 @@ def _write_json(path: Path | None, data: dict[str, Any]) -> None:
     "--fusion", type=click.Choice(["rrf", "convex"]), help="Fusion for the hybrid mode (default: rrf)"
 )
 @click.option("--alpha", type=float, help="Dense weight in the fusion (0..1)")
+@click.option(
+    "--filters", "filters_json", help="Filters applied to every query, as JSON, e.g. '{\"in_stock\": true}'"
+)
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the results as JSON")
 @click.pass_context
 def eval_search_cmd(
     ctx: click.Context,
+    filters_json: str | None,
     products: Path,
     queries: Path,
     qrels: Path,
@@ -284,8 +288,19 @@ def eval_search_cmd(
     eval_index = build_search_index(
         search_set, settings.home / "eval", _embedding(settings, cache=False), **options
     )
-    result = evaluate_search(eval_index, search_set, max_queries=max_queries)
-    result["settings"] = {"fusion": fusion or "rrf", "alpha": alpha if alpha is not None else 0.5}
+    from pydantic import ValidationError
+
+    from retrieval.filters import Filters
+
+    try:
+        filters = Filters.model_validate_json(filters_json) if filters_json else None
+    except ValidationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--filters") from exc
+    result = evaluate_search(eval_index, search_set, max_queries=max_queries, filters=filters)
+    if filters is not None:
+        result["filters"] = filters.model_dump(exclude_defaults=True)
+    search = eval_index.index.products
+    result["settings"] = {"fusion": search.fusion, "alpha": search.alpha}
     rows = [{"mode": m, **v} for m, v in result["modes"].items()]
     print_rows(rows)
     ing = result["ingest"]

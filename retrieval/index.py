@@ -26,7 +26,7 @@ class ShopIndex:
         faq_min_score: float = 0.6,
         lexical_dir: Path | None = None,
         fusion: str = "rrf",
-        alpha: float = 0.5,
+        alpha: float = 0.3,
     ) -> None:
         self.client = client
         self.embedding_function = embedding_function

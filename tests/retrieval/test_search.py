@@ -43,3 +43,17 @@ def test_faq_confident_match_and_no_confident_match(demo_shop_real):
     hit = demo_shop_real.index.faq.run("how long do i have to send something back").best
     assert hit is not None and hit.entry.category == "returns"
     assert demo_shop_real.index.faq.run("who won the football world cup in 1998").best is None
+
+
+def test_broad_filter_fast_path_matches_exact_filtered_search(demo_shop_real):
+    from retrieval.search import _dense_query
+
+    search = demo_shop_real.index.products
+    search.warm_up()
+    filters = Filters(in_stock=True)
+    mask = search.facets.mask(filters)
+    where = filters.to_where(search.schema)
+    fast = search._dense(search.collection, "warm jacket", 10, where, mask, int(mask.sum()))
+    exact = _dense_query(search.collection, "warm jacket", 10, where)
+    assert [pid for pid, _ in fast] == [pid for pid, _ in exact]
+    assert all(search.products[pid].in_stock for pid, _ in fast)
