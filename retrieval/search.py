@@ -40,6 +40,29 @@ def _dense_query(collection: Any, text: str, n: int, where: dict[str, Any] | Non
     return [(rid, 1.0 - float(d)) for rid, d in zip(got["ids"][0], got["distances"][0], strict=True)]
 
 
+class _LazyIndex:
+    """Shared warm-up protocol: heavy state is built once, on first use, and rebuilt by `refresh()`
+    after the collection changed. Subclasses implement `_load()`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ready = False
+
+    def _load(self) -> None:
+        raise NotImplementedError
+
+    def warm_up(self) -> None:
+        with self._lock:
+            if not self._ready:
+                self._load()
+                self._ready = True
+
+    def refresh(self) -> None:
+        with self._lock:
+            self._ready = False
+        self.warm_up()
+
+
 @dataclass
 class ProductHit:
     product: Product
@@ -66,7 +89,7 @@ class ProductResults:
 Mode = Literal["hybrid", "lexical", "dense", "fused", "learned"]
 
 
-class ProductSearch:
+class ProductSearch(_LazyIndex):
     """Hybrid product retriever over a Chroma collection written by `ShopIndex`.
 
     `mode` exists for evaluation: "lexical" and "dense" are the two baselines that "hybrid" fuses.
@@ -94,35 +117,24 @@ class ProductSearch:
         self.alpha = alpha
         self.rrf_k = rrf_k
         self.lexical_dir = lexical_dir
-        self._lock = threading.Lock()
-        self._ready = False
+        super().__init__()
         self.products: dict[str, Product] = {}
         self.schema = CatalogSchema()
 
-    def warm_up(self) -> None:
-        with self._lock:
-            if self._ready:
-                return
-            ids, docs, metas = read_all(self.collection)
-            self._ids = ids
-            self._index_of = {pid: k for k, pid in enumerate(ids)}
-            items = [Product.from_metadata(i, m) for i, m in zip(ids, metas, strict=True)]
-            self.products = dict(zip(ids, items, strict=True))
-            self.schema = CatalogSchema.from_products(items)
-            self.facets = FacetArrays(items)
-            key = fingerprint(ids, [str(m.get("content_hash", "")) for m in metas])
-            folder = self.lexical_dir
-            self._lexical = LexicalIndex.load_or_build(folder / "full" if folder else None, docs, key)
-            self._title_lexical = LexicalIndex.load_or_build(
-                folder / "title" if folder else None, [p.title for p in items], key
-            )
-            self._ready = True
-
-    def refresh(self) -> None:
-        """Reload products, facets and the lexical index after the collection changed."""
-        with self._lock:
-            self._ready = False
-        self.warm_up()
+    def _load(self) -> None:
+        ids, docs, metas = read_all(self.collection)
+        self._ids = ids
+        self._index_of = {pid: k for k, pid in enumerate(ids)}
+        items = [Product.from_metadata(i, m) for i, m in zip(ids, metas, strict=True)]
+        self.products = dict(zip(ids, items, strict=True))
+        self.schema = CatalogSchema.from_products(items)
+        self.facets = FacetArrays(items)
+        key = fingerprint(ids, [str(m.get("content_hash", "")) for m in metas])
+        folder = self.lexical_dir
+        self._lexical = LexicalIndex.load_or_build(folder / "full" if folder else None, docs, key)
+        self._title_lexical = LexicalIndex.load_or_build(
+            folder / "title" if folder else None, [p.title for p in items], key
+        )
 
     def get(self, product_id: str) -> Product | None:
         self.warm_up()
@@ -244,7 +256,7 @@ def faq_records_docs(entry: FAQEntry) -> list[tuple[str, str]]:
     return docs
 
 
-class FAQSearch:
+class FAQSearch(_LazyIndex):
     """FAQ/policy retrieval: entry score = best of its phrasings, lexical and dense fused."""
 
     def __init__(
@@ -268,23 +280,18 @@ class FAQSearch:
         self.min_score = min_score
         self.candidates = candidates
         self.rrf_k = rrf_k
-        self._lock = threading.Lock()
-        self._ready = False
+        super().__init__()
         self.entries: dict[str, FAQEntry] = {}
 
-    def warm_up(self) -> None:
-        with self._lock:
-            if self._ready:
-                return
-            ids, docs, metas = read_all(self.collection)
-            self._doc_ids = ids
-            self._entry_of = {i: str(m["entry_id"]) for i, m in zip(ids, metas, strict=True)}
-            self.entries = {}
-            for m in metas:
-                self.entries.setdefault(str(m["entry_id"]), FAQEntry.from_metadata(str(m["entry_id"]), m))
-            self._lexical = LexicalIndex.build(docs)
-            self.classifier = self._train()
-            self._ready = True
+    def _load(self) -> None:
+        ids, docs, metas = read_all(self.collection)
+        self._doc_ids = ids
+        self._entry_of = {i: str(m["entry_id"]) for i, m in zip(ids, metas, strict=True)}
+        self.entries = {}
+        for m in metas:
+            self.entries.setdefault(str(m["entry_id"]), FAQEntry.from_metadata(str(m["entry_id"]), m))
+        self._lexical = LexicalIndex.build(docs)
+        self.classifier = self._train()
 
     def _train(self) -> Any:
         """Fit the intent classifier on every entry's question and examples, when there are enough."""
@@ -297,11 +304,6 @@ class FAQSearch:
         texts = [t for e in entries for t in [e.question, *e.examples]]
         labels = [e.id for e in entries for _ in range(1 + len(e.examples))]
         return IntentClassifier(self.embed).fit(texts, labels)
-
-    def refresh(self) -> None:
-        with self._lock:
-            self._ready = False
-        self.warm_up()
 
     def run(
         self, query: str, *, top_k: int = 3, filters: Filters | None = None, mode: Mode = "hybrid"
