@@ -22,7 +22,7 @@ T = TypeVar("T", bound=BaseModel)
 
 PRODUCT_REQUIRED = ("id", "title", "price")
 FAQ_REQUIRED = ("id", "question", "answer")
-SUPPORTED_SUFFIXES = (".csv", ".jsonl", ".json")
+SUPPORTED_SUFFIXES = (".csv", ".jsonl", ".json", ".parquet")
 
 
 class CatalogError(ValueError):
@@ -98,6 +98,19 @@ def _read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any
         return columns, iter(
             (n, r if isinstance(r, dict) else {"__error__": "not an object"}) for n, r in records
         )
+    if suffix == ".parquet":
+        try:
+            import pyarrow.parquet as pq
+        except ImportError as exc:
+            raise CatalogError(
+                f"{path}: reading Parquet needs pyarrow: pip install 'shopassist[parquet]'"
+            ) from exc
+        try:
+            table = pq.read_table(path)
+        except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a bad file
+            raise CatalogError(f"{path}: not a readable Parquet file ({exc})") from exc
+        rows = table.to_pylist()
+        return list(table.column_names), iter((i + 1, r) for i, r in enumerate(rows))
     raise CatalogError(
         f"{path}: unsupported format {suffix or '(none)'}; use one of {', '.join(SUPPORTED_SUFFIXES)}"
     )

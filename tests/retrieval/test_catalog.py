@@ -105,3 +105,17 @@ def test_faq_examples_split_on_pipes_only(tmp_path):
     )
     entry = load_faq(path).items[0]
     assert entry.examples == ["can i, maybe, return", "send back"]
+
+
+def test_parquet_rows_are_validated_like_csv(tmp_path):
+    pa = pytest.importorskip("pyarrow", reason="pyarrow is not installed (it is in the dev extra)")
+    import pyarrow.parquet as pq
+
+    table = pa.table({"id": ["P1", "P2", "P1"], "title": ["Lamp", "Rug", "Dup"], "price": ["9.5", "x", "3"]})
+    pq.write_table(table, tmp_path / "p.parquet")
+    result = load_products(tmp_path / "p.parquet")
+    assert [p.id for p in result.items] == ["P1"]
+    assert {(e.row, e.field) for e in result.errors} == {(2, "price"), (3, "id")}
+    (tmp_path / "bad.parquet").write_text("not parquet")
+    with pytest.raises(CatalogError, match="not a readable Parquet file"):
+        load_products(tmp_path / "bad.parquet")
