@@ -109,17 +109,23 @@ def evaluate_search(
     search = eval_index.index.products
     results: dict[str, Any] = {"queries": len(queries), "products": len(search_set.products), "modes": {}}
     for mode in modes:
-        ndcgs, recalls, latencies = [], [], []
+        ndcgs, recalls, latencies, judged = [], [], [], []
         for qid in queries:
             start = time.perf_counter()
             hits = search.run(search_set.queries[qid], top_k=depth, mode=mode, filters=filters).hits
             latencies.append((time.perf_counter() - start) * 1000)
             ranked = [h.product.id for h in hits]
             ndcgs.append(ndcg_at(ranked, search_set.qrels[qid], k))
+            # Condensed list: only judged products, in the retrieved order (unjudged ones are not
+            # known to be irrelevant, which matters for sparse judgements like Home Depot's).
+            judged.append(
+                ndcg_at([p for p in ranked if p in search_set.qrels[qid]], search_set.qrels[qid], k)
+            )
             recalls.append(recall_at(ranked, search_set.qrels[qid], depth))
         results["modes"][mode] = {
             f"ndcg@{k}": round(statistics.fmean(ndcgs), 4),
             f"recall@{depth}": round(statistics.fmean(recalls), 4),
+            f"ndcg@{k}_judged": round(statistics.fmean(judged), 4),
             "latency_p50_ms": round(percentile(latencies, 0.5), 1),
             "latency_p95_ms": round(percentile(latencies, 0.95), 1),
         }

@@ -25,3 +25,34 @@ def test_percentile():
     assert percentile([5, 1, 3], 0.5) == 3
     assert percentile(list(range(101)), 0.95) == 95
     assert percentile([], 0.5) == 0.0
+
+
+def test_evaluate_search_end_to_end_on_a_tiny_set(tmp_path):
+    from retrieval.datasets import SearchSet
+    from retrieval.evaluate import build_search_index, evaluate_search
+    from retrieval.schema import Product
+    from tests.conftest import HashEmbedding
+
+    products = [
+        Product(id=str(i), title=t)
+        for i, t in enumerate(
+            ["red running shoe", "blue running shoe", "cast iron pan", "snow boot", "wool sock"]
+        )
+    ]
+    search_set = SearchSet(
+        products,
+        {"q1": "running shoe", "q2": "pan"},
+        {"q1": {"0": 2.0, "1": 1.0, "2": 0.0}, "q2": {"2": 3.0}},
+    )
+    first = build_search_index(search_set, tmp_path, HashEmbedding())
+    assert first.ingest["cached"] is False and first.ingest["embedded"] == 5
+    again = build_search_index(search_set, tmp_path, HashEmbedding())
+    assert again.ingest["cached"] is True  # same content: nothing re-embedded
+    result = evaluate_search(again, search_set, depth=5)
+    assert set(result["modes"]) == {"lexical", "dense", "hybrid"}
+    lexical = result["modes"]["lexical"]
+    assert (
+        lexical["recall@5"] == 1.0
+        and lexical["ndcg@10"] > 0.9
+        and lexical["ndcg@10_judged"] >= lexical["ndcg@10"]
+    )
