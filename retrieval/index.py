@@ -48,6 +48,7 @@ class ShopIndex:
         *,
         prune: bool = False,
         progress: Callable[[int], None] | None = None,
+        batch_size: int = 1024,
     ) -> IngestStats:
         titles = {p.id: p.title for p in products}
         records = [Record(p.id, p.search_text(), p.metadata()) for p in products]
@@ -56,6 +57,7 @@ class ShopIndex:
             records,
             prune=prune,
             progress=progress,
+            batch_size=batch_size,
             mirrors=[(self.titles_collection, lambda r: titles[r.id])],
             embed=self.embedding_function,
         )

@@ -52,7 +52,7 @@ def test_interrupted_ingest_finishes_on_rerun_without_duplicates(hash_index):
             raise Killed
 
     with pytest.raises(Killed):
-        hash_index.ingest_products(items, progress=die_after_first_batch)
+        hash_index.ingest_products(items, progress=die_after_first_batch, batch_size=256)
     assert hash_index.products_collection.count() == 256
     stats = hash_index.ingest_products(items)
     assert (stats.added, stats.unchanged) == (344, 256)
