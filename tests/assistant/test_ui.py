@@ -8,24 +8,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import free_port, running_server
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -38,33 +30,9 @@ def ui_server(tmp_path_factory):
     cmd = [str(script)] if script.exists() else [sys.executable, "-m", "assistant.cli"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPASSIST_")}
     env.update(SHOPASSIST_HOME=str(home), SHOPASSIST_MODEL_CACHE=str(shared_cache()), PYTHONUNBUFFERED="1")
-    log = (home / "ui.log").open("w")
-    proc = subprocess.Popen(
-        [*cmd, "ui", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=home
-    )
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 240
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"UI exited with {proc.returncode}:\n{(home / 'ui.log').read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.time() > deadline:
-                pytest.fail(f"UI not up after 240 s:\n{(home / 'ui.log').read_text()[-3000:]}")
-            time.sleep(1)
+    with running_server([*cmd, "ui", "--port", str(port)], url, home / "ui.log", env, timeout=240, cwd=home):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.mark.skipif(

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -17,16 +13,11 @@ from retrieval.index import ShopIndex
 from retrieval.schema import Product
 from retrieval.store import open_client
 from tests.conftest import HashEmbedding
+from tests.helpers import free_port, running_server
 
 pytestmark = pytest.mark.integration
 
 CHROMA = Path(sys.executable).with_name("chroma")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -35,39 +26,11 @@ def chroma_url(tmp_path_factory):
         pytest.skip(f"no `chroma` executable beside {sys.executable}")
     folder = tmp_path_factory.mktemp("chroma-server")
     port = free_port()
-    log = (folder / "server.log").open("w")
-    env = dict(os.environ, ANONYMIZED_TELEMETRY="False")
-    proc = subprocess.Popen(
-        [str(CHROMA), "run", "--path", str(folder / "data"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"chroma exited with {proc.returncode}: {(folder / 'server.log').read_text()[-2000:]}"
-                )
-            try:
-                with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.time() > deadline:
-                pytest.fail(f"chroma not healthy after 60 s: {(folder / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.5)
+    cmd = [str(CHROMA), "run", "--path", str(folder / "data"), "--host", "127.0.0.1", "--port", str(port)]
+    env = dict(os.environ, ANONYMIZED_TELEMETRY="False")
+    with running_server(cmd, f"{url}/api/v2/heartbeat", folder / "server.log", env, timeout=60):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def catalogue(n: int = 40) -> list[Product]:
