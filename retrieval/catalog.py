@@ -63,17 +63,13 @@ def _read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any
         raise CatalogError(f"{path}: file not found")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        handle = path.open(newline="", encoding="utf-8-sig")
-        reader = csv.DictReader(handle)
-        columns = [c.strip() for c in (reader.fieldnames or [])]
-        reader.fieldnames = columns
-
-        def csv_rows() -> Iterator[tuple[int, dict[str, Any]]]:
-            with handle:
-                for record in reader:
-                    yield reader.line_num, record
-
-        return columns, csv_rows()
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            columns = [c.strip() for c in (reader.fieldnames or [])]
+            reader.fieldnames = columns
+            # line_num after a record is the spreadsheet row it ended on (quoted newlines included)
+            rows = [(reader.line_num, record) for record in reader]
+        return columns, iter(rows)
     if suffix in (".jsonl", ".json"):
         text = path.read_text(encoding="utf-8")
         records: list[tuple[int, Any]]

@@ -89,12 +89,15 @@ class SearchSet:
         return [q for q in self.queries if any(g > 0 for g in self.qrels.get(q, {}).values())]
 
 
-def _sniff_reader(path: Path) -> csv.DictReader[str]:
-    handle = path.open(newline="", encoding="utf-8")
-    first = handle.readline()
-    handle.seek(0)
-    delimiter = "\t" if first.count("\t") > first.count(",") else ","
-    return csv.DictReader(handle, delimiter=delimiter)
+def _read_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """Columns and rows of a comma- or tab-separated file (the delimiter is read off the header)."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        first = handle.readline()
+        handle.seek(0)
+        delimiter = "\t" if first.count("\t") > first.count(",") else ","
+        reader = csv.DictReader(handle, delimiter=delimiter)
+        rows = list(reader)
+        return list(reader.fieldnames or []), rows
 
 
 def _column(columns: list[str], path: Path, *names: str) -> str:
@@ -108,8 +111,7 @@ def _column(columns: list[str], path: Path, *names: str) -> str:
 
 def load_queries(path: str | Path) -> dict[str, str]:
     path = Path(path)
-    reader = _sniff_reader(path)
-    cols = list(reader.fieldnames or [])
+    cols, reader = _read_table(path)
     qid, text = _column(cols, path, "query_id", "id"), _column(cols, path, "query", "text", "question")
     return {row[qid]: row[text] for row in reader if row.get(qid) and row.get(text)}
 
@@ -118,8 +120,7 @@ def load_qrels(path: str | Path, gain_offset: float = 1.0) -> dict[str, dict[str
     """Judgements; numeric grades become gain = grade - gain_offset (so the lowest grade is 0),
     WANDS labels map Exact=2, Partial=1, Irrelevant=0."""
     path = Path(path)
-    reader = _sniff_reader(path)
-    cols = list(reader.fieldnames or [])
+    cols, reader = _read_table(path)
     qid, pid = _column(cols, path, "query_id"), _column(cols, path, "product_id")
     grade = _column(cols, path, "grade", "relevance", "label", "score")
     qrels: dict[str, dict[str, float]] = defaultdict(dict)
@@ -138,9 +139,9 @@ def load_qrels(path: str | Path, gain_offset: float = 1.0) -> dict[str, dict[str
 
 def _search_mapping(path: Path) -> dict[str, str]:
     """Field mapping for the common product-file layouts (ours, shared/, WANDS)."""
-    reader = _sniff_reader(path)
-    cols = set(reader.fieldnames or [])
-    reader.line_num  # noqa: B018 - the handle is closed by garbage collection; we only needed the header
+    with path.open(newline="", encoding="utf-8") as handle:
+        first = handle.readline().rstrip("\r\n")
+    cols = set(next(csv.reader([first], delimiter="\t" if "\t" in first else ",")))
     mapping = {}
     if "id" not in cols and "product_id" in cols:
         mapping["id"] = "product_id"
@@ -161,7 +162,9 @@ def load_search_set(
 ) -> SearchSet:
     """Any set in the shared layout: products (product_id, title[, description]), queries, qrels."""
     products = Path(products)
-    if products.suffix == ".csv" and "\t" in products.open(encoding="utf-8").readline():
+    with products.open(encoding="utf-8") as handle:
+        tab_separated = "\t" in handle.readline()
+    if products.suffix == ".csv" and tab_separated:
         loaded = _load_tsv_products(products)
     else:
         loaded = load_products(products, _search_mapping(products), required=("id", "title"))
@@ -172,8 +175,8 @@ def _load_tsv_products(path: Path) -> LoadResult[Product]:
     """Tab-separated product files (WANDS): converted row by row with the same validation."""
     result: LoadResult[Product] = LoadResult(path=path)
     mapping = _search_mapping(path)
-    reader = _sniff_reader(path)
-    for row_no, row in enumerate(reader, start=2):
+    _, rows = _read_table(path)
+    for row_no, row in enumerate(rows, start=2):
         record = {field: row.get(source, "") for field, source in mapping.items()}
         record.update({k: v for k, v in row.items() if k in Product.model_fields and k not in record})
         record = {k: v for k, v in record.items() if v not in (None, "")}
@@ -230,8 +233,7 @@ def load_intent_faq(path: str | Path) -> list[FAQEntry]:
     """An intent FAQ (intent, category, answer), as in Bitext's faq.csv: one entry per intent,
     its question being the intent's name in words. Our own FAQ layout is read as it is."""
     path = Path(path)
-    reader = _sniff_reader(path)
-    cols = list(reader.fieldnames or [])
+    cols, reader = _read_table(path)
     if "question" in cols and "id" in cols:
         from retrieval.catalog import load_faq
 
@@ -252,8 +254,7 @@ def load_intent_faq(path: str | Path) -> list[FAQEntry]:
 def load_labelled_questions(path: str | Path) -> list[tuple[str, str]]:
     """(question, intent) pairs; accepts the columns of Bitext's questions and replies files."""
     path = Path(path)
-    reader = _sniff_reader(path)
-    cols = list(reader.fieldnames or [])
+    cols, reader = _read_table(path)
     text, intent = (
         _column(cols, path, "question", "instruction", "text"),
         _column(cols, path, "intent", "label"),
