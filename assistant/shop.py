@@ -126,7 +126,9 @@ class Shop:
 
     def ensure_ready(self) -> None:
         """First start: ingest the configured shop if the store is empty, and seed demo orders."""
-        if self.index.products_collection.count() == 0 or self.index.faq_collection.count() == 0:
+        index = self.index
+        products = index.products_collection.count()
+        if not products or index.faq_collection.count() == 0 or index.titles_collection.count() < products:
             for line in self.ingest().lines():
                 log.info(line)
         self.ensure_demo_orders()

@@ -124,6 +124,17 @@ def sync_records(
             todo.append(rec)
         else:
             stats.unchanged += 1
+    if mirrors:
+        # A mirror added later (or left behind by a crash) is filled in from unchanged records too.
+        queued = {r.id for r in todo}
+        for mirror, _ in mirrors:
+            present = set(existing_hashes(mirror))
+            for rec in records:
+                if rec.id not in present and rec.id not in queued:
+                    queued.add(rec.id)
+                    todo.append(rec)
+                    stats.unchanged -= 1
+                    stats.updated += 1
     for i in range(0, len(todo), batch_size):
         batch = todo[i : i + batch_size]
         targets = [(mirror, [view(r) for r in batch]) for mirror, view in mirrors]

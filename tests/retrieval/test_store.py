@@ -74,3 +74,11 @@ def test_bad_file_keeps_what_was_stored(hash_index, tmp_path: Path):
     assert hash_index.products_collection.count() == 6
     assert hash_index.products.get("P0") is not None and hash_index.products.get("N1") is not None
     assert [(e.row, e.field) for e in result.errors] == [(3, "price")]
+
+
+def test_a_missing_mirror_is_filled_from_unchanged_records(hash_index):
+    hash_index.ingest_products(products(12))
+    hash_index.titles_collection.delete(ids=["P3", "P4"])  # e.g. a store written before titles existed
+    stats = hash_index.ingest_products(products(12))
+    assert (stats.added, stats.updated, stats.unchanged) == (0, 2, 10)
+    assert hash_index.titles_collection.count() == 12
