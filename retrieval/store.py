@@ -57,11 +57,12 @@ def open_client(path: str | Path | None = None, url: str | None = None) -> Any:
         from urllib.parse import urlparse
 
         parsed = urlparse(url if "://" in url else f"http://{url}")
+        https = parsed.scheme == "https"
+        host = parsed.hostname or "127.0.0.1"
+        if ":" in host:  # IPv6 literal: chromadb builds the URL as a string, so keep the brackets
+            host = f"[{host}]"
         return chromadb.HttpClient(
-            host=parsed.hostname or "127.0.0.1",
-            port=parsed.port or 8000,
-            ssl=parsed.scheme == "https",
-            settings=settings,
+            host=host, port=parsed.port or (443 if https else 8000), ssl=https, settings=settings
         )
     if path is None:
         raise ValueError("open_client needs a path (embedded store) or a url (Chroma server)")

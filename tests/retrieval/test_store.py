@@ -82,3 +82,24 @@ def test_a_missing_mirror_is_filled_from_unchanged_records(hash_index):
     stats = hash_index.ingest_products(products(12))
     assert (stats.added, stats.updated, stats.unchanged) == (0, 2, 10)
     assert hash_index.titles_collection.count() == 12
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://127.0.0.1:8123", ("127.0.0.1", 8123, False)),
+        ("127.0.0.1:9000", ("127.0.0.1", 9000, False)),
+        ("https://chroma.example.com", ("chroma.example.com", 443, True)),
+        ("http://chroma.local", ("chroma.local", 8000, False)),
+        ("http://[::1]:8123", ("[::1]", 8123, False)),
+    ],
+)
+def test_server_urls_become_client_arguments(monkeypatch, url, expected):
+    import chromadb
+
+    from retrieval.store import open_client
+
+    seen = {}
+    monkeypatch.setattr(chromadb, "HttpClient", lambda **kw: seen.update(kw) or "client")
+    assert open_client(url=url) == "client"
+    assert (seen["host"], seen["port"], seen["ssl"]) == expected
