@@ -218,23 +218,12 @@ def bench_generate_cmd(
     generator = create_generator(engine, settings=settings)
     rows = bench_generate(generator, levels, max_new_tokens=max_new_tokens, rounds=rounds)
     print_rows(rows)
-    if json_path:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps({"engine": engine, "results": rows}, indent=2))
-        click.echo(f"wrote {json_path}")
+    _write_json(json_path, {"engine": engine, "results": rows})
 
 
 @cli.group("eval")
 def eval_group() -> None:
     """Evaluations on judged data: one table on stdout, optionally the same numbers as JSON."""
-
-
-def _embedding(settings: Settings, cache: bool = True) -> Any:
-    from retrieval.embeddings import MiniLMEmbeddingFunction
-
-    model = str(settings.embedding.model) if settings.embedding.model else None
-    emb = settings.embedding
-    return MiniLMEmbeddingFunction(model_path=model, device=emb.device, dtype=emb.dtype, cache=cache)
 
 
 def _write_json(path: Path | None, data: dict[str, Any]) -> None:
@@ -276,6 +265,7 @@ def eval_search_cmd(
     json_path: Path | None,
 ) -> None:
     """nDCG@10, recall@100 and latency of BM25-only, dense-only and hybrid search, plus ingest rate."""
+    from assistant.shop import embedding_function
     from retrieval.datasets import load_search_set
     from retrieval.evaluate import build_search_index, evaluate_search
 
@@ -286,7 +276,7 @@ def eval_search_cmd(
     options = {k: v for k, v in {"fusion": fusion, "alpha": alpha}.items() if v is not None}
     # No embedding cache here: every mode must pay for its own query embedding in the latencies.
     eval_index = build_search_index(
-        search_set, settings.home / "eval", _embedding(settings, cache=False), **options
+        search_set, settings.home / "eval", embedding_function(settings, cache=False), **options
     )
     from pydantic import ValidationError
 
@@ -337,6 +327,7 @@ def eval_faq_cmd(
     """Intent accuracy@1/@3 of FAQ routing: cold (entries only) or with example questions."""
     import random
 
+    from assistant.shop import embedding_function
     from retrieval.datasets import load_intent_faq, load_labelled_questions
     from retrieval.evaluate import evaluate_intents
 
@@ -347,7 +338,7 @@ def eval_faq_cmd(
         asked = random.Random(0).sample(asked, max_questions)
     extra = load_labelled_questions(examples) if examples else []
     try:
-        result = evaluate_intents(entries, asked, _embedding(settings), examples=extra, folds=folds)
+        result = evaluate_intents(entries, asked, embedding_function(settings), examples=extra, folds=folds)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     print_rows([{"mode": m, **v} for m, v in result["modes"].items()])

@@ -45,20 +45,9 @@ class ProductCard(BaseModel):
 
     @classmethod
     def from_hit(cls, hit: ProductHit) -> ProductCard:
-        p = hit.product
+        shared = cls.model_fields.keys() & type(hit.product).model_fields.keys()
         return cls(
-            id=p.id,
-            title=p.title,
-            price=p.price,
-            currency=p.currency,
-            brand=p.brand,
-            category=p.category,
-            color=p.color,
-            size=p.size,
-            material=p.material,
-            rating=p.rating,
-            in_stock=p.in_stock,
-            reasons=hit.reasons,
+            **hit.product.model_dump(include=shared), in_stock=hit.product.in_stock, reasons=hit.reasons
         )
 
     def price_text(self) -> str:

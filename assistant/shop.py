@@ -46,17 +46,22 @@ class IngestReport:
         return out
 
 
+def embedding_function(settings: Settings, cache: bool = True) -> Any:
+    """The configured embedding model as a Chroma embedding function (model, device, dtype)."""
+    from retrieval.embeddings import MiniLMEmbeddingFunction
+
+    emb = settings.embedding
+    model = str(emb.model) if emb.model else None
+    return MiniLMEmbeddingFunction(model_path=model, device=emb.device, dtype=emb.dtype, cache=cache)
+
+
 class Shop:
     def __init__(self, settings: Settings, generator: Generator | None = None) -> None:
-        from retrieval.embeddings import MiniLMEmbeddingFunction
         from retrieval.store import open_client
 
         self.settings = settings
         settings.home.mkdir(parents=True, exist_ok=True)
-        model_path = str(settings.embedding.model) if settings.embedding.model else None
-        self.embedding_function = MiniLMEmbeddingFunction(
-            model_path=model_path, device=settings.embedding.device
-        )
+        self.embedding_function = embedding_function(settings)
         client = open_client(path=settings.chroma_path, url=settings.store.url)
         self.index = ShopIndex(
             client,

@@ -152,8 +152,9 @@ def evaluate_intents(
     """
     import chromadb
 
+    from retrieval.index import faq_records
     from retrieval.search import FAQSearch
-    from retrieval.store import Record, sync_records
+    from retrieval.store import sync_records
 
     known = {e.id for e in entries}
     unknown = sorted({intent for _, intent in questions if intent not in known})
@@ -177,13 +178,7 @@ def evaluate_intents(
         fold_entries = [e.model_copy(update={"examples": e.examples + extra.get(e.id, [])}) for e in entries]
         name = f"intents_{f}_{random.Random(seed + f).randrange(10**9)}"
         collection = client.get_or_create_collection(name, embedding_function=embedding_function)
-        from retrieval.search import faq_records_docs
-
-        records = []
-        for entry in fold_entries:
-            meta = dict(entry.metadata(), entry_id=entry.id)
-            records += [Record(doc_id, text, meta) for doc_id, text in faq_records_docs(entry)]
-        sync_records(collection, records, batch_size=2000)
+        sync_records(collection, faq_records(fold_entries), batch_size=2000)
         search = FAQSearch(collection, min_score=0.0, embed=embedding_function)
         search.warm_up()
         fold_modes = [*modes, "learned"] if search.classifier is not None else list(modes)

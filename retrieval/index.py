@@ -15,6 +15,16 @@ from retrieval.search import FAQSearch, ProductSearch, faq_records_docs
 from retrieval.store import IngestStats, Record, get_collection, sync_records
 
 
+def faq_records(entries: Sequence[FAQEntry]) -> list[Record]:
+    """The stored documents of FAQ entries: each phrasing (question, answer, examples) of an entry
+    is its own document, all carrying the entry's metadata and id."""
+    records = []
+    for entry in entries:
+        meta = dict(entry.metadata(), entry_id=entry.id)
+        records += [Record(doc_id, text, meta) for doc_id, text in faq_records_docs(entry)]
+    return records
+
+
 class ShopIndex:
     def __init__(
         self,
@@ -66,11 +76,7 @@ class ShopIndex:
         return stats
 
     def ingest_faq(self, entries: Sequence[FAQEntry], *, prune: bool = False) -> IngestStats:
-        records = []
-        for entry in entries:
-            meta = dict(entry.metadata(), entry_id=entry.id)
-            records += [Record(doc_id, text, meta) for doc_id, text in faq_records_docs(entry)]
-        stats = sync_records(self.faq_collection, records, prune=prune)
+        stats = sync_records(self.faq_collection, faq_records(entries), prune=prune)
         if stats.embedded or stats.deleted:
             self.faq.refresh()
         return stats

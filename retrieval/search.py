@@ -143,6 +143,8 @@ class ProductSearch(_LazyIndex):
     def run(
         self, query: str, *, top_k: int = 5, filters: Filters | None = None, mode: Mode = "hybrid"
     ) -> ProductResults:
+        if mode not in ("hybrid", "lexical", "dense"):
+            raise ValueError(f"products are searched in hybrid, lexical or dense mode, not {mode!r}")
         self.warm_up()
         parsed = parse_query(query, self.schema)
         active = parsed.filters.merged(filters)
@@ -156,8 +158,6 @@ class ProductSearch(_LazyIndex):
             dense = self._dense(self.collection, parsed.text, n, where, mask, allowed)
         if n and mode in ("hybrid", "lexical"):
             lexical = [(self._ids[i], s) for i, s in self._lexical.top(parsed.text, n, mask)]
-        if mode not in ("hybrid", "lexical", "dense"):
-            raise ValueError(f"products are searched in hybrid, lexical or dense mode, not {mode!r}")
         if mode == "dense":
             fused = dict(dense)
         elif mode == "lexical":

@@ -204,9 +204,7 @@ class EmbeddedGenerator:
             )
             cache = self._cache_of(out)
             logits = out.logits[:, -1, :].float()
-            step = 0
             while active:
-                step += 1
                 next_tokens = [
                     self._choose(logits[k], jobs[j].request, generators[j]) for k, j in enumerate(active)
                 ]

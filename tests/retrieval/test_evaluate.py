@@ -56,3 +56,27 @@ def test_evaluate_search_end_to_end_on_a_tiny_set(tmp_path):
         and lexical["ndcg@10"] > 0.9
         and lexical["ndcg@10_judged"] >= lexical["ndcg@10"]
     )
+
+
+def test_evaluate_intents_cross_validates_when_examples_are_the_questions():
+    from retrieval.evaluate import evaluate_intents
+    from retrieval.schema import FAQEntry
+    from tests.conftest import HashEmbedding
+
+    entries = [
+        FAQEntry(id="refund", question="get refund", answer="Refunds take 5 days."),
+        FAQEntry(id="track", question="track order", answer="Use the tracking link."),
+    ]
+    questions = [
+        ("i want a refund", "refund"),
+        ("refund my money", "refund"),
+        ("where is my order", "track"),
+        ("track my parcel order", "track"),
+    ]
+    cold = evaluate_intents(entries, questions, HashEmbedding())
+    assert cold["cross_validated_folds"] == 0 and set(cold["modes"]) == {"lexical", "dense", "fused"}
+    warm = evaluate_intents(entries, questions, HashEmbedding(), examples=questions, folds=2)
+    assert warm["cross_validated_folds"] == 2 and warm["questions"] == 4
+    assert warm["modes"]["lexical"]["accuracy@3"] == 1.0
+    with pytest.raises(ValueError, match="missing from the FAQ"):
+        evaluate_intents(entries, [("hi", "greeting")], HashEmbedding())
