@@ -25,17 +25,20 @@ PROMPTS = [
 ]
 
 
-def _count_tokens(generator: Generator, text: str, chunks: int) -> int:
-    tokenizer = getattr(generator, "tokenizer", None)
+def _count_tokens(generator: Generator, text: str, chunks: int, tokenizer: Any = None) -> int:
+    """Tokens in the reply by the engine's tokenizer, else the given one (same model), else chunks."""
+    tokenizer = getattr(generator, "tokenizer", None) or tokenizer
     if tokenizer is not None:
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
     return chunks
 
 
-def _one(generator: Generator, prompt: str, max_new_tokens: int) -> tuple[float, str, int]:
+def _one(
+    generator: Generator, prompt: str, max_new_tokens: int, adapter: str | None = None
+) -> tuple[float, str, int]:
     """(time to first chunk, text, chunk count) of one streamed request."""
     req = GenerationRequest(
-        messages=[ChatMessage(role="user", content=prompt)], max_new_tokens=max_new_tokens
+        messages=[ChatMessage(role="user", content=prompt)], max_new_tokens=max_new_tokens, adapter=adapter
     )
     t0 = time.perf_counter()
     first = None
@@ -48,22 +51,31 @@ def _one(generator: Generator, prompt: str, max_new_tokens: int) -> tuple[float,
 
 
 def _concurrent(
-    generator: Generator, prompts: list[str], max_new_tokens: int
+    generator: Generator, prompts: list[str], max_new_tokens: int, adapter: str | None = None
 ) -> list[tuple[float, str, int]]:
     with ThreadPoolExecutor(max_workers=len(prompts)) as pool:
-        return list(pool.map(lambda p: _one(generator, p, max_new_tokens), prompts))
+        return list(pool.map(lambda p: _one(generator, p, max_new_tokens, adapter), prompts))
 
 
 def bench_generate(
-    generator: Generator, levels: list[int], *, max_new_tokens: int = 128, rounds: int = 1
+    generator: Generator,
+    levels: list[int],
+    *,
+    max_new_tokens: int = 128,
+    rounds: int = 1,
+    adapter: str | None = None,
+    tokenizer: Any = None,
+    label: str | None = None,
 ) -> list[dict[str, Any]]:
     warm = getattr(generator, "warm_up", None)
     if warm:
         warm()
-    # One untimed request so that lazy initialisation is not billed to the first level.
+    # One untimed request so that lazy initialisation (and a LoRA's first load) is not billed.
     "".join(
         generator.stream(
-            GenerationRequest(messages=[ChatMessage(role="user", content="Hi")], max_new_tokens=4)
+            GenerationRequest(
+                messages=[ChatMessage(role="user", content="Hi")], max_new_tokens=4, adapter=adapter
+            )
         )
     )
     rows: list[dict[str, Any]] = []
@@ -73,14 +85,14 @@ def bench_generate(
         start = time.perf_counter()
         for r in range(rounds):
             prompts = [PROMPTS[(i + r * level) % len(PROMPTS)] for i in range(level)]
-            for ttft, text, chunks in _concurrent(generator, prompts, max_new_tokens):
+            for ttft, text, chunks in _concurrent(generator, prompts, max_new_tokens, adapter):
                 ttfts.append(ttft)
-                tokens += _count_tokens(generator, text, chunks)
+                tokens += _count_tokens(generator, text, chunks, tokenizer)
         elapsed = time.perf_counter() - start
         ttfts.sort()
         rows.append(
             {
-                "engine": getattr(generator, "name", "?"),
+                "engine": label or getattr(generator, "name", "?"),
                 "concurrency": level,
                 "requests": level * rounds,
                 "tokens": tokens,
@@ -94,3 +106,94 @@ def bench_generate(
     for row in rows:
         row["ratio_vs_first"] = round(row["tokens_per_s"] / base, 2) if base else None
     return rows
+
+
+def compare_engines(
+    runs: list[tuple[str, Generator, str | None]],
+    levels: list[int],
+    *,
+    max_new_tokens: int = 128,
+    rounds: int = 1,
+    tokenizer: Any = None,
+) -> list[dict[str, Any]]:
+    """`bench_generate` for each (label, engine, adapter) in turn, on the same prompts, plus
+    `ratio_vs_first_engine`: tokens/s over the first run's at the same concurrency."""
+    rows: list[dict[str, Any]] = []
+    for label, generator, adapter in runs:
+        rows += bench_generate(
+            generator,
+            levels,
+            max_new_tokens=max_new_tokens,
+            rounds=rounds,
+            adapter=adapter,
+            tokenizer=tokenizer,
+            label=label,
+        )
+    first = {r["concurrency"]: float(r["tokens_per_s"]) for r in rows if r["engine"] == runs[0][0]}
+    for row in rows:
+        base = first.get(row["concurrency"])
+        row["ratio_vs_first_engine"] = round(row["tokens_per_s"] / base, 2) if base else None
+    return rows
+
+
+CHAT_QUESTIONS = [
+    "waterproof boots under 100",
+    "how many days do I have to return something?",
+    "a warm sleeping bag for winter camping",
+    "do you ship internationally?",
+    "red running shoes",
+    "a reading lamp for the living room",
+    "what is your warranty policy?",
+    "lightweight backpack for day hikes",
+]
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3) if ordered else 0.0
+
+
+def bench_chat(chat: Any, concurrency: int, *, rounds: int = 2) -> dict[str, Any]:
+    """Latency a shopper sees through `ChatService.stream`, with `concurrency` chats at once.
+
+    first_event: the first streamed event (product cards come right after retrieval);
+    first_text: the first text (the model's first verified sentence, or the template when the
+    model's text failed); done: the whole turn.
+    """
+    from assistant.protocol import ChatRequest
+
+    def turn(question: str) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        first_event = first_text = None
+        fallback = False
+        for event in chat.stream(ChatRequest(message=question)):
+            now = time.perf_counter() - t0
+            first_event = first_event if first_event is not None else now
+            if event.type == "delta" and first_text is None:
+                first_text = now
+            if event.type == "done" and event.response is not None:
+                fallback = event.response.verifier.fallback
+        return {
+            "first_event": first_event,
+            "first_text": first_text,
+            "done": time.perf_counter() - t0,
+            "fallback": fallback,
+        }
+
+    turn(CHAT_QUESTIONS[0])  # warm: models, retrieval indexes
+    results = []
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        for r in range(rounds):
+            questions = [
+                CHAT_QUESTIONS[(i + r * concurrency) % len(CHAT_QUESTIONS)] for i in range(concurrency)
+            ]
+            results += list(pool.map(turn, questions))
+    elapsed = time.perf_counter() - start
+    out: dict[str, Any] = {"concurrency": concurrency, "turns": len(results), "seconds": round(elapsed, 2)}
+    for key in ("first_event", "first_text", "done"):
+        values = [float(r[key]) for r in results if r[key] is not None]
+        out[f"{key}_p50_s"] = _pct(values, 0.5)
+        out[f"{key}_p95_s"] = _pct(values, 0.95)
+    out["template_fallbacks"] = sum(1 for r in results if r["fallback"])
+    return out

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import prompts
+from assistant.followup import ConversationState, resolve_followup
 from assistant.generation.base import ChatMessage, GenerationRequest, Generator, GeneratorError
+from assistant.language import detect_language
+from assistant.logs import LOG_KINDS
 from assistant.orders import OrderStore
+from assistant.personalize import Profile, build_profile, recommend, rerank
+from assistant.pii import scrub
 from assistant.protocol import (
     Action,
     ChatEvent,
@@ -29,6 +34,8 @@ from assistant.protocol import (
 from assistant.verify import split_sentences, verify
 from retrieval.filters import FilterError
 from retrieval.index import ShopIndex
+from retrieval.search import ProductResults
+from retrieval.text import tokenize
 
 log = logging.getLogger("shopassist.chat")
 
@@ -43,6 +50,34 @@ _ORDER_STATUS = re.compile(
     r"track(?:ing)? (?:my )?(?:order|package|parcel)|my orders?\b(?! to)|has my order|when will my order)",
     re.I,
 )
+
+
+_RECOMMEND = re.compile(r"\b(?:recommend\w*|suggest\w*|pick)\b|\bsomething for me\b", re.I)
+_RECOMMEND_WORDS = frozenset(
+    re.findall(
+        r"\w+",
+        """recommend recommends recommendation recommendations suggest suggestion suggestions pick can could
+        would you please me for something anything some a an what do should i buy get to like might
+        products product items item good nice""",
+    )
+)
+
+
+_SMALLTALK = re.compile(
+    r"\s*(?:(?:hi|hello|hey|hiya|good (?:morning|afternoon|evening))(?: there)?|thanks?(?: you)?(?: so much| a lot)?|"
+    r"thx|cheers|ok(?:ay)?,? thanks?|great,? thanks?|perfect|awesome|bye|goodbye|see you|good ?night)"
+    r"[\s!.,:)]*",
+    re.I,
+)
+
+
+def _names_a_product(message: str, products: ProductResults) -> bool:
+    """A short statement whose every word is in the top product's title ("running shoes") is a
+    product search, even when a policy entry about that kind of product is close in meaning."""
+    words = set(tokenize(products.query.text))
+    if not products.hits or not words or len(words) > 3 or "?" in message:
+        return False
+    return words <= set(tokenize(products.hits[0].product.title))
 
 
 class InputError(ValueError):
@@ -61,6 +96,7 @@ class _Plan:
     fallback_intro: str
     sources: list[str]
     question: str
+    state: ConversationState | None = None  # set by product turns: what a follow-up refers to
 
 
 class ChatService:
@@ -78,8 +114,12 @@ class ChatService:
         max_message_chars: int = 2000,
         max_new_tokens: int = 60,
         temperature: float = 0.0,
+        adapter: str | None = None,
+        redact_model_input: bool = True,
+        languages: Sequence[str] = ("en",),
     ) -> None:
         self.index = index
+        self.languages = set(languages)
         self.generator = generator
         self.orders = orders
         self.shop_name = shop_name
@@ -88,6 +128,8 @@ class ChatService:
         self.max_message_chars = max_message_chars
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
+        self.redact_model_input = redact_model_input
+        self.adapter = adapter  # the customer-service task adapter (see adapters.adapter_for_task)
 
     # -- public ----------------------------------------------------------------------------------
     def respond(self, request: ChatRequest) -> ChatResponse:
@@ -99,6 +141,15 @@ class ChatService:
     def stream(self, request: ChatRequest) -> Iterator[ChatEvent]:
         message = self.check_message(request.message)
         plan = self._plan(message, request)
+        language = detect_language(message)
+        if language not in self.languages:
+            # The model is not asked to write a language it cannot: a fixed note in the customer's
+            # language, then the grounded facts as they are.
+            note = prompts.render("language_note", language=language)
+            if plan.intro_kind is None:
+                plan.fallback_intro = f"{note}\n\n{plan.fallback_intro}".strip()
+            else:
+                plan.intro_kind, plan.fallback_intro = None, note
         if plan.products:
             yield ChatEvent(type="products", products=plan.products)
         report = VerifierReport()
@@ -126,6 +177,7 @@ class ChatService:
             products=plan.products,
             citations=plan.citations,
             verifier=report,
+            state=plan.state or request.state or ConversationState(),
         )
         yield ChatEvent(type="done", response=response)
 
@@ -144,18 +196,54 @@ class ChatService:
 
     # -- routing and facts ---------------------------------------------------------------------
     def _plan(self, message: str, request: ChatRequest) -> _Plan:
+        if _SMALLTALK.fullmatch(message):
+            kind = "thanks" if re.search(r"thank|cheers|great|perfect|awesome", message, re.I) else "hello"
+            kind = "bye" if re.search(r"bye|see you|good ?night", message, re.I) else kind
+            return self._simple(
+                "smalltalk", "answer", 1.0, prompts.render("smalltalk", kind=kind, shop=self.shop_name)
+            )
         if _HANDOFF.search(message):
             return self._simple("handoff", "handoff", 1.0, prompts.render("handoff", shop=self.shop_name))
         if _ORDER_ID.search(message) or _ORDER_STATUS.search(message):
             return self._order_plan(message, request.customer_id)
+        search = self.index.products
+        search.warm_up()
+        profile = build_profile(
+            request.customer_id,
+            self.orders,
+            search.products,
+            viewed=request.state.product_ids if request.state else (),
+        )
+        if _RECOMMEND.search(message) and not [w for w in tokenize(message) if w not in _RECOMMEND_WORDS]:
+            return self._recommend_plan(message, profile)
+        follow = resolve_followup(message, request.state, search.schema)
         try:
-            products = self.index.products.run(message, top_k=self.top_k, filters=request.filters)
+            if follow is not None and follow.product_id is not None:
+                return self._reference_plan(message, follow.product_id, follow.note, request.state)
+            if follow is not None and follow.filters is not None:
+                refined = search.run(
+                    follow.query or message, top_k=self.top_k, filters=follow.filters.merged(request.filters)
+                )
+                if refined.hits:
+                    return self._products_plan(message, refined)
+                text = prompts.render(
+                    "no_products", query=refined.query.text, filters=refined.filters.describe()
+                )
+                plan = self._simple("products", "answer", 0.0, text)
+                plan.state = request.state
+                return plan
+            products = search.run(message, top_k=3 * self.top_k, filters=request.filters)
+            products.hits = rerank(products.hits, profile)[: self.top_k]
         except FilterError as exc:
             return self._simple("products", "answer", 0.0, f"I can't apply that filter: {exc}.")
         faq = self.index.faq.run(message, top_k=3)
         faq_best = faq.best
         product_score = products.confidence if products.hits else 0.0
-        wants_products = bool(products.query.matched) or not products.filters.is_empty()
+        wants_products = (
+            bool(products.query.matched)
+            or not products.filters.is_empty()
+            or _names_a_product(message, products)
+        )
         if (
             faq_best is not None
             and (faq_best.dense >= product_score or not products.hits)
@@ -186,12 +274,7 @@ class ChatService:
 
         assert isinstance(results, ProductResults)
         cards = [ProductCard.from_hit(h) for h in results.hits]
-        lines = []
-        for c in cards:
-            extras = ", ".join(x for x in (c.color, c.size, c.material) if x)
-            stock = "" if c.in_stock else " (out of stock)"
-            rating = f", rated {c.rating:g}/5" if c.rating is not None else ""
-            lines.append(f"- **{c.title}** by {c.brand}: {c.price_text()}{rating}{stock}; {extras} [{c.id}]")
+        lines = [self._card_line(c) for c in cards]
         return _Plan(
             route="products",
             action="answer",
@@ -205,7 +288,66 @@ class ChatService:
             ),
             sources=[c.facts() for c in cards] + [message],
             question=message,
+            state=ConversationState(
+                query=results.query.text,
+                filters=results.filters,
+                product_ids=[c.id for c in cards],
+                prices=[c.price for c in cards],
+            ),
         )
+
+    def _reference_plan(
+        self, message: str, product_id: str, note: str, state: ConversationState | None
+    ) -> _Plan:
+        """A product the customer pointed at ("the second one"): its card and facts, from data."""
+        from retrieval.search import ProductHit
+
+        product = self.index.products.get(product_id)
+        if product is None:  # the catalogue changed since it was shown
+            return self._simple("products", "answer", 0.0, prompts.render("refuse", shop=self.shop_name))
+        card = ProductCard.from_hit(ProductHit(product, 1.0, reasons=[note]))
+        details = ", ".join(product.tags)
+        facts = self._card_line(card) + (f"\n{product.description}" if product.description else "")
+        facts += f"\nTags: {details}" if details else ""
+        return _Plan(
+            route="products",
+            action="answer",
+            confidence=1.0,
+            products=[card],
+            citations=[Citation(id=card.id, kind="product", title=card.title)],
+            facts=facts,
+            intro_kind="products",
+            fallback_intro=prompts.render("fallback_products", count=1, filters=[]),
+            sources=[card.facts(), product.description, details, message],
+            question=message,
+            state=state,
+        )
+
+    def _recommend_plan(self, message: str, profile: Profile) -> _Plan:
+        """'Recommend something for me': profile fit for a known shopper, best-rated for a new one."""
+        hits = recommend(self.index.products.products, profile, k=self.top_k)
+        cards = [ProductCard.from_hit(h) for h in hits]
+        personal = not profile.is_empty
+        return _Plan(
+            route="products",
+            action="answer",
+            confidence=1.0 if hits else 0.0,
+            products=cards,
+            citations=[Citation(id=c.id, kind="product", title=c.title) for c in cards],
+            facts="\n".join(self._card_line(c) for c in cards),
+            intro_kind=None,
+            fallback_intro=prompts.render("recommend", count=len(cards), personal=personal),
+            sources=[c.facts() for c in cards],
+            question=message,
+            state=ConversationState(product_ids=[c.id for c in cards], prices=[c.price for c in cards]),
+        )
+
+    @staticmethod
+    def _card_line(c: ProductCard) -> str:
+        extras = ", ".join(x for x in (c.color, c.size, c.material) if x)
+        stock = "" if c.in_stock else " (out of stock)"
+        rating = f", rated {c.rating:g}/5" if c.rating is not None else ""
+        return f"- **{c.title}** by {c.brand}: {c.price_text()}{rating}{stock}; {extras} [{c.id}]"
 
     def _faq_plan(self, message: str, hit: object) -> _Plan:
         from retrieval.search import FAQHit
@@ -261,7 +403,7 @@ class ChatService:
             "intro",
             system=prompts.render("system", shop=self.shop_name),
             kind=plan.intro_kind,
-            question=plan.question,
+            question=scrub(plan.question, LOG_KINDS) if self.redact_model_input else plan.question,
         )
         for attempt in range(2):
             request = GenerationRequest(
@@ -269,6 +411,7 @@ class ChatService:
                 max_new_tokens=self.max_new_tokens,
                 temperature=self.temperature if attempt == 0 else max(self.temperature, 0.7),
                 seed=attempt,
+                adapter=self.adapter,
             )
             emitted = 0
             buffer = ""
@@ -290,6 +433,7 @@ class ChatService:
                     yield tail
             except GeneratorError as exc:
                 log.warning("generator failed, using the template sentence: %s", exc)
+                report.model_unavailable = str(exc)
                 return
             if emitted:
                 return

@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -31,7 +31,8 @@ def default_home() -> Path:
 class GeneratorSettings(BaseModel):
     engine: str = Field(
         default="embedded",
-        description="Generator to use: 'embedded' (transformers in this process) or 'fake' (scripted, for tests)",
+        description="Generator to use: 'embedded' (transformers in this process), 'vllm' (an OpenAI-compatible "
+        "server, see `shopassist serve-model`) or 'fake' (scripted, for tests)",
     )
     model: Path | None = Field(
         default=None,
@@ -41,12 +42,120 @@ class GeneratorSettings(BaseModel):
         default="auto", description="Weights dtype; 'auto' picks bfloat16 where the CPU has AMX/AVX512-BF16"
     )
     max_new_tokens: int = Field(default=80, ge=1, le=4096, description="Longest reply the model may write")
+    languages: list[str] = Field(
+        default_factory=lambda: ["en"],
+        description="Languages the model writes well (ISO codes); other customers get a fixed note in "
+        "their language plus the grounded facts",
+    )
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="0 means greedy (reproducible)")
     max_batch_size: int = Field(default=8, ge=1, le=256, description="Concurrent requests decoded together")
     batch_wait_ms: int = Field(
         default=10, ge=0, le=1000, description="How long the first request waits for others to join its batch"
     )
     threads: int | None = Field(default=None, ge=1, description="torch CPU threads; empty means all cores")
+    # -- engine 'vllm' (any OpenAI-compatible server) ---------------------------------------------
+    url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible endpoint for engine 'vllm' (e.g. http://gpu-box:8000); empty means "
+        "the server `shopassist serve-model` started, else http://SERVING.HOST:SERVING.PORT",
+    )
+    api_key: str | None = Field(
+        default=None, description="Bearer token sent to the endpoint (vLLM's --api-key); empty sends none"
+    )
+    served_model: str | None = Field(
+        default=None,
+        description="Model name of the base model on the endpoint; empty means the model folder's name "
+        "(what `shopassist serve-model` serves it as)",
+    )
+    endpoints: dict[str, str] = Field(
+        default_factory=dict,
+        description="Model (or adapter) name -> endpoint URL, for names served elsewhere, e.g. a merged "
+        "adapter on its own server; names not listed go to `url`",
+    )
+    task_adapters: dict[str, str] = Field(
+        default_factory=dict,
+        description="Task -> adapter name sent as the `model`, e.g. {cs = 'cs-v2'}; a task not listed uses "
+        "the newest registered adapter for it, '' means the base model",
+    )
+    connect_timeout_s: float = Field(
+        default=3.0, gt=0, le=600, description="Seconds to wait for the endpoint to accept a connection"
+    )
+    read_timeout_s: float = Field(
+        default=60.0, gt=0, le=3600, description="Seconds to wait for the first or next streamed token"
+    )
+    retries: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="Retries before the first token on connection errors, 5xx and 429 (never mid-reply)",
+    )
+    retry_backoff_s: float = Field(
+        default=0.5, ge=0, le=60, description="First retry delay in seconds; doubles on each retry"
+    )
+    fallback: str | None = Field(
+        default=None,
+        description="Engine used when the endpoint is unreachable (e.g. 'embedded'); empty means none: "
+        "replies use template sentences and report the model as unavailable",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        return None if value is None else _check_url(value)
+
+    @field_validator("endpoints")
+    @classmethod
+    def _http_urls(cls, value: dict[str, str]) -> dict[str, str]:
+        return {name: _check_url(url) for name, url in value.items()}
+
+
+def _check_url(value: str) -> str:
+    """Endpoint URLs are base URLs (the client appends /v1/...); a typo should fail at start-up."""
+    value = value.strip().rstrip("/")
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"{value!r} is not an http(s) URL, e.g. http://127.0.0.1:8100")
+    return value.removesuffix("/v1")
+
+
+class ServingSettings(BaseModel):
+    """How `shopassist serve-model` runs vLLM (in its own virtual environment and process)."""
+
+    python: Path | None = Field(
+        default=None,
+        description="Python of the vLLM virtual environment; empty means HOME/vllm-venv/bin/python",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the vLLM server listens on")
+    port: int = Field(
+        default=8100, ge=1, le=65535, description="Port of the vLLM server (base model and LoRAs)"
+    )
+    kv_cache_gib: float = Field(
+        default=1.0, gt=0, le=1024, description="KV cache size on CPU in GiB (VLLM_CPU_KVCACHE_SPACE)"
+    )
+    max_lora_rank: int | None = Field(
+        default=None,
+        ge=1,
+        le=512,
+        description="vLLM --max-lora-rank; empty means the largest rank among the registered adapters",
+    )
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
+        default="auto", description="vLLM --dtype for the served weights"
+    )
+    max_model_len: int = Field(
+        default=2048,
+        ge=128,
+        le=1_000_000,
+        description="vLLM --max-model-len (bounds the KV cache per request)",
+    )
+    extra_args: list[str] = Field(
+        default_factory=list,
+        description="More vLLM server arguments, e.g. ['--tensor-parallel-size', '2'] on a GPU machine",
+    )
+    startup_timeout_s: float = Field(
+        default=300.0,
+        gt=0,
+        le=3600,
+        description="How long serve-model waits for the server to answer /health",
+    )
 
 
 class EmbeddingSettings(BaseModel):
@@ -77,6 +186,10 @@ class RetrievalSettings(BaseModel):
     product_min_score: float = Field(
         default=0.3, ge=0.0, le=1.0, description="Below this confidence products are not offered as a match"
     )
+    ranker: Path | None = Field(
+        default=None,
+        description="Learned re-ranker file from `shopassist train-ranker`; empty means reciprocal rank fusion",
+    )
 
 
 class ShopSettings(BaseModel):
@@ -91,11 +204,29 @@ class ShopSettings(BaseModel):
         default=None, description="SQLite orders database; empty means HOME/orders.db seeded with demo orders"
     )
     max_message_chars: int = Field(default=2000, ge=10, description="Longest customer message accepted")
+    redact_model_input: bool = Field(
+        default=True,
+        description="Replace e-mails, phone/card numbers and addresses in the customer's message with "
+        "placeholders before it reaches the model (the facts never come from the model anyway)",
+    )
 
 
 class UISettings(BaseModel):
     host: str = Field(default="127.0.0.1", description="Address the chat UI listens on")
     port: int = Field(default=7860, ge=1, le=65535, description="Port of the chat UI")
+
+
+class APISettings(BaseModel):
+    host: str = Field(default="127.0.0.1", description="Address the REST API (and the UI at /ui) listens on")
+    port: int = Field(default=8080, ge=1, le=65535, description="Port of the REST API")
+    keys: list[str] = Field(
+        default_factory=list,
+        description="API keys accepted as 'Authorization: Bearer KEY'; without keys only this machine may call",
+    )
+    require_key_for_local: bool = Field(
+        default=False,
+        description="Ask for a key from loopback clients too (set this behind a reverse proxy on the same host)",
+    )
 
 
 class Settings(BaseSettings):
@@ -115,6 +246,8 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings, description="Search behaviour")
     shop: ShopSettings = Field(default_factory=ShopSettings, description="The shop's data")
     ui: UISettings = Field(default_factory=UISettings, description="Chat UI server")
+    api: APISettings = Field(default_factory=APISettings, description="REST API server")
+    serving: ServingSettings = Field(default_factory=ServingSettings, description="vLLM model server")
 
     @classmethod
     def settings_customise_sources(

@@ -6,16 +6,18 @@ ever parses them out of the reply text.
 
 from __future__ import annotations
 
+import uuid
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from assistant.followup import ConversationState
 from assistant.generation.base import ChatMessage
 from retrieval.filters import Filters
 from retrieval.search import ProductHit
 
 Action = Literal["answer", "refuse", "handoff"]
-Route = Literal["products", "faq", "order", "handoff", "unknown"]
+Route = Literal["products", "faq", "order", "handoff", "smalltalk", "unknown"]
 
 
 class ChatRequest(BaseModel):
@@ -26,6 +28,11 @@ class ChatRequest(BaseModel):
     )
     filters: Filters | None = Field(
         default=None, description="Filters chosen in the UI; they win over parsed ones"
+    )
+    state: ConversationState | None = Field(
+        default=None,
+        description="The `state` of the previous response, sent back so follow-ups ('cheaper ones?', "
+        "'the second one') refer to what was shown",
     )
 
 
@@ -81,9 +88,17 @@ class VerifierReport(BaseModel):
     fallback: bool = Field(
         default=False, description="True when the model's prose was replaced by a template"
     )
+    model_unavailable: str | None = Field(
+        default=None,
+        description="Why the model wrote nothing (e.g. its server is down) and what to do; the reply "
+        "used template sentences, so its facts are still grounded",
+    )
 
 
 class ChatResponse(BaseModel):
+    id: str = Field(
+        default_factory=lambda: uuid.uuid4().hex, description="Reply id, the key for feedback on it"
+    )
     text: str
     action: Action
     route: Route
@@ -91,6 +106,9 @@ class ChatResponse(BaseModel):
     products: list[ProductCard] = Field(default_factory=list)
     citations: list[Citation] = Field(default_factory=list)
     verifier: VerifierReport = Field(default_factory=VerifierReport)
+    state: ConversationState = Field(
+        default_factory=ConversationState, description="Send this back with the next message"
+    )
 
 
 class ChatEvent(BaseModel):

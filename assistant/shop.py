@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from assistant.adapters import AdapterRegistry, adapter_for_task
 from assistant.chat import ChatService
 from assistant.config import Settings
 from assistant.generation.base import Generator, create_generator
@@ -55,6 +56,14 @@ def embedding_function(settings: Settings, cache: bool = True) -> Any:
     return MiniLMEmbeddingFunction(model_path=model, device=emb.device, dtype=emb.dtype, cache=cache)
 
 
+def _load_ranker(path: Path | None) -> Any:
+    if path is None:
+        return None
+    from retrieval.rerank import LearnedRanker
+
+    return LearnedRanker.load(path)
+
+
 class Shop:
     def __init__(self, settings: Settings, generator: Generator | None = None) -> None:
         from retrieval.store import open_client
@@ -69,6 +78,7 @@ class Shop:
             products_collection=settings.store.products_collection,
             faq_collection=settings.store.faq_collection,
             faq_min_score=settings.retrieval.faq_min_score,
+            ranker=_load_ranker(settings.retrieval.ranker),
             lexical_dir=settings.chroma_path / "lexical"
             if settings.store.url is None
             else settings.home / "lexical",
@@ -96,6 +106,9 @@ class Shop:
                 max_message_chars=s.shop.max_message_chars,
                 max_new_tokens=min(s.generator.max_new_tokens, 80),
                 temperature=s.generator.temperature,
+                redact_model_input=s.shop.redact_model_input,
+                languages=s.generator.languages,
+                adapter=adapter_for_task("cs", s.generator.task_adapters, AdapterRegistry.for_home(s.home)),
             )
         return self._chat
 

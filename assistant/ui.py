@@ -12,12 +12,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from assistant.chat import InputError
+from assistant.followup import ConversationState, trim_history
 from assistant.generation.base import ChatMessage
 from assistant.protocol import ChatRequest, ProductCard
 from assistant.shop import Shop
 from retrieval.filters import Filters
 
 ANY = "(any)"
+HISTORY_TOKENS = 1500  # prose history sent per turn; follow-ups resolve against the structured state
 GUEST = "guest (not signed in)"
 
 CSS = """
@@ -55,7 +57,7 @@ def _history(messages: list[dict[str, Any]]) -> list[ChatMessage]:
         content = m.get("content")
         if m.get("role") in ("user", "assistant") and isinstance(content, str):
             out.append(ChatMessage(role=m["role"], content=content))
-    return out[-8:]
+    return trim_history(out, HISTORY_TOKENS)
 
 
 def build_ui(shop: Shop) -> Any:
@@ -73,7 +75,8 @@ def build_ui(shop: Shop) -> Any:
         category: str,
         brand: str,
         in_stock: bool,
-    ) -> Iterator[tuple[list[dict[str, Any]], str, str]]:
+        state: dict[str, Any] | None,
+    ) -> Iterator[tuple[list[dict[str, Any]], str, str, dict[str, Any] | None]]:
         history = list(history or [])
         filters = Filters(
             price_max=float(max_price) if max_price else None,
@@ -87,7 +90,11 @@ def build_ui(shop: Shop) -> Any:
         cards_html = render_cards([])
         try:
             request = ChatRequest(
-                message=message, history=request_history, customer_id=customers.get(customer), filters=filters
+                message=message,
+                history=request_history,
+                customer_id=customers.get(customer),
+                filters=filters,
+                state=ConversationState.model_validate(state) if state else None,
             )
             for event in shop.chat.stream(request):
                 if event.type == "products":
@@ -99,10 +106,11 @@ def build_ui(shop: Shop) -> Any:
                     history[-1]["content"] = resp.text
                     if resp.action == "handoff":
                         history[-1]["content"] += "\n\n*(handed over to the shop team)*"
-                yield history, cards_html, ""
+                    state = resp.state.model_dump(mode="json")
+                yield history, cards_html, "", state
         except InputError as exc:
             history[-1]["content"] = f"⚠️ {exc}"
-            yield history, cards_html, ""
+            yield history, cards_html, "", state
 
     with gr.Blocks(title=f"{shop.settings.shop.name} assistant") as demo:
         gr.Markdown(
@@ -132,8 +140,9 @@ def build_ui(shop: Shop) -> Any:
                     brand = gr.Dropdown([ANY, *sorted(schema.brands.values())], value=ANY, label="Brand")
                     in_stock = gr.Checkbox(label="In stock only", value=False)
                 cards = gr.HTML(render_cards([]), elem_id="product-cards")
-        inputs = [box, chatbot, customer, max_price, category, brand, in_stock]
-        outputs = [chatbot, cards, box]
+        conversation = gr.State(None)  # the last response's state: what "the second one" refers to
+        inputs = [box, chatbot, customer, max_price, category, brand, in_stock, conversation]
+        outputs = [chatbot, cards, box, conversation]
         box.submit(respond, inputs, outputs)
         send.click(respond, inputs, outputs)
     return demo

@@ -101,18 +101,39 @@ def evaluate_search(
     max_queries: int | None = None,
     filters: Filters | None = None,
     seed: int = 0,
+    learned_folds: int = 0,
 ) -> dict[str, Any]:
-    """Rank every judged query with each mode; metrics, latency and the ingest figures in one dict."""
-    queries = search_set.judged_queries()
+    """Rank every judged query with each mode; metrics, latency and the ingest figures in one dict.
+
+    `learned_folds` > 1 adds the "learned" mode (hybrid candidates re-ranked by LambdaMART): the
+    evaluated queries are split into that many folds and each fold is ranked by a model trained on
+    every other judged query of the set, so no query is ranked by a model that saw its judgements.
+    """
+    all_judged = search_set.judged_queries()
+    queries = all_judged
     if max_queries and len(queries) > max_queries:
         queries = sorted(random.Random(seed).sample(queries, max_queries))
     search = eval_index.index.products
     results: dict[str, Any] = {"queries": len(queries), "products": len(search_set.products), "modes": {}}
+    rankers: dict[str, Any] = {}
+    if learned_folds > 1:
+        rankers = _cross_validated_rankers(search, search_set, all_judged, queries, learned_folds, seed)
+        modes = [*modes, "learned"]
+        results["learned"] = {
+            "folds": learned_folds,
+            "training_queries": len(all_judged) - len(queries) // learned_folds,
+        }
     for mode in modes:
         ndcgs, recalls, latencies, judged = [], [], [], []
         for qid in queries:
+            search.ranker = rankers.get(qid) if mode == "learned" else None
             start = time.perf_counter()
-            hits = search.run(search_set.queries[qid], top_k=depth, mode=mode, filters=filters).hits
+            hits = search.run(
+                search_set.queries[qid],
+                top_k=depth,
+                mode="hybrid" if mode == "learned" else mode,
+                filters=filters,
+            ).hits
             latencies.append((time.perf_counter() - start) * 1000)
             ranked = [h.product.id for h in hits]
             ndcgs.append(ndcg_at(ranked, search_set.qrels[qid], k))
@@ -129,8 +150,34 @@ def evaluate_search(
             "latency_p50_ms": round(percentile(latencies, 0.5), 1),
             "latency_p95_ms": round(percentile(latencies, 0.95), 1),
         }
+    search.ranker = None
     results["ingest"] = eval_index.ingest
     return results
+
+
+def _cross_validated_rankers(
+    search: Any,
+    search_set: SearchSet,
+    training: Sequence[str],
+    evaluated: Sequence[str],
+    folds: int,
+    seed: int,
+) -> dict[str, Any]:
+    """query id -> the ranker that ranks it, trained on all judged queries outside its fold."""
+    from retrieval.rerank import LearnedRanker, TrainingQuery
+
+    order = list(evaluated)
+    random.Random(seed).shuffle(order)
+    split = [set(order[i::folds]) for i in range(folds)]
+    examples = {
+        qid: TrainingQuery(search.training_candidates(search_set.queries[qid]), search_set.qrels[qid])
+        for qid in training
+    }
+    out: dict[str, Any] = {}
+    for fold in split:
+        model = LearnedRanker.fit([examples[q] for q in training if q not in fold], seed=seed)
+        out.update(dict.fromkeys(fold, model))
+    return out
 
 
 def evaluate_intents(

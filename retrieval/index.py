@@ -37,6 +37,7 @@ class ShopIndex:
         lexical_dir: Path | None = None,
         fusion: str = "rrf",
         alpha: float = 0.3,
+        ranker: Any = None,
     ) -> None:
         self.client = client
         self.embedding_function = embedding_function
@@ -49,6 +50,7 @@ class ShopIndex:
             alpha=alpha,
             lexical_dir=lexical_dir / products_collection if lexical_dir else None,
             title_collection=self.titles_collection,
+            ranker=ranker,
         )
         self.faq = FAQSearch(self.faq_collection, min_score=faq_min_score, embed=embedding_function)
 

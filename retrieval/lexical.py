@@ -42,7 +42,8 @@ class LexicalIndex:
 
         set_offline_env()  # bm25s configures its logger on import; quiet it again
         index = bm25s.BM25()
-        index.index([lexical_tokens(d) or ["__empty__"] for d in docs], show_progress=False)
+        if docs:  # bm25s cannot index nothing; an empty index scores every query zero
+            index.index([lexical_tokens(d) or ["__empty__"] for d in docs], show_progress=False)
         return cls(index, len(docs))
 
     @classmethod
@@ -59,7 +60,7 @@ class LexicalIndex:
             except (OSError, ValueError, KeyError) as exc:
                 log.info("rebuilding lexical index in %s (%s)", folder, exc)
         built = cls.build(docs)
-        if folder is not None:
+        if folder is not None and docs:  # an empty index is rebuilt in no time and bm25s cannot save it
             tmp = folder.with_name(folder.name + ".tmp")
             shutil.rmtree(tmp, ignore_errors=True)
             built.index.save(str(tmp), show_progress=False)
@@ -69,8 +70,10 @@ class LexicalIndex:
         return built
 
     def scores(self, query: str) -> np.ndarray:
+        if self.num_docs == 0:
+            return np.zeros(0, dtype=np.float32)
         known = [t for t in lexical_tokens(query) if t in self.index.vocab_dict]
-        if not known or self.num_docs == 0:
+        if not known:
             return np.zeros(self.num_docs, dtype=np.float32)
         return np.asarray(self.index.get_scores(known), dtype=np.float32)
 

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from retrieval.filters import CatalogSchema, FacetArrays, Filters
 from retrieval.fusion import FUSIONS, rrf
@@ -20,6 +20,9 @@ from retrieval.query import ParsedQuery, parse_query
 from retrieval.schema import FAQEntry, Product
 from retrieval.store import read_all
 from retrieval.text import tokenize
+
+if TYPE_CHECKING:
+    from retrieval.rerank import Candidates, LearnedRanker
 
 R_co = TypeVar("R_co", covariant=True)
 
@@ -105,6 +108,7 @@ class ProductSearch(_LazyIndex):
         rrf_k: int = 60,
         lexical_dir: Path | None = None,
         title_collection: Any = None,
+        ranker: LearnedRanker | None = None,
     ) -> None:
         """Four signals are fused: BM25 and dense over the full product text, and BM25 and dense
         over titles alone (`title_collection`), where a short query matches best."""
@@ -117,6 +121,7 @@ class ProductSearch(_LazyIndex):
         self.alpha = alpha
         self.rrf_k = rrf_k
         self.lexical_dir = lexical_dir
+        self.ranker = ranker
         super().__init__()
         self.products: dict[str, Product] = {}
         self.schema = CatalogSchema()
@@ -129,6 +134,7 @@ class ProductSearch(_LazyIndex):
         self.products = dict(zip(ids, items, strict=True))
         self.schema = CatalogSchema.from_products(items)
         self.facets = FacetArrays(items)
+        self._tokens: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
         key = fingerprint(ids, [str(m.get("content_hash", "")) for m in metas])
         folder = self.lexical_dir
         self._lexical = LexicalIndex.load_or_build(folder / "full" if folder else None, docs, key)
@@ -154,29 +160,16 @@ class ProductSearch(_LazyIndex):
         n = min(max(self.candidates, top_k), allowed)
         dense: list[tuple[str, float]] = []
         lexical: list[tuple[str, float]] = []
-        if n and mode in ("hybrid", "dense"):
-            dense = self._dense(self.collection, parsed.text, n, where, mask, allowed)
-        if n and mode in ("hybrid", "lexical"):
-            lexical = [(self._ids[i], s) for i, s in self._lexical.top(parsed.text, n, mask)]
-        if mode == "dense":
+        if mode == "hybrid":
+            signals = self._signals(parsed.text, n, where, mask, allowed)
+            dense, lexical = signals.get("dense", []), signals.get("lexical", [])
+            fused = self._rank(parsed, signals)
+        elif mode == "dense":
+            dense = self._dense(self.collection, parsed.text, n, where, mask, allowed) if n else []
             fused = dict(dense)
-        elif mode == "lexical":
-            fused = dict(lexical)
         else:
-            lexical_lists, dense_lists = [lexical], [dense]
-            if n:
-                title_words = [(self._ids[i], s) for i, s in self._title_lexical.top(parsed.text, n, mask)]
-                lexical_lists.append(title_words)
-                if self.title_collection is not None:
-                    dense_lists.append(
-                        self._dense(self.title_collection, parsed.text, n, where, mask, allowed)
-                    )
-            fused = FUSIONS[self.fusion](lexical_lists, dense_lists, k=self.rrf_k, alpha=self.alpha)
-            bonus = 0.5 / (self.rrf_k + 1) if self.fusion == "rrf" else 0.05
-            for hint in parsed.category_hints:
-                for pid in fused:
-                    if self.products[pid].category.lower() == hint.lower():
-                        fused[pid] += bonus
+            lexical = [(self._ids[i], s) for i, s in self._lexical.top(parsed.text, n, mask)] if n else []
+            fused = dict(lexical)
         dense_of, lex_of = dict(dense), dict(lexical)
         query_tokens = set(tokenize(parsed.text))
         hits = []
@@ -188,10 +181,61 @@ class ProductSearch(_LazyIndex):
                 reasons.append("words: " + ", ".join(words))
             if pid in dense_of:
                 reasons.append(f"meaning: {dense_of[pid]:.2f}")
+            if mode == "hybrid" and self.ranker is not None:
+                reasons.append(f"learned rank: {score:.2f}")
             reasons += active.describe()
             hits.append(ProductHit(product, score, dense_of.get(pid), lex_of.get(pid), reasons))
         confidence = self._confidence(hits, query_tokens)
         return ProductResults(query=parsed, filters=active, hits=hits, confidence=confidence)
+
+    def _signals(
+        self, text: str, n: int, where: dict[str, Any] | None, mask: Any, allowed: int
+    ) -> dict[str, list[tuple[str, float]]]:
+        """The four candidate lists (id, score), best first, each at most n long."""
+        if not n:
+            return {}
+        signals = {
+            "lexical": [(self._ids[i], s) for i, s in self._lexical.top(text, n, mask)],
+            "title_lexical": [(self._ids[i], s) for i, s in self._title_lexical.top(text, n, mask)],
+            "dense": self._dense(self.collection, text, n, where, mask, allowed),
+        }
+        if self.title_collection is not None:
+            signals["title_dense"] = self._dense(self.title_collection, text, n, where, mask, allowed)
+        return signals
+
+    def _rank(self, parsed: ParsedQuery, signals: dict[str, list[tuple[str, float]]]) -> dict[str, float]:
+        """Fused scores of the candidates: the learned ranker when one is loaded, else the fusion
+        (plus a small bonus for a category the query names, which the fusion cannot see)."""
+        if self.ranker is not None:
+            candidates = self.candidate_features(parsed.text, signals)
+            return dict(zip(candidates.ids, map(float, self.ranker.score(candidates)), strict=True))
+        lexical_lists = [signals.get(k, []) for k in ("lexical", "title_lexical")]
+        dense_lists = [signals[k] for k in ("dense", "title_dense") if k in signals]
+        fused = FUSIONS[self.fusion](lexical_lists, dense_lists, k=self.rrf_k, alpha=self.alpha)
+        bonus = 0.5 / (self.rrf_k + 1) if self.fusion == "rrf" else 0.05
+        for hint in parsed.category_hints:
+            for pid in fused:
+                if self.products[pid].category.lower() == hint.lower():
+                    fused[pid] += bonus
+        return fused
+
+    def candidate_features(self, text: str, signals: dict[str, list[tuple[str, float]]]) -> Candidates:
+        from retrieval.rerank import features, product_tokens
+
+        tokens = self._tokens
+        for ranking in signals.values():
+            for pid, _ in ranking:
+                if pid not in tokens:  # tokenized once per product, on first use
+                    product = self.products[pid]
+                    tokens[pid] = product_tokens(product.title, product.search_text())
+        return features(text, signals, tokens)
+
+    def training_candidates(self, query: str) -> Candidates:
+        """What the ranker scores for this query (no filters), for training it on judged queries."""
+        self.warm_up()
+        parsed = parse_query(query, self.schema)
+        n = min(self.candidates, len(self._ids))
+        return self.candidate_features(parsed.text, self._signals(parsed.text, n, None, None, len(self._ids)))
 
     def _dense(
         self, collection: Any, text: str, n: int, where: dict[str, Any] | None, mask: Any, allowed: int

@@ -14,6 +14,8 @@ import pytest
         "retrieval.query",
         "assistant.config",
         "assistant.generation",
+        "assistant.generation.openai_compat",
+        "assistant.serving",
         "prompts",
         "finetune",
     ],

@@ -73,5 +73,5 @@ def create_generator(name: str, **kwargs: Any) -> Generator:
 
 
 def _import_builtin() -> None:
-    # The modules register themselves on import; neither imports torch at module level.
-    from assistant.generation import embedded, fake  # noqa: F401
+    # The modules register themselves on import; none imports torch at module level.
+    from assistant.generation import embedded, fake, openai_compat  # noqa: F401

@@ -14,7 +14,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,7 @@ class EmbeddedGenerator:
         batch_wait_ms: int = 10,
         threads: int | None = None,
         device: str | None = None,
+        adapters: Mapping[str, str | Path] | Callable[[str], str | Path] | None = None,
     ) -> None:
         self.model_dir = Path(model_dir)
         self.dtype_name = dtype
@@ -64,6 +65,10 @@ class EmbeddedGenerator:
         self.batches_run = 0
         self._stopping = False
         self.largest_batch = 0
+        # LoRA adapters by name: a mapping, or a lookup (the adapter registry) called on first use.
+        self._adapter_source = adapters
+        self._peft: Any = None  # the PeftModel wrapping self.model once an adapter is loaded
+        self.loaded_adapters: list[str] = []
 
     # -- loading -------------------------------------------------------------------------------
     def warm_up(self) -> None:
@@ -156,17 +161,59 @@ class EmbeddedGenerator:
                     break
                 batch.append(job)
             batch = [j for j in batch if not j.cancelled]
-            if not batch:
-                continue
-            try:
-                self._run_batch(batch)
-            except Exception as exc:  # noqa: BLE001 - every waiting caller must hear about it
-                log.exception("batch failed")
-                for job in batch:
-                    job.out.put(exc)
-            finally:
-                for job in batch:
-                    job.out.put(_DONE)
+            # One adapter per forward pass: requests for different adapters decode in separate
+            # batches (in arrival order of their first request).
+            groups: dict[str | None, list[_Job]] = {}
+            for job in batch:
+                groups.setdefault(job.request.adapter, []).append(job)
+            for adapter, jobs in groups.items():
+                try:
+                    self._activate_adapter(adapter)
+                    self._run_batch(jobs)
+                except Exception as exc:  # noqa: BLE001 - every waiting caller must hear about it
+                    log.exception("batch failed")
+                    for job in jobs:
+                        job.out.put(exc)
+                finally:
+                    for job in jobs:
+                        job.out.put(_DONE)
+
+    # -- adapters (run on the worker thread only, so never during a forward pass) -----------------
+    def _adapter_path(self, name: str) -> Path:
+        source = self._adapter_source
+        if source is None:
+            raise GeneratorError(
+                f"adapter {name!r} requested but this engine has no adapters; train one with `shopassist finetune`"
+            )
+        if callable(source):
+            return Path(source(name))
+        if name not in source:
+            raise GeneratorError(f"no adapter named {name!r}; known: {', '.join(source) or 'none'}")
+        return Path(source[name])
+
+    def _activate_adapter(self, name: str | None) -> None:
+        """Make `name` the active LoRA (loading it on first use); None means the base model."""
+        if name is None:
+            if self._peft is not None:
+                self._peft.base_model.disable_adapter_layers()
+            return
+        if name not in self.loaded_adapters:
+            path = self._adapter_path(name)
+            if not (path / "adapter_config.json").exists():
+                raise GeneratorError(f"adapter {name!r}: {path} has no adapter_config.json")
+            from peft import PeftModel
+
+            if self._peft is None:
+                self._peft = PeftModel.from_pretrained(self.model, str(path), adapter_name=name)
+                self._peft.to(self.device)
+                self._peft.eval()
+            else:
+                self._peft.load_adapter(str(path), adapter_name=name)
+                self._peft.to(self.device)
+            self.loaded_adapters.append(name)
+            log.info("loaded adapter %s from %s", name, path)
+        self._peft.base_model.enable_adapter_layers()
+        self._peft.base_model.set_adapter(name)
 
     def _prompt_ids(self, request: GenerationRequest) -> list[int]:
         messages = [m.model_dump() for m in request.messages]
@@ -277,13 +324,16 @@ class EmbeddedGenerator:
 def _make_embedded(*, settings: Any = None, **kwargs: Any) -> EmbeddedGenerator:
     if settings is None:
         return EmbeddedGenerator(**kwargs)
+    from assistant.adapters import AdapterRegistry
     from assistant.models import resolve_generator_model
 
     gen = settings.generator
+    registry = AdapterRegistry.for_home(settings.home)
     return EmbeddedGenerator(
         resolve_generator_model(gen.model, settings.models_dir),
         dtype=gen.dtype,
         max_batch_size=gen.max_batch_size,
         batch_wait_ms=gen.batch_wait_ms,
         threads=gen.threads,
+        adapters=lambda name: registry.get(name).path,
     )

@@ -103,3 +103,21 @@ def test_bad_messages_get_clear_errors(chat, message, needle):
     service, _ = chat()
     with pytest.raises(InputError, match=needle):
         service.respond(ChatRequest(message=message))
+
+
+def test_model_down_keeps_grounded_facts_and_says_why(demo_shop_real):
+    from assistant.generation import GeneratorError
+
+    class Down(FakeGenerator):
+        def stream(self, request):
+            self.requests.append(request)
+            raise GeneratorError("cannot reach the model server; start it with `shopassist serve-model`")
+            yield ""  # a generator function, like a real engine
+
+    gen = Down()
+    service = ChatService(demo_shop_real.index, gen, demo_shop_real.orders, adapter="cs-v1")
+    response = service.respond(ChatRequest(message="waterproof boots under 100"))
+    assert len(gen.requests) == 1  # no second attempt against a server that is down
+    assert gen.requests[0].adapter == "cs-v1"
+    assert response.verifier.fallback and "serve-model" in (response.verifier.model_unavailable or "")
+    assert response.products and all(f"[{c.id}]" in response.text for c in response.products)

@@ -38,3 +38,10 @@ def test_lexical_index_ranks_masks_and_persists(tmp_path):
     assert [i for i, _ in loaded.top("snow boot", 3)] == [3]
     changed = LexicalIndex.load_or_build(tmp_path / "lex", [*docs, "boot dryer"], fingerprint(["5"], ["h5"]))
     assert changed.num_docs == 5  # a different fingerprint rebuilds
+
+
+def test_empty_lexical_index_scores_nothing(tmp_path):
+    from retrieval.lexical import LexicalIndex
+
+    index = LexicalIndex.load_or_build(tmp_path / "lex", [], "key")
+    assert index.scores("boots").shape == (0,) and index.top("boots", 5) == []

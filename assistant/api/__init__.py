@@ -1,0 +1,1 @@
+"""REST API (FastAPI) over the shop's services; `create_app` builds it."""

@@ -1,0 +1,62 @@
+"""Request and response types of the REST API (the chat types are shared with the UI and CLI)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from assistant.protocol import ChatRequest, ProductCard
+from retrieval.filters import Filters
+
+
+class ChatCompletionRequest(ChatRequest):
+    stream: bool = Field(
+        default=False, description="Server-sent events: `products`, `delta`... then `done` with the response"
+    )
+
+
+class SearchRequest(BaseModel):
+    query: str = Field(min_length=1, max_length=2000, description="What the shopper typed")
+    top_k: int = Field(default=5, ge=1, le=50, description="How many products to return")
+    filters: Filters | None = Field(
+        default=None, description="Filters that win over the ones parsed from the query"
+    )
+    mode: Literal["hybrid", "lexical", "dense"] = Field(default="hybrid", description="Retriever to use")
+
+
+class SearchHit(BaseModel):
+    product: ProductCard
+    score: float
+
+
+class SearchResponse(BaseModel):
+    query_text: str = Field(description="The query after price, brand and other filters were taken out")
+    filters: Filters = Field(description="The filters applied (parsed and explicit)")
+    confidence: float
+    hits: list[SearchHit]
+
+
+class FeedbackResponse(BaseModel):
+    id: int
+    stored: bool = True
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    products: int
+    faq_documents: int = Field(description="FAQ phrasings stored (questions, answers, examples)")
+    engine: str
+    problems: list[str] = Field(default_factory=list)
+
+
+class ErrorBody(BaseModel):
+    message: str
+    type: str
+    code: int
+
+
+class ErrorResponse(BaseModel):
+    """Every error has this shape (as in OpenAI-compatible servers), with a message saying what to fix."""
+
+    error: ErrorBody

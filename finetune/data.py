@@ -1,0 +1,427 @@
+"""Training examples for the task adapters: built from data files, scrubbed, split and fingerprinted.
+
+Every text goes through `assistant.pii.scrub` before it becomes an example, so nothing personal is
+trained on or written. Each example has a stable id; the train/validation split is a hash of that
+id (the same example lands on the same side on every machine and every run), and the fingerprint
+is a hash of the built examples, so a checkpoint or adapter can tell which data it was trained on.
+torch is not imported here; tokenization takes any Hugging Face tokenizer.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assistant.pii import scrub_counts
+
+
+class DataError(ValueError):
+    """A data file is missing, empty or has the wrong columns; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Example:
+    """One chat: system and user turns as the prompt, the assistant turn as the target."""
+
+    id: str
+    task: str
+    system: str
+    user: str
+    assistant: str
+    meta: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    def messages(self, with_answer: bool = True) -> list[dict[str, str]]:
+        msgs = [{"role": "system", "content": self.system}, {"role": "user", "content": self.user}]
+        if with_answer:
+            msgs.append({"role": "assistant", "content": self.assistant})
+        return msgs
+
+
+@dataclass
+class BuiltData:
+    """The examples of one task, with what was dropped or scrubbed along the way."""
+
+    task: str
+    examples: list[Example]
+    skipped: Counter[str] = field(default_factory=Counter)
+    scrubbed: Counter[str] = field(default_factory=Counter)
+    sources: list[str] = field(default_factory=list)
+
+    def split(self, val_fraction: float = 0.1) -> tuple[list[Example], list[Example]]:
+        return split_examples(self.examples, val_fraction)
+
+    def fingerprint(self) -> str:
+        return fingerprint(self.examples)
+
+
+def example_id(*parts: str) -> str:
+    """A stable id from the example's source fields (not its row number, which moves on edits)."""
+    raw = "\x1f".join(p.strip() for p in parts)
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
+
+
+def in_validation(example_id_: str, val_fraction: float) -> bool:
+    """Deterministic membership: the id's hash, read as a number in [0, 1), below the fraction."""
+    digest = hashlib.sha256(f"split:{example_id_}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < val_fraction
+
+
+def split_examples(
+    examples: Iterable[Example], val_fraction: float = 0.1
+) -> tuple[list[Example], list[Example]]:
+    if not 0.0 <= val_fraction < 1.0:
+        raise DataError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    train: list[Example] = []
+    val: list[Example] = []
+    for ex in examples:
+        (val if in_validation(ex.id, val_fraction) else train).append(ex)
+    return train, val
+
+
+def fingerprint(examples: Iterable[Example]) -> str:
+    """Hash of the built examples in order (id, task and all three turns)."""
+    h = hashlib.sha256()
+    for ex in examples:
+        h.update(json.dumps([ex.id, ex.task, ex.system, ex.user, ex.assistant], ensure_ascii=False).encode())
+        h.update(b"\n")
+    return h.hexdigest()[:16]
+
+
+# -- placeholders ---------------------------------------------------------------------------------
+_PLACEHOLDER_RE = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
+
+
+def shop_placeholder_values(shop_name: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Values the shop's configuration knows; everything else stays a placeholder the assistant fills."""
+    values = {
+        "Website Name": shop_name,
+        "Company Name": shop_name,
+        "Company": shop_name,
+        "Store Name": shop_name,
+    }
+    values.update(extra or {})
+    return values
+
+
+def fill_placeholders(text: str, values: Mapping[str, str]) -> str:
+    """Replace `{{Name}}` where `values` has Name (case-insensitive); keep unknown ones verbatim."""
+    lookup = {k.strip().lower(): v for k, v in values.items()}
+
+    def repl(m: re.Match[str]) -> str:
+        return lookup.get(m.group(1).lower(), m.group(0))
+
+    return _PLACEHOLDER_RE.sub(repl, text)
+
+
+def placeholders_in(text: str) -> list[str]:
+    return [m.group(0) for m in _PLACEHOLDER_RE.finditer(text)]
+
+
+# -- file reading -----------------------------------------------------------------------------------
+def _read_csv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
+    if not path.exists():
+        raise DataError(f"{path} does not exist; pass the data file with --data")
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        cols = reader.fieldnames or []
+        missing = [c for c in required if c not in cols]
+        if missing:
+            raise DataError(
+                f"{path.name} lacks the column(s) {', '.join(missing)} (found: {', '.join(cols) or 'none'}); "
+                f"it needs {', '.join(required)}"
+            )
+        rows = list(reader)
+    if not rows:
+        raise DataError(f"{path} has a header but no rows")
+    return rows
+
+
+# -- customer-service replies -------------------------------------------------------------------------
+def cs_system_prompt(shop_name: str) -> str:
+    return (
+        f"You are the customer-service assistant of {shop_name}. Answer the customer politely and step "
+        "by step. Where a detail is shop-specific (a phone number, a page, an address), write a "
+        "{{Placeholder}} for it instead of inventing one."
+    )
+
+
+def build_cs(
+    path: str | Path,
+    shop_name: str,
+    *,
+    fills: Mapping[str, str] | None = None,
+    max_examples: int | None = None,
+) -> BuiltData:
+    """Bitext-style replies (instruction, intent, category, response) into chat examples.
+
+    Shop-known placeholders are filled from the configuration; personal data in either turn is
+    replaced by a typed placeholder first, so a filled-in shop value is never scrubbed away.
+    """
+    path = Path(path)
+    rows = _read_csv(path, ("instruction", "response"))
+    values = shop_placeholder_values(shop_name, fills)
+    system = cs_system_prompt(shop_name)
+    data = BuiltData("cs", [], sources=[str(path)])
+    seen: set[str] = set()
+    for row in rows:
+        question, reply = (row.get("instruction") or "").strip(), (row.get("response") or "").strip()
+        if not question or not reply:
+            data.skipped["empty instruction or response"] += 1
+            continue
+        ex_id = example_id("cs", question, reply)
+        if ex_id in seen:
+            data.skipped["duplicate"] += 1
+            continue
+        seen.add(ex_id)
+        user, n_user = scrub_counts(question)
+        answer, n_answer = scrub_counts(reply)
+        data.scrubbed.update(n_user + n_answer)
+        data.examples.append(
+            Example(
+                ex_id,
+                "cs",
+                system,
+                user,
+                fill_placeholders(answer, values),
+                meta={"intent": row.get("intent", ""), "category": row.get("category", "")},
+            )
+        )
+        if max_examples and len(data.examples) >= max_examples:
+            break
+    return data
+
+
+# -- product copy -----------------------------------------------------------------------------------
+def copy_system_prompt(shop_name: str) -> str:
+    return (
+        f"You write product descriptions for {shop_name}. Use only the attributes given: never add a "
+        "number, size, colour, material or brand that is not in them."
+    )
+
+
+def product_attributes(product: Any) -> dict[str, str]:
+    """The attributes a description may draw on, from a `retrieval.schema.Product`."""
+    attrs: dict[str, str] = {"Title": product.title}
+    for label, value in (
+        ("Brand", product.brand),
+        ("Category", product.category),
+        ("Colour", product.color),
+        ("Material", product.material),
+        ("Size", getattr(product, "size", "")),
+    ):
+        if value:
+            attrs[label] = str(value)
+    if product.price is not None:
+        attrs["Price"] = f"{product.price:g} {product.currency}"
+    specs = [t for t in product.tags if ": " in t]
+    for tag in specs:
+        key, value = tag.split(": ", 1)
+        key = key.strip().capitalize()
+        known_keys = {k.lower() for k in attrs} | {"color"}
+        known_values = {v.lower() for v in attrs.values()}
+        if key.lower() not in known_keys and value.strip() and value.strip().lower() not in known_values:
+            attrs[key] = value.strip()
+    plain = [t for t in product.tags if ": " not in t]
+    if plain:
+        attrs["Tags"] = ", ".join(plain)
+    return attrs
+
+
+def attributes_text(attrs: Mapping[str, str]) -> str:
+    return "\n".join(f"{k}: {v}" for k, v in attrs.items())
+
+
+def copy_user_prompt(attrs: Mapping[str, str]) -> str:
+    return "Write a product description from these attributes.\n\n" + attributes_text(attrs)
+
+
+def _trim_description(text: str, max_chars: int) -> str:
+    """Long descriptions end at a sentence boundary (else a word boundary) near `max_chars`."""
+    text = re.sub(r"\s+", " ", text).strip()
+    if len(text) <= max_chars:
+        return text
+    cut = text[:max_chars]
+    end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
+    if end > max_chars // 3:
+        return cut[: end + 1]
+    return cut.rsplit(" ", 1)[0].rstrip(",;:") + "."
+
+
+def load_copy_products(paths: Iterable[str | Path]) -> list[Any]:
+    """Products from the Flipkart sample (recognised by its `pid` column) or any shop catalogue."""
+    from retrieval.catalog import CatalogError, load_products
+    from retrieval.datasets import flipkart
+
+    products: list[Any] = []
+    for p in paths:
+        path = Path(p)
+        if not path.exists():
+            raise DataError(f"{path} does not exist; pass product files with --data")
+        with path.open(encoding="utf-8") as fh:
+            header = fh.readline()
+        try:
+            result = flipkart(path) if "pid" in header.split(",") else load_products(path)
+        except CatalogError as exc:
+            raise DataError(f"cannot read products from {path}: {exc}") from exc
+        products.extend(result.items)
+    return products
+
+
+def build_copy(
+    paths: Iterable[str | Path],
+    shop_name: str,
+    *,
+    max_examples: int | None = None,
+    max_chars: int = 600,
+) -> BuiltData:
+    """Attributes -> description pairs; products without a description are skipped."""
+    paths = [Path(p) for p in paths]
+    data = BuiltData("copy", [], sources=[str(p) for p in paths])
+    system = copy_system_prompt(shop_name)
+    seen: set[str] = set()
+    for product in load_copy_products(paths):
+        if not product.description.strip():
+            data.skipped["no description"] += 1
+            continue
+        attrs = product_attributes(product)
+        user, n_user = scrub_counts(copy_user_prompt(attrs))
+        answer, n_answer = scrub_counts(_trim_description(product.description, max_chars))
+        ex_id = example_id("copy", product.id, user)
+        if ex_id in seen:
+            data.skipped["duplicate"] += 1
+            continue
+        seen.add(ex_id)
+        data.scrubbed.update(n_user + n_answer)
+        data.examples.append(Example(ex_id, "copy", system, user, answer, meta={"product_id": product.id}))
+        if max_examples and len(data.examples) >= max_examples:
+            break
+    if not data.examples:
+        raise DataError(f"no product in {', '.join(map(str, paths))} has a description to learn from")
+    return data
+
+
+def write_jsonl(examples: Iterable[Example], path: str | Path) -> None:
+    """The built (scrubbed) examples, for inspection; never the raw rows."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for ex in examples:
+            fh.write(json.dumps(asdict(ex), ensure_ascii=False) + "\n")
+
+
+# -- tokenization ----------------------------------------------------------------------------------
+@dataclass
+class Encoded:
+    """Token ids and labels of one example; labels are -100 outside the assistant turn."""
+
+    id: str
+    input_ids: list[int]
+    labels: list[int]
+
+    @property
+    def n_target(self) -> int:
+        return sum(1 for x in self.labels if x != -100)
+
+
+def encode(tokenizer: Any, example: Example, max_length: int) -> Encoded | None:
+    """Chat-template tokens with loss only on the assistant's reply and its end-of-turn token.
+
+    The prompt (system + user + the assistant header) and the completion are tokenized apart, so the
+    boundary is exact. A reply that does not fit is cut (the model still learns its start); an
+    example whose prompt alone leaves under 16 target tokens is dropped (None).
+    """
+    prompt = tokenizer.apply_chat_template(
+        example.messages(False), add_generation_prompt=True, tokenize=False
+    )
+    full = tokenizer.apply_chat_template(example.messages(True), tokenize=False)
+    if not full.startswith(prompt):
+        raise DataError(
+            "the tokenizer's chat template renders the prompt differently with and without the answer; "
+            "use a model whose template appends the assistant turn"
+        )
+    completion = full[len(prompt) :]
+    trailing = completion[len(completion.rstrip()) :]  # the newline after the end-of-turn token
+    target = completion[: len(completion) - len(trailing)] if trailing else completion
+    p_ids = list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    t_ids = list(tokenizer(target, add_special_tokens=False)["input_ids"])
+    if len(p_ids) + 16 > max_length:
+        return None
+    t_ids = t_ids[: max_length - len(p_ids)]
+    return Encoded(example.id, p_ids + t_ids, [-100] * len(p_ids) + t_ids)
+
+
+def encode_all(tokenizer: Any, examples: Iterable[Example], max_length: int) -> tuple[list[Encoded], int]:
+    """Encoded examples and how many were dropped for a prompt longer than `max_length`."""
+    out, dropped = [], 0
+    for ex in examples:
+        enc = encode(tokenizer, ex, max_length)
+        if enc is None:
+            dropped += 1
+        else:
+            out.append(enc)
+    return out, dropped
+
+
+@dataclass
+class Batch:
+    """Plain lists (the training loop turns them into tensors); position_ids restart per example
+    when packed, which transformers reads as separate sequences (no attention across examples)."""
+
+    input_ids: list[list[int]]
+    labels: list[list[int]]
+    position_ids: list[list[int]]
+    attention_mask: list[list[int]] | None
+    real_tokens: int
+    target_tokens: int
+
+
+def pack_rows(encoded: list[Encoded], max_length: int) -> list[list[Encoded]]:
+    """Greedy first-fit packing in data order: rows of whole examples up to `max_length` tokens."""
+    rows: list[list[Encoded]] = []
+    lengths: list[int] = []
+    for enc in encoded:
+        n = len(enc.input_ids)
+        for i, used in enumerate(lengths[-8:], start=max(0, len(lengths) - 8)):
+            if used + n <= max_length:
+                rows[i].append(enc)
+                lengths[i] += n
+                break
+        else:
+            rows.append([enc])
+            lengths.append(n)
+    return rows
+
+
+def collate(rows: list[list[Encoded]], pad_id: int, packed: bool, pad_to: int | None = None) -> Batch:
+    """A batch of rows (each a list of examples: one unless packed), right-padded to the same width.
+
+    Packed rows carry no attention mask (the per-example position ids isolate the examples); padded
+    single-example rows carry the usual mask.
+    """
+    width = pad_to or max(sum(len(e.input_ids) for e in row) for row in rows)
+    ids, labels, pos, masks = [], [], [], []
+    real = target = 0
+    for row in rows:
+        r_ids: list[int] = []
+        r_lab: list[int] = []
+        r_pos: list[int] = []
+        for e in row:
+            r_ids += e.input_ids
+            r_lab += e.labels
+            r_pos += list(range(len(e.input_ids)))
+            target += e.n_target
+        real += len(r_ids)
+        pad = width - len(r_ids)
+        masks.append([1] * len(r_ids) + [0] * pad)
+        r_pos += list(range(pad))  # the padding is a sequence of its own, with no labels
+        ids.append(r_ids + [pad_id] * pad)
+        labels.append(r_lab + [-100] * pad)
+        pos.append(r_pos)
+    return Batch(ids, labels, pos, None if packed else masks, real, target)

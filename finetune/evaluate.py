@@ -1,0 +1,166 @@
+"""Base model vs adapter, side by side on the same held-out examples in one run.
+
+Replies: ROUGE-L against the reference reply, plus format adherence (placeholders kept, no invented
+contact details, length in range). Copy: attribute coverage and the unsupported-claim rate of
+`finetune.claims`. Held-out means the validation side of the hash split, which training never sees.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from assistant.pii import find_pii
+from finetune.claims import attribute_coverage, extract_claims, unsupported_claims
+from finetune.data import Example, placeholders_in
+
+_TOKEN_RE = re.compile(r"\w+|\{\{[^{}]+\}\}")
+_URL_RE = re.compile(
+    r"\b(?:https?://|www\.)\S+|\b[a-z0-9-]+\.(?:com|net|org|io|co|shop|store)\b", re.IGNORECASE
+)
+
+
+def rouge_l(candidate: str, reference: str) -> float:
+    """ROUGE-L F1 on lower-cased word tokens (longest common subsequence)."""
+    a, b = _TOKEN_RE.findall(candidate.lower()), _TOKEN_RE.findall(reference.lower())
+    if not a or not b:
+        return 0.0
+    prev = [0] * (len(b) + 1)
+    for x in a:
+        cur = [0]
+        for j, y in enumerate(b):
+            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
+        prev = cur
+    lcs = prev[-1]
+    if lcs == 0:
+        return 0.0
+    p, r = lcs / len(a), lcs / len(b)
+    return 2 * p * r / (p + r)
+
+
+def invented_contacts(reply: str, prompt: str) -> list[str]:
+    """Emails, phone numbers and URLs in the reply that the prompt did not contain."""
+    pii = find_pii(reply, {"email", "phone"})
+    without_emails = reply
+    for f in pii:
+        without_emails = without_emails.replace(f.text, " ")
+    found = [f.text for f in pii] + _URL_RE.findall(without_emails)
+    return [x for x in found if x.lower() not in prompt.lower()]
+
+
+def reply_format(
+    reply: str, example: Example, length_range: tuple[float, float] = (0.3, 2.0)
+) -> dict[str, Any]:
+    """Format adherence of one reply: placeholders kept, nothing invented, length near the reference's."""
+    ref_ph = set(placeholders_in(example.assistant))
+    kept = len(ref_ph & set(placeholders_in(reply))) / len(ref_ph) if ref_ph else 1.0
+    invented = invented_contacts(reply, example.system + "\n" + example.user)
+    ratio = len(reply.split()) / max(1, len(example.assistant.split()))
+    length_ok = length_range[0] <= ratio <= length_range[1]
+    return {
+        "placeholders_kept": kept,
+        "invented_contacts": len(invented),
+        "length_ok": length_ok,
+        "format_ok": kept >= 0.5 and not invented and length_ok,
+    }
+
+
+def _generate_all(
+    generator: Any, examples: Sequence[Example], adapter: str | None, max_new_tokens: int
+) -> list[str]:
+    """Greedy replies, sent concurrently so the embedded engine batches them."""
+    from assistant.generation import ChatMessage, GenerationRequest, generate
+
+    def one(ex: Example) -> str:
+        request = GenerationRequest(
+            messages=[ChatMessage(role=m["role"], content=m["content"]) for m in ex.messages(False)],  # type: ignore[arg-type]
+            max_new_tokens=max_new_tokens,
+            temperature=0.0,
+            adapter=adapter,
+        )
+        return generate(generator, request).strip()
+
+    workers = max(1, int(getattr(generator, "max_batch_size", 8)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(one, examples))
+
+
+def _mean(xs: Sequence[float]) -> float:
+    return round(statistics.fmean(xs), 4) if xs else 0.0
+
+
+def eval_replies(
+    generator: Any,
+    examples: Sequence[Example],
+    adapters: Sequence[str | None],
+    *,
+    max_new_tokens: int = 160,
+    keep_samples: int = 3,
+) -> dict[str, Any]:
+    """ROUGE-L and format adherence for each model variant (None = base) on the same examples."""
+    out: dict[str, Any] = {"examples": len(examples), "models": {}}
+    for adapter in adapters:
+        replies = _generate_all(generator, examples, adapter, max_new_tokens)
+        formats = [reply_format(r, ex) for r, ex in zip(replies, examples, strict=True)]
+        out["models"][adapter or "base"] = {
+            "rouge_l": _mean([rouge_l(r, ex.assistant) for r, ex in zip(replies, examples, strict=True)]),
+            "format_ok": _mean([float(f["format_ok"]) for f in formats]),
+            "placeholders_kept": _mean([f["placeholders_kept"] for f in formats]),
+            "invented_contact_rate": _mean([float(f["invented_contacts"] > 0) for f in formats]),
+            "length_ok": _mean([float(f["length_ok"]) for f in formats]),
+            "mean_words": _mean([float(len(r.split())) for r in replies]),
+            "samples": [
+                {"prompt": ex.user, "reply": r, "reference": ex.assistant[:400]}
+                for ex, r in list(zip(examples, replies, strict=True))[:keep_samples]
+            ],
+        }
+    return out
+
+
+def _attributes_from_prompt(user: str) -> dict[str, str]:
+    attrs = {}
+    for line in user.splitlines():
+        if ": " in line:
+            k, v = line.split(": ", 1)
+            attrs[k.strip()] = v.strip()
+    return attrs
+
+
+def eval_copy(
+    generator: Any,
+    examples: Sequence[Example],
+    adapters: Sequence[str | None],
+    *,
+    known_brands: Sequence[str] = (),
+    max_new_tokens: int = 160,
+    keep_samples: int = 3,
+) -> dict[str, Any]:
+    """Attribute coverage and unsupported claims of generated copy, per model variant."""
+    out: dict[str, Any] = {"examples": len(examples), "models": {}}
+    for adapter in adapters:
+        texts = _generate_all(generator, examples, adapter, max_new_tokens)
+        cov, claim_rates, any_bad, n_claims, n_bad = [], [], [], 0, 0
+        samples: list[dict[str, Any]] = []
+        for text, ex in zip(texts, examples, strict=True):
+            attrs = _attributes_from_prompt(ex.user)
+            bad = unsupported_claims(text, attrs, known_brands)
+            claims = extract_claims(text, known_brands)
+            n_claims += len(claims)
+            n_bad += len(bad)
+            cov.append(attribute_coverage(text, attrs))
+            any_bad.append(float(bool(bad)))
+            claim_rates.append(len(bad) / len(claims) if claims else 0.0)
+            if len(samples) < keep_samples:
+                samples.append({"attributes": attrs, "copy": text, "unsupported": [c.text for c in bad]})
+        out["models"][adapter or "base"] = {
+            "attribute_coverage": _mean(cov),
+            "unsupported_claim_rate": round(n_bad / n_claims, 4) if n_claims else 0.0,
+            "copies_with_unsupported_claim": _mean(any_bad),
+            "claims_per_copy": round(n_claims / max(1, len(texts)), 2),
+            "rouge_l": _mean([rouge_l(t, ex.assistant) for t, ex in zip(texts, examples, strict=True)]),
+            "samples": samples,
+        }
+    return out

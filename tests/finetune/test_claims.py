@@ -1,0 +1,42 @@
+"""The unsupported-claim checker for product copy, and attribute coverage."""
+
+from finetune.claims import attribute_coverage, extract_claims, unsupported_claims
+
+ATTRS = {
+    "Title": "Ridgeline Hiking Boot",
+    "Brand": "Ridgeback",
+    "Colour": "brown",
+    "Material": "full-grain leather",
+    "Heel height": "1 inch",
+    "Price": "149.99 USD",
+}
+
+
+def test_supported_copy_has_no_unsupported_claims():
+    copy = (
+        "The Ridgeback Ridgeline is a brown leather hiking boot with a 1.0 inch heel, yours for 149.99 USD."
+    )
+    assert unsupported_claims(copy, ATTRS, ["Ridgeback", "Stridewell"]) == []
+
+
+def test_invented_facts_are_flagged_by_kind():
+    copy = "A black suede boot by Stridewell, waterproof to 5 m, weighs 900 g."
+    kinds = sorted((c.kind, c.text) for c in unsupported_claims(copy, ATTRS, ["Ridgeback", "Stridewell"]))
+    assert (
+        ("colour", "black") in kinds and ("material", "suede") in kinds and ("brand", "stridewell") in kinds
+    )
+    assert ("number", "5 m") in kinds and ("number", "900 g") in kinds
+
+
+def test_extract_claims_ignores_words_inside_words():
+    assert not [c for c in extract_claims("redwood trails and goldfinch song") if c.kind == "colour"]
+
+
+def test_attribute_coverage():
+    assert (
+        attribute_coverage(
+            "Ridgeline hiking boot by Ridgeback in brown full-grain leather, 1 inch heel.", ATTRS
+        )
+        == 1.0
+    )
+    assert attribute_coverage("A boot.", ATTRS) < 0.5

@@ -1,0 +1,158 @@
+"""Dataset building: placeholders, PII, ids, split, fingerprint, and the assistant-only loss mask."""
+
+import csv
+
+import pytest
+
+from finetune.data import (
+    DataError,
+    Example,
+    build_copy,
+    build_cs,
+    collate,
+    encode,
+    fill_placeholders,
+    fingerprint,
+    pack_rows,
+    product_attributes,
+    split_examples,
+)
+from finetune.tasks import DEMO_PRODUCTS
+
+
+def write_replies(path, rows):
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["instruction", "intent", "category", "response"])
+        w.writerows(rows)
+    return path
+
+
+def test_fill_placeholders_known_and_unknown():
+    text = "Visit {{Website Name}} or call {{Customer Support Phone Number}}; {{ company name }} thanks you."
+    out = fill_placeholders(text, {"Website Name": "Harbor & Pine", "Company Name": "H&P"})
+    assert out == "Visit Harbor & Pine or call {{Customer Support Phone Number}}; H&P thanks you."
+
+
+def test_build_cs_scrubs_fills_and_skips(tmp_path):
+    path = write_replies(
+        tmp_path / "r.csv",
+        [
+            [
+                "cancel order #12345 mail jo@x.io",
+                "cancel_order",
+                "ORDER",
+                "Sure, at {{Website Name}} we cancel {{Order Number}}.",
+            ],
+            [
+                "cancel order #12345 mail jo@x.io",
+                "cancel_order",
+                "ORDER",
+                "Sure, at {{Website Name}} we cancel {{Order Number}}.",
+            ],
+            ["", "x", "y", "empty question"],
+            ["call me 555-123-4567", "contact", "CONTACT", "Call {{Customer Support Phone Number}}."],
+        ],
+    )
+    data = build_cs(path, "Harbor & Pine")
+    assert len(data.examples) == 2
+    assert data.skipped == {"duplicate": 1, "empty instruction or response": 1}
+    first = data.examples[0]
+    assert first.user == "cancel order {{Order Number}} mail {{Email}}"
+    assert first.assistant == "Sure, at Harbor & Pine we cancel {{Order Number}}."
+    assert data.examples[1].user == "call me {{Phone Number}}"
+    assert data.scrubbed == {"order": 1, "email": 1, "phone": 1}
+    assert "Harbor & Pine" in first.system
+
+
+def test_bad_input_says_what_to_fix(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        build_cs(tmp_path / "missing.csv", "S")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("question,answer\nq,a\n")
+    with pytest.raises(DataError, match="lacks the column"):
+        build_cs(bad, "S")
+
+
+def test_build_copy_from_demo_catalogue():
+    data = build_copy([DEMO_PRODUCTS], "Harbor & Pine", max_examples=5)
+    assert len(data.examples) == 5
+    ex = data.examples[0]
+    assert ex.user.startswith("Write a product description")
+    assert "Title: " in ex.user and "Price: " in ex.user
+    assert ex.assistant and "{{" not in ex.assistant
+
+
+def test_product_attributes_dedupes_spec_tags():
+    from retrieval.schema import Product
+
+    p = Product(
+        id="X1",
+        title="aw bellies",
+        color="Red",
+        material="Patent Leather",
+        tags=["color: Red", "outer material: Patent Leather", "heel height: 1 inch"],
+    )
+    attrs = product_attributes(p)
+    assert attrs["Colour"] == "Red" and "Color" not in attrs and "Outer material" not in attrs
+    assert attrs["Heel height"] == "1 inch"
+
+
+def make(i: int, text: str = "reply") -> Example:
+    return Example(id=f"id-{i}", task="cs", system="sys", user=f"q{i}", assistant=f"{text} {i}")
+
+
+def test_split_is_deterministic_and_stable_under_reordering():
+    examples = [make(i) for i in range(400)]
+    train, val = split_examples(examples, 0.1)
+    train2, val2 = split_examples(list(reversed(examples)), 0.1)
+    assert {e.id for e in val} == {e.id for e in val2}
+    assert 20 <= len(val) <= 60 and len(train) + len(val) == 400
+    # Adding examples never moves an existing one across the split.
+    _, val3 = split_examples(examples + [make(i) for i in range(400, 500)], 0.1)
+    assert {e.id for e in val} <= {e.id for e in val3}
+
+
+def test_fingerprint_stable_and_sensitive():
+    a = [make(i) for i in range(5)]
+    assert fingerprint(a) == fingerprint([make(i) for i in range(5)])
+    assert fingerprint(a) != fingerprint(a[:4] + [make(4, "changed")])
+    assert fingerprint(a) != fingerprint(list(reversed(a)))
+
+
+@pytest.fixture(scope="module")
+def tokenizer(smollm_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(smollm_dir)
+
+
+def test_loss_mask_covers_only_the_assistant_turn(tokenizer):
+    ex = Example("a", "cs", "You help.", "Where is my parcel?", "It ships tomorrow.")
+    enc = encode(tokenizer, ex, 256)
+    assert enc is not None and len(enc.input_ids) == len(enc.labels)
+    target = [t for t, lab in zip(enc.input_ids, enc.labels, strict=True) if lab != -100]
+    assert tokenizer.decode(target) == "It ships tomorrow.<|im_end|>"
+    first = enc.labels.index(next(x for x in enc.labels if x != -100))
+    assert tokenizer.decode(enc.input_ids[:first]).endswith("<|im_start|>assistant\n")
+    assert all(x == -100 for x in enc.labels[:first])
+
+
+def test_long_replies_cut_and_long_prompts_dropped(tokenizer):
+    ex = Example("a", "cs", "s", "q", "word " * 500)
+    enc = encode(tokenizer, ex, 64)
+    assert enc is not None and len(enc.input_ids) == 64
+    assert encode(tokenizer, Example("b", "cs", "s", "long " * 200, "a"), 64) is None
+
+
+def test_packing_keeps_examples_whole_and_positions_restart(tokenizer):
+    encs = [encode(tokenizer, make(i), 128) for i in range(6)]
+    rows = pack_rows([e for e in encs if e], 128)
+    assert sum(len(r) for r in rows) == 6 and len(rows) < 6
+    batch = collate(rows, pad_id=2, packed=True)
+    assert batch.attention_mask is None
+    row = batch.position_ids[0]
+    assert row.count(0) >= 2  # several examples (and maybe padding) start at position 0
+    assert batch.real_tokens == sum(len(e.input_ids) for e in encs if e)
+    padded = collate([[e] for e in encs if e], pad_id=2, packed=False, pad_to=128)
+    assert all(len(r) == 128 for r in padded.input_ids) and padded.attention_mask is not None
