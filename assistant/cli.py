@@ -269,9 +269,11 @@ def api_cmd(ctx: click.Context, host: str | None, port: int | None, no_ui: bool)
     if not no_ui:
         import gradio as gr
 
-        from assistant.ui import CSS, build_ui
+        from assistant.ui import app_css, build_ui
 
-        app = gr.mount_gradio_app(app, build_ui(shop).queue(default_concurrency_limit=8), path="/ui", css=CSS)
+        app = gr.mount_gradio_app(
+            app, build_ui(shop).queue(default_concurrency_limit=8), path="/ui", css=app_css()
+        )
     host, port = host or settings.api.host, port or settings.api.port
     click.echo(
         f"shopassist: API on http://{host}:{port} (docs at /docs{'' if no_ui else ', chat UI at /ui'})",
@@ -754,48 +756,6 @@ def eval_replies_cmd(
     _emit_eval(result, json_path)
 
 
-@eval_group.command("copy")
-@click.option(
-    "--products",
-    required=True,
-    multiple=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Products file(s)",
-)
-@click.option("--adapter", help="Adapter name (default: the newest copy adapter in the registry)")
-@click.option("--max-examples", default=60, show_default=True, type=int, help="Held-out products to score")
-@click.option(
-    "--val-fraction", default=0.1, show_default=True, type=float, help="Must match the training split"
-)
-@click.option("--max-new-tokens", default=160, show_default=True, type=int)
-@click.option(
-    "--json", "json_path", is_flag=False, flag_value="-", help="Write JSON to PATH (bare --json: stdout)"
-)
-@click.pass_context
-def eval_copy_cmd(
-    ctx: click.Context,
-    products: tuple[Path, ...],
-    adapter: str | None,
-    max_examples: int,
-    val_fraction: float,
-    max_new_tokens: int,
-    json_path: str | None,
-) -> None:
-    """Base model vs adapter on held-out products: attribute coverage and unsupported-claim rate."""
-    from assistant.generation.base import create_generator
-    from finetune.data import load_copy_products
-    from finetune.evaluate import eval_copy
-
-    settings = _settings(ctx)
-    name = _adapter_for(settings, "copy", adapter)
-    examples = _heldout("copy", list(products), settings, val_fraction, max_examples)
-    brands = sorted({p.brand for p in load_copy_products(products) if p.brand})
-    generator = create_generator("embedded", settings=settings)
-    result = eval_copy(generator, examples, [None, name], known_brands=brands, max_new_tokens=max_new_tokens)
-    result["products"] = [str(p) for p in products]
-    _emit_eval(result, json_path)
-
-
 @bench_group.command("finetune")
 @click.option("--task", type=click.Choice(["cs", "copy"]), default="cs", show_default=True)
 @click.option("--data", multiple=True, type=click.Path(exists=True, path_type=Path), help="Data file(s)")
@@ -911,6 +871,20 @@ def finetune_cmd(ctx: click.Context, **opts: Any) -> None:
     else:
         click.echo("stopped before the end; run the same command again to resume")
     _write_json(opts["json_path"], summary)
+
+
+# Surfaces that live in their own packages add their commands here (each module's `register`).
+COMMAND_MODULES = ("assistant.copystudio.cli", "assistant.assist.cli")
+
+
+def _register_commands() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(cli, eval_group)
+
+
+_register_commands()
 
 
 def main() -> None:

@@ -20,6 +20,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from assistant.assist.settings import AssistSettings
+from assistant.copystudio.settings import CopySettings
+
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("shopassist_config_file", default=None)
 
 
@@ -248,6 +251,8 @@ class Settings(BaseSettings):
     ui: UISettings = Field(default_factory=UISettings, description="Chat UI server")
     api: APISettings = Field(default_factory=APISettings, description="REST API server")
     serving: ServingSettings = Field(default_factory=ServingSettings, description="vLLM model server")
+    copywriter: CopySettings = Field(default_factory=CopySettings, description="Product copy studio")
+    assist: AssistSettings = Field(default_factory=AssistSettings, description="Agent-assist suggestions")
 
     @classmethod
     def settings_customise_sources(

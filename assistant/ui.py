@@ -33,6 +33,14 @@ CSS = """
 """
 
 
+def app_css() -> str:
+    """The chat's styles plus those of the other tabs (each keeps its own next to its code)."""
+    from assistant.assist.ui import CSS as ASSIST_CSS
+    from assistant.copystudio.ui import CSS as COPY_CSS
+
+    return CSS + COPY_CSS + ASSIST_CSS
+
+
 def render_cards(cards: list[ProductCard]) -> str:
     if not cards:
         return "<div class='cards-empty'>Products the assistant finds appear here.</div>"
@@ -62,6 +70,9 @@ def _history(messages: list[dict[str, Any]]) -> list[ChatMessage]:
 
 def build_ui(shop: Shop) -> Any:
     import gradio as gr
+
+    from assistant.assist.ui import build_tab as assist_tab
+    from assistant.copystudio.ui import build_tab as copy_tab
 
     shop.index.products.warm_up()
     schema = shop.index.products.schema
@@ -117,39 +128,46 @@ def build_ui(shop: Shop) -> Any:
             f"## {html.escape(shop.settings.shop.name)} shopping assistant\n"
             "Answers come from the shop's catalogue and policies, with their sources in brackets."
         )
-        with gr.Row():
-            with gr.Column(scale=3):
-                chatbot = gr.Chatbot(elem_id="chat", height=460, label="Chat")
-                with gr.Row():
-                    box = gr.Textbox(
-                        elem_id="message",
-                        show_label=False,
-                        scale=5,
-                        placeholder="Ask about products, shipping, returns or your orders…",
+        with gr.Tab("Chat", elem_id="tab-chat"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chatbot = gr.Chatbot(elem_id="chat", height=460, label="Chat")
+                    with gr.Row():
+                        box = gr.Textbox(
+                            elem_id="message",
+                            show_label=False,
+                            scale=5,
+                            placeholder="Ask about products, shipping, returns or your orders…",
+                        )
+                        send = gr.Button("Send", elem_id="send", variant="primary", scale=1)
+                with gr.Column(scale=2):
+                    customer = gr.Dropdown(
+                        [GUEST, *customers], value=GUEST, label="Signed in as", elem_id="customer"
                     )
-                    send = gr.Button("Send", elem_id="send", variant="primary", scale=1)
-            with gr.Column(scale=2):
-                customer = gr.Dropdown(
-                    [GUEST, *customers], value=GUEST, label="Signed in as", elem_id="customer"
-                )
-                with gr.Accordion("Filters", open=False):
-                    max_price = gr.Number(label="Max price (USD)", value=None, minimum=0, elem_id="max-price")
-                    category = gr.Dropdown(
-                        [ANY, *sorted(schema.categories.values())], value=ANY, label="Category"
-                    )
-                    brand = gr.Dropdown([ANY, *sorted(schema.brands.values())], value=ANY, label="Brand")
-                    in_stock = gr.Checkbox(label="In stock only", value=False)
-                cards = gr.HTML(render_cards([]), elem_id="product-cards")
-        conversation = gr.State(None)  # the last response's state: what "the second one" refers to
-        inputs = [box, chatbot, customer, max_price, category, brand, in_stock, conversation]
-        outputs = [chatbot, cards, box, conversation]
-        box.submit(respond, inputs, outputs)
-        send.click(respond, inputs, outputs)
+                    with gr.Accordion("Filters", open=False):
+                        max_price = gr.Number(
+                            label="Max price (USD)", value=None, minimum=0, elem_id="max-price"
+                        )
+                        category = gr.Dropdown(
+                            [ANY, *sorted(schema.categories.values())], value=ANY, label="Category"
+                        )
+                        brand = gr.Dropdown([ANY, *sorted(schema.brands.values())], value=ANY, label="Brand")
+                        in_stock = gr.Checkbox(label="In stock only", value=False)
+                    cards = gr.HTML(render_cards([]), elem_id="product-cards")
+            conversation = gr.State(None)  # the last response's state: what "the second one" refers to
+            inputs = [box, chatbot, customer, max_price, category, brand, in_stock, conversation]
+            outputs = [chatbot, cards, box, conversation]
+            box.submit(respond, inputs, outputs)
+            send.click(respond, inputs, outputs)
+        with gr.Tab("Product copy", elem_id="tab-copy"):
+            copy_tab(shop)
+        with gr.Tab("Agent assist", elem_id="tab-assist"):
+            assist_tab(shop)
     return demo
 
 
 def launch_ui(shop: Shop, host: str, port: int) -> None:
     demo = build_ui(shop)
     demo.queue(default_concurrency_limit=8).launch(
-        server_name=host, server_port=port, show_error=True, css=CSS
+        server_name=host, server_port=port, show_error=True, css=app_css()
     )

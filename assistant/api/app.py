@@ -209,6 +209,10 @@ def create_app(shop: Shop, *, feedback: FeedbackStore | None = None) -> FastAPI:
         metrics.feedback.labels(body.kind, body.verdict).inc()
         return FeedbackResponse(id=stored.id)
 
+    from assistant.api import copy_routes, suggest_routes
+
+    for module in (copy_routes, suggest_routes):  # each surface's routes live beside its own protocol
+        v1.include_router(module.router(shop))
     app.include_router(v1)
 
     @app.get("/healthz", response_model=Health)

@@ -1,0 +1,65 @@
+"""Browser-test fixtures shared by every tab's test: one `shopassist ui` process per test run
+(started as `make run` starts it, real models) and a Chromium page that cannot reach off-host."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import free_port, running_server
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from tests.conftest import shared_cache
+
+    home = tmp_path_factory.mktemp("ui-home")
+    port = free_port()
+    script = Path(sys.executable).with_name("shopassist")
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "assistant.cli"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPASSIST_")}
+    env.update(SHOPASSIST_HOME=str(home), SHOPASSIST_MODEL_CACHE=str(shared_cache()), PYTHONUNBUFFERED="1")
+    url = f"http://127.0.0.1:{port}/"
+    with running_server([*cmd, "ui", "--port", str(port)], url, home / "ui.log", env, timeout=240, cwd=home):
+        yield url
+
+
+@pytest.fixture
+def ui_page(ui_server: str) -> Iterator[Any]:
+    """A loaded UI page in headless Chromium; skips (with the reason) where no browser is installed."""
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed (make test installs it as root)")
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1300, "height": 900})
+            # Offline CI: anything not served by our UI (web fonts, CDNs) is refused at once, so a
+            # hanging DNS lookup cannot stall the page; readiness is the chat box itself.
+            page.route(
+                "**/*",
+                lambda route: route.continue_() if route.request.url.startswith(ui_server) else route.abort(),
+            )
+            page.goto(ui_server, wait_until="domcontentloaded", timeout=120_000)
+            page.wait_for_selector("#message textarea", timeout=120_000)
+            yield page
+        finally:
+            browser.close()
