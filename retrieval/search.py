@@ -27,6 +27,13 @@ if TYPE_CHECKING:
 R_co = TypeVar("R_co", covariant=True)
 
 
+_RELATED = 0.2  # dense similarity below which shared words do not count as a match
+# Words of asking to buy: present in product queries and off-topic ones alike (stemmed like queries).
+_SHOPPING_WORDS = frozenset(
+    tokenize("sell sells selling buy buying need want looking find show get carry stock offer have got order")
+)
+
+
 class Retriever(Protocol[R_co]):
     """One `run()` per retriever (haystack style); heavy state is built lazily in `warm_up()`."""
 
@@ -263,14 +270,24 @@ class ProductSearch(_LazyIndex):
 
     @staticmethod
     def _confidence(hits: Sequence[ProductHit], query_tokens: set[str]) -> float:
-        """Top hit's semantic similarity, raised when most query words literally match it."""
+        """Top hit's semantic similarity, raised when most query words name what the product is.
+
+        Only the identity fields count (title, brand, category, colour, material, tags): a
+        description mentioning "car trunk" does not make a cooler an answer to "do you sell cars?".
+        Shopping verbs ("sell", "need") say nothing about the product and are left out. Matching
+        words only raise a hit whose meaning is at least loosely related (MiniLM cosine >= 0.2):
+        below that a shared word is a coincidence ("glasses" in a glass kettle).
+        """
         if not hits:
             return 0.0
         top = hits[0]
         dense = top.dense or 0.0
-        if not query_tokens:
+        tokens = query_tokens - _SHOPPING_WORDS
+        if not tokens or dense < _RELATED:
             return dense
-        covered = len(query_tokens & set(tokenize(top.product.search_text()))) / len(query_tokens)
+        p = top.product
+        identity = " ".join([p.title, p.brand, p.category, p.color, p.material, " ".join(p.tags)])
+        covered = len(tokens & set(tokenize(identity))) / len(tokens)
         return max(dense, 0.6 * covered)
 
 

@@ -39,6 +39,22 @@ def test_no_product_matches_filters(demo_shop_real):
     assert results.hits == [] and results.confidence == 0.0
 
 
+@pytest.mark.parametrize(
+    ("query", "confident"),
+    [
+        ("do you sell cars?", False),  # "car" only in a cooler's description/tags, meaning unrelated
+        ("do you sell prescription glasses?", False),  # "glass" in a kettle's title, meaning unrelated
+        ("what is the meaning of life?", False),
+        ("do you sell rain jackets?", True),
+        ("i need socks", True),
+    ],
+)
+def test_product_confidence_needs_related_meaning(demo_shop_real, query, confident):
+    """Shared words alone do not make an answer: the chat refuses below product_min_score (0.3)."""
+    results = demo_shop_real.index.products.run(query, top_k=4)
+    assert (results.confidence >= demo_shop_real.settings.retrieval.product_min_score) is confident
+
+
 def test_faq_confident_match_and_no_confident_match(demo_shop_real):
     hit = demo_shop_real.index.faq.run("how long do i have to send something back").best
     assert hit is not None and hit.entry.category == "returns"
