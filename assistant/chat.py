@@ -117,6 +117,7 @@ class ChatService:
         adapter: str | None = None,
         redact_model_input: bool = True,
         languages: Sequence[str] = ("en",),
+        facts_first: bool = True,
     ) -> None:
         self.index = index
         self.languages = set(languages)
@@ -130,6 +131,9 @@ class ChatService:
         self.temperature = temperature
         self.redact_model_input = redact_model_input
         self.adapter = adapter  # the customer-service task adapter (see adapters.adapter_for_task)
+        # Facts first: the data-rendered answer streams at once and the model's sentence closes it,
+        # so a slow CPU model never delays what the customer came for. Off: the model introduces.
+        self.facts_first = facts_first
 
     # -- public ----------------------------------------------------------------------------------
     def respond(self, request: ChatRequest) -> ChatResponse:
@@ -154,9 +158,20 @@ class ChatService:
             yield ChatEvent(type="products", products=plan.products)
         report = VerifierReport()
         intro = plan.fallback_intro
-        if plan.intro_kind is not None:
+        body = f"\n\n{plan.facts}" if plan.facts else ""
+        closing = ""
+        if plan.intro_kind is not None and self.facts_first:
+            yield ChatEvent(type="delta", delta=intro + body)
+            sentences = list(self._verified_prose(plan, report, "outro"))
+            if sentences:
+                closing = "\n\n" + " ".join(sentences)
+                for i, sentence in enumerate(sentences):
+                    yield ChatEvent(type="delta", delta=("\n\n" if i == 0 else " ") + sentence)
+            else:
+                report.fallback = True
+        elif plan.intro_kind is not None:
             streamed: list[str] = []
-            for sentence in self._verified_intro(plan, report):
+            for sentence in self._verified_prose(plan, report, "intro"):
                 streamed.append(sentence)
                 yield ChatEvent(type="delta", delta=sentence + " ")
             if streamed:
@@ -164,13 +179,15 @@ class ChatService:
             else:
                 report.fallback = True
                 yield ChatEvent(type="delta", delta=intro)
-        elif intro:
-            yield ChatEvent(type="delta", delta=intro)
-        body = f"\n\n{plan.facts}" if plan.facts else ""
-        if body:
-            yield ChatEvent(type="delta", delta=body)
+            if body:
+                yield ChatEvent(type="delta", delta=body)
+        else:
+            if intro:
+                yield ChatEvent(type="delta", delta=intro)
+            if body:
+                yield ChatEvent(type="delta", delta=body)
         response = ChatResponse(
-            text=(intro + body).strip(),
+            text=(intro + body + closing).strip(),
             action=plan.action,
             route=plan.route,
             confidence=round(max(0.0, min(1.0, plan.confidence)), 3),
@@ -394,14 +411,19 @@ class ChatService:
         search.warm_up()
         return list(search.schema.brands.values())
 
-    def _verified_intro(self, plan: _Plan, report: VerifierReport) -> Iterator[str]:
-        """Yield the model's sentences that pass the verifier; retry once if the first one fails."""
+    def _verified_prose(self, plan: _Plan, report: VerifierReport, position: str) -> Iterator[str]:
+        """Yield the model's sentences that pass the verifier; retry once if the first one fails.
+
+        `position` is "intro" (the sentence before the facts) or "outro" (the closing line after
+        them); each has its own few-shot template.
+        """
         assert plan.intro_kind is not None
         names = self._names()
+        most = 1 if position == "outro" else 2  # a closing line is one sentence
         report.checked = True
         messages = prompts.render_messages(
-            "intro",
-            system=prompts.render("system", shop=self.shop_name),
+            position,
+            system=prompts.render("system", shop=self.shop_name, position=position),
             kind=plan.intro_kind,
             question=scrub(plan.question, LOG_KINDS) if self.redact_model_input else plan.question,
         )
@@ -425,10 +447,10 @@ class ChatService:
                             return
                         emitted += 1
                         yield sentence.strip()
-                        if emitted >= 2:
+                        if emitted >= most:
                             return
                 tail = buffer.strip()
-                if tail and emitted < 2 and tail[-1:] in ".!?" and self._accept(tail, plan, names, report):
+                if tail and emitted < most and tail[-1:] in ".!?" and self._accept(tail, plan, names, report):
                     emitted += 1
                     yield tail
             except GeneratorError as exc:

@@ -207,6 +207,12 @@ class ShopSettings(BaseModel):
         default=None, description="SQLite orders database; empty means HOME/orders.db seeded with demo orders"
     )
     max_message_chars: int = Field(default=2000, ge=10, description="Longest customer message accepted")
+    facts_first: bool = Field(
+        default=True,
+        description="Stream the data-rendered answer (cards, policy, order rows) at once and the model's "
+        "verified sentence after it as a closing line; false puts the model's sentence first, which "
+        "suits a fast GPU-served model",
+    )
     redact_model_input: bool = Field(
         default=True,
         description="Replace e-mails, phone/card numbers and addresses in the customer's message with "

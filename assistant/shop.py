@@ -108,6 +108,7 @@ class Shop:
                 temperature=s.generator.temperature,
                 redact_model_input=s.shop.redact_model_input,
                 languages=s.generator.languages,
+                facts_first=s.shop.facts_first,
                 adapter=adapter_for_task("cs", s.generator.task_adapters, AdapterRegistry.for_home(s.home)),
             )
         return self._chat

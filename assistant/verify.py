@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from retrieval.text import tokenize
 
-# Words an introductory sentence may use without a source: greetings, hedges and generic nouns.
+# Words an introductory or closing sentence may use without a source: greetings, hedges, offers of
+# further help and generic nouns.
 INTRO_VOCABULARY = frozenset(
     tokenize(
         """here there sure good great question happy help glad course absolutely certainly let
@@ -23,7 +24,11 @@ INTRO_VOCABULARY = frozenset(
     out well how works work what need needs looking want wanted asked ask for you your yours our we us it they
     answer answers policy list info information details detail below following next shows showing show way ways
     keep stay cosy cozy comfortable warm dry happy trip adventure day everyday just right best top really quite
-    also too more most plenty range bit lot lots kind kinds type types style styles"""
+    also too more most plenty range bit lot lots kind kinds type types style styles hope hopefully helps helped
+    know anything else other questions question unclear narrow down size sizes colour colours color colors
+    further glad assist feel free tell me something different another again any all one ones hear understand
+    you're you'll you've i'll i'm i've we're we'll we've it's that's here's there's let's select choose
+    interested interest during process specific time sure okay thanks thank assistance amount"""
     )
 )
 _NUMBER = re.compile(r"(?<![\w.])[$€£]?\d+(?:[.,]\d+)*%?")

@@ -12,9 +12,15 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def chat(demo_shop_real):
-    def make(*replies: str) -> tuple[ChatService, FakeGenerator]:
+    def make(*replies: str, facts_first: bool = False) -> tuple[ChatService, FakeGenerator]:
         gen = FakeGenerator(replies)
-        service = ChatService(demo_shop_real.index, gen, demo_shop_real.orders, shop_name="Harbor & Pine")
+        service = ChatService(
+            demo_shop_real.index,
+            gen,
+            demo_shop_real.orders,
+            shop_name="Harbor & Pine",
+            facts_first=facts_first,
+        )
         return service, gen
 
     return make
@@ -32,6 +38,28 @@ def test_product_answer_cites_cards_and_streams_cards_first(chat):
         assert card.price <= 100
         assert f"[{card.id}]" in response.text and f"{card.price:.2f} USD" in response.text
     assert not response.verifier.fallback
+
+
+def test_facts_first_streams_data_then_the_verified_closing_line(chat):
+    service, gen = chat("Any of these should keep you dry; tell me your size.", facts_first=True)
+    events = list(service.stream(ChatRequest(message="waterproof boots under 100")))
+    kinds = [e.type for e in events]
+    assert kinds[:2] == ["products", "delta"] and kinds[-1] == "done"
+    first_text = events[1].delta
+    assert first_text.startswith("Here are 4 products that match (price <= 100):")
+    assert all(f"[{p.id}]" in first_text for p in events[0].products)  # the facts, before any model text
+    response = events[-1].response
+    assert response.text.endswith("Any of these should keep you dry; tell me your size.")
+    assert "keep you cosy" in gen.requests[0].messages[2].content  # the closing-line few-shot prompt
+    assert not response.verifier.fallback
+
+
+def test_facts_first_drops_an_unsupported_closing_line(chat):
+    service, gen = chat("All boots are $5 today!", "Free shipping worldwide on these.", facts_first=True)
+    response = service.respond(ChatRequest(message="waterproof boots under 100"))
+    assert len(gen.requests) == 2 and response.verifier.fallback
+    assert "$5" not in response.text and "worldwide" not in response.text
+    assert response.text.startswith("Here are 4 products that match (price <= 100):")
 
 
 def test_unsupported_price_from_model_is_dropped_then_template(chat):
