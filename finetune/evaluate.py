@@ -1,8 +1,9 @@
 """Base model vs adapter, side by side on the same held-out examples in one run.
 
 Replies: ROUGE-L against the reference reply, plus format adherence (placeholders kept, no invented
-contact details, length in range). Copy: attribute coverage and the unsupported-claim rate of
-`finetune.claims`. Held-out means the validation side of the hash split, which training never sees.
+contact details, length in range). Held-out means the validation side of the hash split, which
+training never sees. Product copy is evaluated by `assistant.copystudio.evaluate` (`shopassist eval
+copy`), which reuses `rouge_l` from here.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from assistant.pii import find_pii
-from finetune.claims import attribute_coverage, extract_claims, unsupported_claims
 from finetune.data import Example, placeholders_in
 
 _TOKEN_RE = re.compile(r"\w+|\{\{[^{}]+\}\}")
@@ -116,51 +116,5 @@ def eval_replies(
                 {"prompt": ex.user, "reply": r, "reference": ex.assistant[:400]}
                 for ex, r in list(zip(examples, replies, strict=True))[:keep_samples]
             ],
-        }
-    return out
-
-
-def _attributes_from_prompt(user: str) -> dict[str, str]:
-    attrs = {}
-    for line in user.splitlines():
-        if ": " in line:
-            k, v = line.split(": ", 1)
-            attrs[k.strip()] = v.strip()
-    return attrs
-
-
-def eval_copy(
-    generator: Any,
-    examples: Sequence[Example],
-    adapters: Sequence[str | None],
-    *,
-    known_brands: Sequence[str] = (),
-    max_new_tokens: int = 160,
-    keep_samples: int = 3,
-) -> dict[str, Any]:
-    """Attribute coverage and unsupported claims of generated copy, per model variant."""
-    out: dict[str, Any] = {"examples": len(examples), "models": {}}
-    for adapter in adapters:
-        texts = _generate_all(generator, examples, adapter, max_new_tokens)
-        cov, claim_rates, any_bad, n_claims, n_bad = [], [], [], 0, 0
-        samples: list[dict[str, Any]] = []
-        for text, ex in zip(texts, examples, strict=True):
-            attrs = _attributes_from_prompt(ex.user)
-            bad = unsupported_claims(text, attrs, known_brands)
-            claims = extract_claims(text, known_brands)
-            n_claims += len(claims)
-            n_bad += len(bad)
-            cov.append(attribute_coverage(text, attrs))
-            any_bad.append(float(bool(bad)))
-            claim_rates.append(len(bad) / len(claims) if claims else 0.0)
-            if len(samples) < keep_samples:
-                samples.append({"attributes": attrs, "copy": text, "unsupported": [c.text for c in bad]})
-        out["models"][adapter or "base"] = {
-            "attribute_coverage": _mean(cov),
-            "unsupported_claim_rate": round(n_bad / n_claims, 4) if n_claims else 0.0,
-            "copies_with_unsupported_claim": _mean(any_bad),
-            "claims_per_copy": round(n_claims / max(1, len(texts)), 2),
-            "rouge_l": _mean([rouge_l(t, ex.assistant) for t, ex in zip(texts, examples, strict=True)]),
-            "samples": samples,
         }
     return out

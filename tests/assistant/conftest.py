@@ -63,3 +63,18 @@ def ui_page(ui_server: str) -> Iterator[Any]:
             yield page
         finally:
             browser.close()
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A clean working directory and home for CLI tests: no inherited SHOPASSIST_* settings, the
+    shared model cache, and the scripted engine (a test that wants another engine passes --engine)."""
+    from tests.conftest import shared_cache
+
+    for key in [k for k in os.environ if k.startswith("SHOPASSIST_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SHOPASSIST_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SHOPASSIST_MODEL_CACHE", str(shared_cache()))
+    monkeypatch.setenv("SHOPASSIST_GENERATOR__ENGINE", "fake")
+    return tmp_path

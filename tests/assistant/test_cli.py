@@ -7,14 +7,8 @@ from assistant.cli import cli
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    from tests.conftest import shared_cache
-
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("SHOPASSIST_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SHOPASSIST_MODEL_CACHE", str(shared_cache()))
-    monkeypatch.setenv("SHOPASSIST_GENERATOR__ENGINE", "fake")
-    return tmp_path
+def env(cli_env):
+    return cli_env
 
 
 def test_config_prints_values_help_and_variables(env):

@@ -8,20 +8,9 @@ from fastapi.testclient import TestClient
 
 from assistant.api.app import create_app
 from assistant.feedback import FeedbackStore
+from tests.assistant.api.conftest import REMOTE
 
 pytestmark = pytest.mark.slow
-LOCAL = ("127.0.0.1", 40000)
-REMOTE = ("203.0.113.7", 40000)
-
-
-@pytest.fixture
-def app(demo_shop_real, tmp_path):
-    return create_app(demo_shop_real, feedback=FeedbackStore(tmp_path / "feedback.db"))
-
-
-@pytest.fixture
-def client(app):
-    return TestClient(app, client=LOCAL)
 
 
 def _events(text: str) -> list[tuple[str, dict]]:

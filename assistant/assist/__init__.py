@@ -1,0 +1,1 @@
+"""Agent assist: ranked, sourced reply suggestions for human agents, with feedback."""

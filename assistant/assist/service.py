@@ -1,0 +1,370 @@
+"""The suggest service: a ticket in, up to N ranked replies for a human agent out.
+
+Like the chat, facts come from data and never from the model: each suggestion is an FAQ answer as
+written, the order rows of the ticket's own customer, and template sentences; the policy subflow
+the FAQ entry maps to adds the required agent steps in order. Candidates come from the shop's FAQ
+retriever, ranked as it ranks them, deduplicated, and kept only at or above `min_confidence` (the
+retriever's similarity of ticket and entry); with none left the answer is "no suggestion", as good
+help desks do, rather than a weak guess. The ticket is PII-scrubbed before the retriever's
+embedding model (or the optional opening-sentence model) sees it; order ids are read from the raw
+text first, and looked up only for the ticket's customer, so another customer's order reads
+exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import uuid
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import prompts
+from assistant.assist.policy import Policies, PolicyMap, Subflow, load_policies, load_policy_map
+from assistant.assist.protocol import Source, Suggestion, Suggestions, Ticket
+from assistant.assist.settings import AssistSettings
+from assistant.chat import InputError
+from assistant.orders import Customer, Order, OrderStore
+from assistant.pii import scrub
+from retrieval.schema import FAQEntry
+
+if TYPE_CHECKING:
+    from assistant.generation.base import Generator
+    from assistant.shop import Shop
+    from retrieval.search import FAQResults
+
+log = logging.getLogger("shopassist.assist")
+
+# Order ids as the shop writes them (HP-ORD-50001); read from the raw ticket before scrubbing.
+ORDER_ID = re.compile(r"\b[A-Z]{2,4}-ORD-\d{3,}\b", re.I)
+# Words an agent's opening sentence may use beyond the chat intro's vocabulary and the sources.
+OPENING_WORDS = """thank thanks reaching contacting sorry hear understand apologise apologize inconvenience
+    frustrating trouble glad happy help assist sort look into request question concern waiting wait patience
+    refund return order package delivery account password money back"""
+PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
+
+
+class TicketError(InputError):
+    """The ticket cannot be processed (empty, too long); the message says what to change."""
+
+
+class FAQRetriever(Protocol):
+    def run(self, query: str, *, top_k: int = 3) -> FAQResults: ...
+
+
+@dataclass
+class Candidate:
+    entry: FAQEntry
+    confidence: float
+
+
+@dataclass
+class Ranked:
+    """The retriever's deduplicated candidates for a ticket, before the threshold."""
+
+    scrubbed: str
+    candidates: list[Candidate]
+
+
+@dataclass
+class _OrderContext:
+    case: str | None = None  # found | missing | choose | ask (the assist_order template's cases)
+    orders: list[Order] = field(default_factory=list)
+    order_id: str = ""
+    named: bool = False  # the ticket names an order: its block goes with every suggestion
+    customer: Customer | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def dedupe(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """First of each FAQ entry and of each answer text (two entries with one answer are one reply)."""
+    seen: set[str] = set()
+    out = []
+    for c in candidates:
+        keys = {f"id:{c.entry.id}", f"answer:{_norm(c.entry.answer)}"}
+        if keys & seen:
+            continue
+        seen |= keys
+        out.append(c)
+    return out
+
+
+def check_ticket_text(text: str, max_chars: int) -> str:
+    """The stripped ticket text, or a TicketError that says what to change."""
+    text = (text or "").strip()
+    if not text:
+        raise TicketError("The ticket is empty: paste the customer's message.")
+    if len(text) > max_chars:
+        raise TicketError(
+            f"The ticket is {len(text):,} characters long; the limit is {max_chars:,} (assist.max_ticket_chars). "
+            "Paste the customer's latest message only."
+        )
+    return text
+
+
+def apply_threshold(candidates: Sequence[Candidate], threshold: float, limit: int) -> list[Candidate]:
+    """The ranked candidates at or above the threshold, at most `limit` (rank order kept)."""
+    return [c for c in candidates if c.confidence >= threshold][:limit]
+
+
+def fill(text: str, values: dict[str, str]) -> tuple[str, dict[str, str], list[str]]:
+    """Fill `{{Name}}` placeholders known in `values` (case-insensitive); return the text, what was
+    filled, and the placeholders left for the agent (first-seen order)."""
+    lookup = {k.strip().lower(): (k, v) for k, v in values.items() if v}
+    filled: dict[str, str] = {}
+    left: list[str] = []
+
+    def repl(m: re.Match[str]) -> str:
+        name = m.group(1)
+        known = lookup.get(name.lower())
+        if known is None:
+            left.append("{{" + name + "}}")
+            return m.group(0)
+        filled[name] = known[1]
+        return known[1]
+
+    return PLACEHOLDER.sub(repl, text), filled, list(dict.fromkeys(left))
+
+
+def shop_values(shop_name: str, extra: dict[str, str]) -> dict[str, str]:
+    """Placeholder values the shop's configuration knows (the names Bitext replies use)."""
+    values = dict.fromkeys(("Website Name", "Company Name", "Company", "Store Name", "Shop Name"), shop_name)
+    values.update(extra)
+    return values
+
+
+def personal_values(customer: Customer | None, order: Order | None) -> dict[str, str]:
+    """Values from the ticket's own customer and order; feedback turns them back into placeholders."""
+    values: dict[str, str] = {}
+    if customer is not None:
+        values["Customer Name"] = customer.name
+        values["Customer First Name"] = customer.name.split()[0] if customer.name.split() else customer.name
+    if order is not None:
+        for name in ("Order Number", "Order ID", "Order Id", "Purchase ID", "Order Number Anonymized"):
+            values[name] = order.order_id
+    return values
+
+
+class SuggestService:
+    """One `run(ticket)` for the CLI, API and UI; `rank` + `render` separately for the evaluation."""
+
+    def __init__(
+        self,
+        faq: FAQRetriever,
+        orders: OrderStore,
+        *,
+        settings: AssistSettings | None = None,
+        policies: Policies | None = None,
+        policy_map: PolicyMap | None = None,
+        shop_name: str = "our shop",
+        generator: Callable[[], Generator] | None = None,
+        adapter: str | None = None,
+        currency: str = "USD",
+    ) -> None:
+        self.faq = faq
+        self.orders = orders
+        self.settings = settings or AssistSettings()
+        self.policies = policies if policies is not None else load_policies(self.settings.policies)
+        self.policy_map = policy_map if policy_map is not None else load_policy_map(self.settings.policy_map)
+        self.shop_name = shop_name
+        self._generator = generator
+        self.adapter = adapter
+        self.currency = currency
+
+    @classmethod
+    def from_shop(cls, shop: Shop) -> SuggestService:
+        from assistant.adapters import AdapterRegistry, adapter_for_task
+
+        s = shop.settings
+        return cls(
+            shop.index.faq,
+            shop.orders,
+            settings=s.assist,
+            shop_name=s.shop.name,
+            generator=lambda: shop.generator,
+            adapter=adapter_for_task("cs", s.generator.task_adapters, AdapterRegistry.for_home(s.home)),
+        )
+
+    # -- public ----------------------------------------------------------------------------------
+    def run(self, ticket: Ticket, *, min_confidence: float | None = None) -> Suggestions:
+        threshold = self.settings.min_confidence if min_confidence is None else min_confidence
+        return self.render(ticket, self.rank(ticket), threshold)
+
+    def check(self, text: str) -> str:
+        return check_ticket_text(text, self.settings.max_ticket_chars)
+
+    def rank(self, ticket: Ticket) -> Ranked:
+        """Scrub the ticket, retrieve FAQ candidates (a few extra for deduplication), deduplicate."""
+        scrubbed = scrub(self.check(ticket.text))
+        results = self.faq.run(scrubbed, top_k=self.settings.max_suggestions + 2)
+        candidates = [Candidate(h.entry, round(max(0.0, min(1.0, h.dense)), 3)) for h in results.hits]
+        return Ranked(scrubbed, dedupe(candidates))
+
+    def render(self, ticket: Ticket, ranked: Ranked, threshold: float) -> Suggestions:
+        """Suggestions from ranked candidates: threshold, policy steps, order facts, placeholders."""
+        ticket_id = f"tkt-{uuid.uuid4().hex[:12]}"
+        context = self._order_context(ticket)
+        kept = apply_threshold(ranked.candidates, threshold, self.settings.max_suggestions)
+        if not kept:
+            best = ranked.candidates[0] if ranked.candidates else None
+            reason = prompts.render(
+                "assist_no_suggestion",
+                threshold=threshold,
+                best=None if best is None else {"id": best.entry.id, "confidence": best.confidence},
+            )
+            return Suggestions(
+                ticket_id=ticket_id,
+                no_suggestion=True,
+                reason=reason,
+                notes=context.notes,
+                threshold=threshold,
+                ticket_scrubbed=ranked.scrubbed,
+            )
+        opening, from_model = self._opening(ranked.scrubbed, [c.entry for c in kept])
+        values = shop_values(self.shop_name, self.settings.placeholder_values)
+        found = context.orders[0] if context.case == "found" else None
+        values.update(personal_values(context.customer, found))
+        suggestions = [
+            self._suggestion(rank, c, context, opening, from_model, values) for rank, c in enumerate(kept, 1)
+        ]
+        return Suggestions(
+            ticket_id=ticket_id,
+            suggestions=suggestions,
+            notes=context.notes,
+            threshold=threshold,
+            ticket_scrubbed=ranked.scrubbed,
+        )
+
+    # -- parts -----------------------------------------------------------------------------------
+    def _suggestion(
+        self,
+        rank: int,
+        cand: Candidate,
+        context: _OrderContext,
+        opening: str,
+        from_model: bool,
+        values: dict[str, str],
+    ) -> Suggestion:
+        entry = cand.entry
+        subflow = self.policy_map.subflow_for(entry.id, entry.category, self.policies)
+        sources = [Source(kind="faq", id=entry.id, title=entry.question)]
+        if subflow is not None:
+            sources.append(Source(kind="policy", id=subflow.id, title=f"{subflow.flow}: {subflow.name}"))
+        order_text = ""
+        if context.case is not None and (context.named or self.policy_map.about_orders(subflow)):
+            order_text = prompts.render(
+                "assist_order",
+                case=context.case,
+                orders=context.orders,
+                order_id=context.order_id,
+                currency=self.currency,
+            )
+            sources += [
+                Source(kind="order", id=o.order_id, title=f"Order {o.order_id}") for o in context.orders
+            ]
+        text = prompts.render("assist_reply", opening=opening, answer=entry.answer, order=order_text)
+        text, filled, left = fill(text, values)
+        return Suggestion(
+            id=f"sug-{uuid.uuid4().hex[:12]}",
+            rank=rank,
+            text=text,
+            intent=entry.id,
+            category=entry.category,
+            confidence=cand.confidence,
+            sources=sources,
+            subflow=subflow.id if subflow else None,
+            subflow_name=subflow.name if subflow else "",
+            steps=list(subflow.steps) if subflow else [],
+            placeholders=left,
+            filled=filled,
+            opening_from_model=from_model,
+        )
+
+    def subflow_for(self, entry: FAQEntry) -> Subflow | None:
+        return self.policy_map.subflow_for(entry.id, entry.category, self.policies)
+
+    def _order_context(self, ticket: Ticket) -> _OrderContext:
+        """Which order facts the suggestions may carry; only ever the ticket's own customer's."""
+        ctx = _OrderContext()
+        named = (ticket.order_id or "").strip()
+        if not named:
+            match = ORDER_ID.search(ticket.text or "")
+            named = match.group(0) if match else ""
+        customer = self.orders.customer(ticket.customer_id) if ticket.customer_id else None
+        ctx.customer = customer
+        if ticket.customer_id and customer is None:
+            ctx.notes.append(
+                f"Customer {ticket.customer_id} is not known: no account details or orders are used."
+            )
+        if named:
+            ctx.named, ctx.order_id = True, named.upper()
+            if customer is None:
+                ctx.notes.append(
+                    f"The ticket names order {ctx.order_id} but no known customer: pull up the customer's "
+                    "account before discussing it (orders are only shown for their own customer)."
+                )
+                return ctx
+            order = self.orders.order_for(customer.id, named)
+            if order is None:
+                ctx.case = "missing"
+                ctx.notes.append(f"Order {ctx.order_id} is not on this customer's account.")
+            else:
+                ctx.case, ctx.orders = "found", [order]
+            return ctx
+        if customer is not None:
+            recent = self.orders.orders_for(customer.id, limit=3)
+            ctx.case, ctx.orders = ("choose", recent) if recent else ("ask", [])
+        else:
+            ctx.case = "ask"
+        return ctx
+
+    def _opening(self, scrubbed: str, entries: list[FAQEntry]) -> tuple[str, bool]:
+        """The opening sentence: the model's when enabled and it passes the verifier, else the template's."""
+        template = prompts.render("assist_opening", shop=self.shop_name)
+        if not self.settings.model_opening or self._generator is None:
+            return template, False
+        from assistant.generation.base import ChatMessage, GenerationRequest, GeneratorError, generate
+        from assistant.verify import split_sentences, verify
+
+        messages = prompts.render_messages("assist_opening", shop=self.shop_name, ticket=scrubbed)
+        request = GenerationRequest(
+            messages=[ChatMessage.model_validate(m) for m in messages],
+            max_new_tokens=40,
+            temperature=0.0,
+            adapter=self.adapter,
+        )
+        try:
+            raw = generate(self._generator(), request)
+        except GeneratorError as exc:
+            log.warning("opening sentence: the model is unavailable, using the template: %s", exc)
+            return template, False
+        done, rest = split_sentences(raw.strip() + " ")
+        sentence = (done[0] if done else rest).strip()
+        sources = [scrubbed, OPENING_WORDS, self.shop_name] + [f"{e.question} {e.answer}" for e in entries]
+        if (
+            not sentence
+            or len(sentence.split()) > 30
+            or not verify(sentence, sources, closed_vocabulary=True).ok
+        ):
+            return template, False
+        return sentence, True
+
+
+_SERVICES: weakref.WeakKeyDictionary[Any, SuggestService] = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
+def suggest_service(shop: Shop) -> SuggestService:
+    """The shop's one suggest service (policies are loaded once per shop)."""
+    with _LOCK:
+        service = _SERVICES.get(shop)
+        if service is None:
+            service = _SERVICES[shop] = SuggestService.from_shop(shop)
+        return service

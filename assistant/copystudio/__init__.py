@@ -1,0 +1,1 @@
+"""Product copy studio: attribute-grounded descriptions with a claim check, batch export and eval."""

@@ -1,0 +1,631 @@
+"""The copy service: attributes in, a checked description out (one `run`, haystack style).
+
+Flow: render the prompt from `prompts/copy_*.j2` (the attributes are a data block, never
+instructions), let the model draft (with the registered copy adapter, in the prompt format it was
+trained on), check every claim against the attributes; on unsupported claims retry with feedback
+naming them, then repair (drop the sentences that carry them), then fall back to a description
+rendered from the attributes alone. Key attributes the model left out are rendered from data after
+its text, and the whole is fitted into the length's word range. The final text is checked again,
+so what leaves here has no unsupported claim; the drafts keep what the model alone did, for the
+eval to report honestly.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import prompts
+from assistant.copystudio.claims import Claim, ClaimCheck, ClaimChecker, brand_lexicon, key_attributes
+from assistant.copystudio.protocol import CopyControls, CopyRequest, CopyResult, Draft, ShopperProfile
+from assistant.copystudio.settings import CopySettings
+from assistant.generation.base import ChatMessage, GenerationRequest, Generator, GeneratorError, generate
+
+log = logging.getLogger("shopassist.copy")
+BASE = "base"  # CopyRequest.adapter value that asks for the base model explicitly
+_MAX_VALUE_CHARS = 200
+_NOT_FACTS = re.compile(
+    r"(?:title|price|tags|currency|rating|stock|id|sku|ean|upc|model (?:number|id)|style code|"
+    r"sales package|number of contents.*|in the box|covered in warranty)",
+    re.IGNORECASE,
+)
+
+
+class CopyInputError(ValueError):
+    """The request cannot be served as given (unknown product or adapter); the message says what to fix."""
+
+
+# -- text helpers ----------------------------------------------------------------------------------
+_WORD = re.compile(r"[^\W_](?:[\w'’.,/-]*[^\W_])?")
+_ABBREV = frozenset(
+    [
+        "rs",
+        "no",
+        "nos",
+        "approx",
+        "e.g",
+        "i.e",
+        "co",
+        "inc",
+        "ltd",
+        "st",
+        "mr",
+        "mrs",
+        "dr",
+        "vs",
+        "etc",
+        "incl",
+        "min",
+        "max",
+        "sr",
+        "jr",
+    ]
+)
+
+
+def word_count(text: str) -> int:
+    """Words as a reader counts them: bullet dashes and lone punctuation are not words."""
+    return len(_WORD.findall(text))
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A sentence or a bullet line of a text, with its character span there."""
+
+    text: str
+    start: int
+    end: int
+
+
+def split_units(text: str) -> list[Unit]:
+    """Bullet lines, and sentences within other lines. A full stop after an abbreviation
+    ("Rs. 499", "Co.") or inside a number does not end a sentence."""
+    units: list[Unit] = []
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        if stripped:
+            lead = offset + line.index(stripped[0])
+            if re.match(r"[-*•]\s", stripped):
+                units.append(Unit(stripped, lead, lead + len(stripped)))
+            else:
+                units.extend(_sentences(stripped, lead))
+        offset += len(line)
+    return units
+
+
+def _sentences(line: str, base: int) -> list[Unit]:
+    out: list[Unit] = []
+    start = 0
+    for m in re.finditer(r"[.!?]+[\"”')\]]*(?=\s+\S)", line):
+        before = re.search(r"([\w.]+)[.!?]*$", line[start : m.start() + 1])
+        word = before.group(1).lower().rstrip(".") if before else ""
+        if m.group(0) == "." and (word in _ABBREV or len(word) == 1 and word.isalpha() and word not in "al"):
+            continue
+        piece = line[start : m.end()].strip()
+        if piece:
+            first = start + line[start:].index(piece[0])
+            out.append(Unit(piece, base + first, base + first + len(piece)))
+        start = m.end()
+    rest = line[start:].strip()
+    if rest:
+        first = start + line[start:].index(rest[0])
+        out.append(Unit(rest, base + first, base + first + len(rest)))
+    return out
+
+
+def clean_draft(raw: str) -> str:
+    """The model's prose without what a small model adds around it: a preamble ("Here's a
+    description:"), markdown, quotes, lines echoing the attributes ("Brand: X") and a sentence
+    cut off by the token limit."""
+    kept = []
+    raw = raw.replace("\r", "").replace("<<<", "\n").replace(">>>", "\n")
+    for line in raw.splitlines():
+        line = line.replace("**", "").replace("__", "")
+        line = re.sub(r"^\s*(?:#+|>|[-*•]|\d+[.)])\s*", "", line).strip()
+        if not line:
+            continue
+        if re.match(r"(?:here(?:'s| is| are)|sure|certainly|of course|okay)\b.*:\s*$", line, re.IGNORECASE):
+            continue
+        if re.fullmatch(r"(?:product )?(?:description|title|copy)\s*:?", line, re.IGNORECASE):
+            continue
+        echo = re.match(r"([A-Za-z][\w /&()'-]{0,40}):\s*\S", line)
+        if echo and len(echo.group(1).split()) <= 5 and not re.search(r"[.!?]$", line):
+            continue  # "Colour: red" - the attributes repeated, not copy
+        kept.append(line)
+    text = re.sub(r"^(?:product )?description\s*:\s*", "", " ".join(kept), flags=re.IGNORECASE)
+    text = re.sub(r"\s+", " ", text).strip().strip("\"“”'").strip()
+    units = split_units(text)
+    if len(units) > 1 and not re.search(r"[.!?][\"”')]*$", units[-1].text):
+        units = units[:-1]  # cut off mid-sentence by the token limit
+    text = " ".join(u.text for u in units)
+    if text and not re.search(r"[.!?][\"”')]*$", text):
+        # one sentence, cut off: keep it up to its last comma when that leaves a clause
+        head = text.rsplit(",", 1)[0] if "," in text else ""
+        text = head.rstrip() + "." if word_count(head) >= 6 else ""
+    return text
+
+
+_META = re.compile(
+    r"\b(?:product description|this description|the description|attributes?|instructions?|tone|"
+    r"word count|words long|as an ai|language model|here is|here's)\b",
+    re.IGNORECASE,
+)
+
+
+def unit_problems(units: Sequence[Unit]) -> list[tuple[Unit, str]]:
+    """Sentences a small model writes that are not copy: talk about the task, a sentence said
+    twice, a phrase looping ("Selling in the market, Selling in the market, ...")."""
+    out: list[tuple[Unit, str]] = []
+    earlier: list[set[tuple[str, ...]]] = []
+    for unit in units:
+        words = re.findall(r"\w+", unit.text.lower())
+        trigrams = [tuple(words[i : i + 3]) for i in range(len(words) - 2)] or [tuple(words)]
+        grams = set(trigrams)
+        if _META.search(unit.text):
+            out.append((unit, "talks about the task, not the product"))
+        elif any(len(grams & seen) >= 0.5 * len(grams) for seen in earlier):
+            out.append((unit, "repeats an earlier sentence"))
+        elif len(trigrams) > 1 and (
+            len(grams) / len(trigrams) < 0.7 or max(map(trigrams.count, trigrams)) >= 3
+        ):
+            out.append((unit, "repeats itself"))
+        earlier.append(grams)
+    return out
+
+
+def repair(text: str, unsupported: Sequence[Claim], drop_problems: bool = True) -> str:
+    """The text without the sentences (or bullet lines) that carry an unsupported claim, and
+    (by default) without those `unit_problems` finds."""
+    units = split_units(text)
+    bad = [(c.start, c.end) for c in unsupported]
+    if drop_problems:
+        bad += [(u.start, u.end) for u, _ in unit_problems(units)]
+    kept = [u for u in units if not any(s < u.end and u.start < e for s, e in bad)]
+    return join_units(kept)
+
+
+def join_units(units: Sequence[Unit]) -> str:
+    """Sentences joined by spaces; bullet lines (and what follows them) on lines of their own."""
+    out = ""
+    for k, unit in enumerate(units):
+        bullet = unit.text[:2] in ("- ", "* ", "• ")
+        prev_bullet = k > 0 and units[k - 1].text[:2] in ("- ", "* ", "• ")
+        sep = "" if k == 0 else "\n" if bullet or prev_bullet else " "
+        out += sep + unit.text
+    return out
+
+
+def _one_line(value: str) -> str:
+    value = re.sub(r"[\x00-\x1f<>`]+", " ", str(value))
+    return re.sub(r"\s+", " ", value).strip()[:_MAX_VALUE_CHARS].strip().rstrip(",;:").strip()
+
+
+# -- the service -----------------------------------------------------------------------------------
+@dataclass
+class _Job:
+    """Everything one request resolved to."""
+
+    product_id: str | None
+    attributes: dict[str, str]
+    controls: CopyControls
+    tone: str
+    length: str
+    form: str
+    low: int
+    high: int
+    adapter: str | None
+    checker: ClaimChecker
+    liked_category: str
+    liked_brand: str
+    reader: str
+    personalized: list[str]
+
+
+class CopyService:
+    """Writes checked product copy. One instance serves the CLI, the REST API, the UI and batch.
+
+    `generator` and `products` may be callables, so a service can be built before the model is
+    loaded or the catalogue read (the UI and API build theirs at start-up).
+    """
+
+    def __init__(
+        self,
+        generator: Generator | Callable[[], Generator],
+        products: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
+        *,
+        settings: CopySettings | None = None,
+        shop_name: str = "our shop",
+        languages: Sequence[str] = ("en",),
+        adapter: str | None = None,
+        known_adapters: Callable[[], Sequence[str]] | None = None,
+        orders: Any = None,
+        temperature: float = 0.0,
+        allowed_names: str = "",
+        brands: Sequence[str] | None = None,
+        model_id: str = "",
+    ) -> None:
+        self._generator = generator
+        self.model_id = model_id  # names the base model in batch state keys (a change redoes the copy)
+        self._products = products if products is not None else {}
+        self.settings = settings or CopySettings()
+        self.shop_name = shop_name
+        self.languages = set(languages)
+        self.adapter = adapter
+        self._known_adapters = known_adapters
+        self.orders = orders
+        self.temperature = temperature
+        self.allowed_names = allowed_names or shop_name
+        self._brands = list(brands) if brands is not None else None
+        self._lock = threading.RLock()
+
+    @classmethod
+    def for_shop(cls, shop: Any, *, generator: Generator | None = None) -> CopyService:
+        """The service over a `Shop`: its catalogue, orders, generator, languages and copy adapter."""
+        from assistant.adapters import AdapterRegistry, adapter_for_task
+
+        s = shop.settings
+        registry = AdapterRegistry.for_home(s.home)
+
+        def products() -> Mapping[str, Any]:
+            shop.index.products.warm_up()
+            catalogue: Mapping[str, Any] = shop.index.products.products
+            return catalogue
+
+        return cls(
+            generator if generator is not None else (lambda: shop.generator),
+            products,
+            settings=s.copywriter,
+            shop_name=s.shop.name,
+            languages=s.generator.languages,
+            adapter=adapter_for_task("copy", s.generator.task_adapters, registry),
+            known_adapters=lambda: [r.name for r in registry.list()],
+            orders=shop.orders,
+            temperature=s.generator.temperature,
+            model_id=model_id(s),
+            allowed_names=s.shop.name,
+        )
+
+    # -- resources ----------------------------------------------------------------------------------
+    @property
+    def generator(self) -> Generator:
+        with self._lock:  # concurrent first calls (batch, eval) must not load the model twice
+            if not isinstance(self._generator, Generator):  # a factory: build the engine on first use
+                self._generator = self._generator()
+                warm_up = getattr(self._generator, "warm_up", None)
+                if callable(warm_up):
+                    warm_up()
+            return self._generator
+
+    @property
+    def products(self) -> Mapping[str, Any]:
+        with self._lock:
+            if callable(self._products):
+                self._products = self._products()
+            return self._products
+
+    @property
+    def brands(self) -> list[str]:
+        """Brand names that count as brand claims (computed once from the catalogue)."""
+        with self._lock:
+            if self._brands is None:
+                self._brands = brand_lexicon(self.products.values())
+            return self._brands
+
+    def attributes(self, product_id: str) -> dict[str, str]:
+        """The attributes copy is written from (the format the copy adapter was trained on)."""
+        from finetune.data import product_attributes
+
+        return product_attributes(self.product(product_id))
+
+    def adapter_for(self, requested: str | None) -> str | None:
+        """The adapter a request will use: its own, 'base' for none, else the service's default."""
+        return self._adapter(requested)
+
+    def product(self, product_id: str) -> Any:
+        product = self.products.get(product_id)
+        if product is None:
+            example = next(iter(self.products), None)
+            hint = f" (e.g. {example})" if example else "; the catalogue is empty: run `shopassist ingest`"
+            raise CopyInputError(f"no product with id {product_id!r} in the catalogue{hint}")
+        return product
+
+    # -- one request ----------------------------------------------------------------------------------
+    def run(self, request: CopyRequest) -> CopyResult:
+        """Write, check, repair or fall back; see the module docstring."""
+        started = time.perf_counter()
+        job = self._resolve(request)
+        drafts: list[Draft] = []
+        checks: list[ClaimCheck] = []
+        note = unavailable = None
+        if request.controls.language not in self.languages:
+            # As chat does: the model is not asked to write a language it cannot; say so, keep facts.
+            note = prompts.render("copy_language_note", language=request.controls.language)
+        else:
+            try:
+                drafts, checks = self._draft(job)
+            except GeneratorError as exc:
+                unavailable = str(exc)
+                log.warning("copy: model unavailable, using the template: %s", exc)
+        lead, source = self._choose(drafts, checks)
+        text, facts = self._compose(job, lead)
+        final = job.checker.check(text)
+        if not final.ok and lead:
+            log.warning("copy: composed text failed the check (%s); using the template", final.unsupported)
+            lead, source = "", "template"
+            text, facts = self._compose(job, "")
+            final = job.checker.check(text)
+        if not final.ok:  # the template names only attributes; this guards against a template edit
+            text = repair(text, final.unsupported)
+            final = job.checker.check(text)
+        words = word_count(text)
+        return CopyResult(
+            product_id=job.product_id,
+            text=text,
+            form=job.form,  # type: ignore[arg-type]
+            tone=job.tone,  # type: ignore[arg-type]
+            length=job.length,  # type: ignore[arg-type]
+            word_count=words,
+            length_range=(job.low, job.high),
+            length_ok=job.low <= words <= job.high,
+            claims=final.claims,
+            unsupported=final.unsupported,
+            coverage=final.coverage,
+            mentioned=final.mentioned,
+            missing=final.missing,
+            source=source,  # type: ignore[arg-type]
+            facts_added=facts,
+            attempts=len(drafts),
+            drafts=drafts,
+            adapter=job.adapter,
+            language=request.controls.language,
+            language_note=note,
+            personalized=job.personalized,
+            model_unavailable=unavailable,
+            seconds=round(time.perf_counter() - started, 3),
+        )
+
+    def _resolve(self, request: CopyRequest) -> _Job:
+        c = request.controls
+        s = self.settings
+        if request.product_id:
+            attributes = self.attributes(request.product_id)
+        else:
+            attributes = {str(k): str(v) for k, v in (request.attributes or {}).items()}
+        attributes = {_one_line(k): _one_line(v) for k, v in attributes.items() if _one_line(v)}
+        if not attributes:
+            raise CopyInputError("the product has no attributes to write from")
+        tone = c.tone or s.default_tone
+        length = c.length or s.default_length
+        low, high = s.length_words[length]
+        profile = self._profile(c)
+        category = _get(attributes, "category")
+        brand = _get(attributes, "brand")
+        liked_category = (
+            category if profile and category.lower() in {x.lower() for x in profile.categories} else ""
+        )
+        liked_brand = brand if profile and brand.lower() in {x.lower() for x in profile.brands} else ""
+        reader_bits = [f"often shops for {liked_category}"] if liked_category else []
+        reader_bits += [f"likes {liked_brand}"] if liked_brand else []
+        personalized = [f"category: {liked_category}"] if liked_category else []
+        personalized += [f"brand: {liked_brand}"] if liked_brand else []
+        return _Job(
+            product_id=request.product_id,
+            attributes=attributes,
+            controls=c,
+            tone=tone,
+            length=length,
+            form=c.form or s.default_form,
+            low=low,
+            high=high,
+            adapter=self._adapter(request.adapter),
+            checker=ClaimChecker(
+                attributes,
+                self.brands,
+                audience=c.audience,
+                spec_count=s.spec_count,
+                allowed_names=self.allowed_names,
+            ),
+            liked_category=liked_category,
+            liked_brand=liked_brand,
+            reader=" and ".join(reader_bits),
+            personalized=personalized,
+        )
+
+    def _adapter(self, requested: str | None) -> str | None:
+        if requested is None or requested == "":
+            return self.adapter
+        if requested == BASE:
+            return None
+        if self._known_adapters is not None and requested not in self._known_adapters():
+            known = ", ".join(self._known_adapters()) or "none registered"
+            raise CopyInputError(
+                f"no adapter named {requested!r}; known: {known} (or '{BASE}' for the base model)"
+            )
+        return requested
+
+    def _profile(self, controls: CopyControls) -> ShopperProfile | None:
+        if controls.profile is not None:
+            return controls.profile
+        if not controls.customer_id or self.orders is None:
+            return None
+        from assistant.personalize import build_profile
+
+        profile = build_profile(controls.customer_id, self.orders, dict(self.products))
+        if profile.is_empty:
+            return None
+        return ShopperProfile(categories=sorted(profile.categories), brands=sorted(profile.brands))
+
+    # -- the model's part ---------------------------------------------------------------------------
+    def _messages(self, job: _Job) -> list[ChatMessage]:
+        if job.adapter:
+            # The copy adapter learned one prompt format (finetune.data); anything else is off-distribution.
+            from finetune.data import copy_system_prompt, copy_user_prompt
+
+            return [
+                ChatMessage(role="system", content=copy_system_prompt(self.shop_name)),
+                ChatMessage(role="user", content=copy_user_prompt(job.attributes)),
+            ]
+        words = self.settings.opening_words[job.length]
+        return [
+            ChatMessage(role="system", content=prompts.render("copy_system", shop=self.shop_name)),
+            ChatMessage(
+                role="user",
+                content=prompts.render(
+                    "copy_user",
+                    tone=job.tone,
+                    words=words,
+                    audience=_one_line(job.controls.audience),
+                    reader=job.reader,
+                    attributes=list(job.attributes.items()),
+                ),
+            ),
+        ]
+
+    def _draft(self, job: _Job) -> tuple[list[Draft], list[ClaimCheck]]:
+        """Up to `max_attempts` drafts; each retry is told what was wrong with the one before."""
+        messages = self._messages(job)
+        max_new = int(self.settings.opening_words[job.length] * 1.8) + 24
+        drafts: list[Draft] = []
+        checks: list[ClaimCheck] = []
+        for attempt in range(self.settings.max_attempts):
+            request = GenerationRequest(
+                messages=messages,
+                max_new_tokens=max_new,
+                temperature=self.temperature,
+                adapter=job.adapter,
+                seed=attempt,
+            )
+            text = clean_draft(generate(self.generator, request))
+            check = job.checker.check(text)
+            problems = [f"{reason}: {u.text[:80]}" for u, reason in unit_problems(split_units(text))]
+            draft = Draft(
+                text=text,
+                word_count=word_count(text),
+                claims=check.claims,
+                unsupported=check.unsupported,
+                problems=problems,
+                coverage=check.coverage,
+            )
+            drafts.append(draft)
+            checks.append(check)
+            if self._passes(draft):
+                break
+            if check.unsupported:
+                feedback = prompts.render("copy_feedback", claims=check.unsupported)
+            elif problems:
+                feedback = prompts.render("copy_feedback_quality")
+            else:
+                feedback = prompts.render("copy_feedback_empty")
+            messages = [
+                *messages,
+                ChatMessage(role="assistant", content=text or "(nothing)"),
+                ChatMessage(role="user", content=feedback),
+            ]
+        return drafts, checks
+
+    def _passes(self, draft: Draft) -> bool:
+        return (
+            not draft.unsupported and not draft.problems and draft.word_count >= self.settings.min_model_words
+        )
+
+    def _choose(self, drafts: Sequence[Draft], checks: Sequence[ClaimCheck]) -> tuple[str, str]:
+        """The lead text and its source: a draft that passed, else the best repaired draft, else none."""
+        for draft in drafts:
+            if self._passes(draft):
+                return draft.text, "model"
+        repaired = [repair(d.text, c.unsupported) for d, c in zip(drafts, checks, strict=True)]
+        best = max(repaired, key=word_count, default="")
+        if word_count(best) >= self.settings.min_model_words:
+            return best, "repaired"
+        return "", "template"
+
+    # -- composing the final text --------------------------------------------------------------------
+    def _compose(self, job: _Job, lead: str) -> tuple[str, list[str]]:
+        """The lead (model text, or the opening template) plus facts from data and fact-free closings,
+        fitted into the word range: the most model text that fits, then the fewest extras needed.
+        Returns the text and the attribute keys rendered from data."""
+        key = job.checker.key
+        extra = [
+            (k, v)
+            for k, v in job.attributes.items()
+            if k not in key and not _NOT_FACTS.fullmatch(k.lower()) and len(v.split()) <= 12
+        ]
+        units = [u.text for u in split_units(lead)] if lead else []
+        leads = [" ".join(units[:n]) for n in range(len(units), 0, -1)] + [""]  # "": the opening template
+
+        def facts_for(lead_text: str) -> list[tuple[str, str]]:
+            if job.form == "bullets":
+                return list(key.items())  # the spec list is the point of bullets
+            if lead_text and not self.settings.append_facts:
+                return []
+            opening = lead_text or self._render(job, "", [], 0)
+            return [(k, v) for k, v in key.items() if not _mentioned(job, opening, k)]
+
+        options = [(lead_text, facts_for(lead_text)) for lead_text in leads]
+        best: tuple[int, str, list[str]] = (10**9, "", [])
+        # Priority: every key fact (coverage), then as much model text as fits, then the fewest
+        # extras (more specifications, then fact-free closings) that reach the minimum.
+        for drop in range(max(len(f) for _, f in options) + 1):
+            for lead_text, facts in options:
+                chosen_key = facts[: max(0, len(facts) - drop)]
+                extra_here = [(k, v) for k, v in extra if not _mentioned(job, lead_text, k)]
+                for n_extra in range(len(extra_here) + 1):
+                    chosen = chosen_key + extra_here[:n_extra]
+                    too_long = False
+                    for closings in range(7):
+                        text = self._render(job, lead_text, chosen, closings)
+                        n = word_count(text)
+                        distance = max(job.low - n, n - job.high, 0)
+                        if distance < best[0]:
+                            best = (distance, text, [k for k, _ in chosen])
+                        if distance == 0:
+                            return text, best[2]
+                        if n > job.high:
+                            too_long = closings == 0
+                            break
+                    if too_long:
+                        break  # more specifications only make it longer
+        return best[1], best[2]
+
+    def _render(self, job: _Job, lead: str, facts: list[tuple[str, str]], closings: int) -> str:
+        text = prompts.render(
+            "copy_template",
+            lead=lead,
+            title=_get(job.attributes, "title"),
+            brand=_get(job.attributes, "brand"),
+            audience=_one_line(job.controls.audience),
+            liked_category=job.liked_category,
+            liked_brand=job.liked_brand,
+            tone=job.tone,
+            form=job.form,
+            facts=facts,
+            count=closings,
+        )
+        return re.sub(r"(?<!\.)\.\.(?!\.)", ".", text)  # "Co." + "." (an ellipsis stays)
+
+
+def model_id(settings: Any) -> str:
+    """Which model writes: the engine and the model folder or served name (part of batch keys)."""
+    gen = settings.generator
+    return f"{gen.engine}:{gen.served_model or gen.model or 'smollm2-135m-instruct'}"
+
+
+def _get(attributes: Mapping[str, str], key: str) -> str:
+    return next((v for k, v in attributes.items() if k.lower() == key), "")
+
+
+def _mentioned(job: _Job, text: str, key: str) -> bool:
+    from assistant.copystudio.claims import mentions
+
+    return bool(text) and mentions(text, key, job.attributes[key])
+
+
+def key_attributes_of(attributes: Mapping[str, str], settings: CopySettings | None = None) -> dict[str, str]:
+    """The key attributes the service covers, under the given settings."""
+    return key_attributes(attributes, (settings or CopySettings()).spec_count)
