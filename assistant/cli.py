@@ -360,6 +360,42 @@ def _bench_tokenizer(settings: Settings) -> Any:
     )
 
 
+@bench_group.command("ingest")
+@click.option(
+    "--products",
+    "products_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Products file in the shared layout, e.g. ../shared/data/search/homedepot/products.csv",
+)
+@click.option("--max-products", type=click.IntRange(min=1), help="Only the first N products")
+@click.option("--batch-size", default=1024, type=click.IntRange(min=1), help="Products per upsert")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write results here")
+@click.pass_context
+def bench_ingest_cmd(
+    ctx: click.Context, products_path: Path, max_products: int | None, batch_size: int, json_path: Path | None
+) -> None:
+    """Products/s into fresh stores: sequential embed-then-write vs the next batch embedded while
+    this one is written (the default), same products, one run."""
+    from assistant.shop import embedding_function
+    from retrieval.datasets import load_search_products
+    from retrieval.evaluate import bench_ingest
+
+    settings = _settings(ctx)
+    loaded = load_search_products(products_path)
+    products = loaded.items[:max_products] if max_products else loaded.items
+    if not products:
+        raise click.ClickException(f"no valid products in {products_path}")
+    rows = bench_ingest(
+        products,
+        settings.home / "bench-ingest",
+        embedding_function(settings, cache=False),
+        batch_size=batch_size,
+    )
+    print_rows(rows)
+    _write_json(json_path, {"products_file": str(products_path), "batch_size": batch_size, "rows": rows})
+
+
 @bench_group.command("chat")
 @click.option("--engine", help="Generator engine (default: generator.engine)")
 @click.option("--concurrency", default=4, type=int, help="Chats at once")
@@ -556,7 +592,7 @@ def eval_chat_cmd(
     if examples and not faq_path:
         raise click.UsageError("--examples extend the entries of --faq; give both")
     digest = hashlib.sha256()
-    for path in (faq_path, examples):
+    for path in (faq_path, examples, questions if examples else None):
         digest.update(path.read_bytes() if path else b"-")
     key = digest.hexdigest()[:12] if faq_path else "demo"
     shop_settings = settings.model_copy(update={"home": settings.home / "eval-chat" / key})
@@ -564,15 +600,23 @@ def eval_chat_cmd(
         shop_settings.generator = shop_settings.generator.model_copy(update={"engine": engine})
     shop = Shop(shop_settings)
     shop.ensure_ready()
+    try:
+        asked = load_labelled_questions(questions) if questions else []
+    except (EvalDataError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    overlap = 0
     if faq_path:
         entries = load_intent_faq(faq_path)
         extra: dict[str, list[str]] = {}
+        asked_texts = {text for text, _ in asked}
         for text, intent in load_labelled_questions(examples) if examples else []:
+            if text in asked_texts:  # an example that is also a test question would grade itself
+                overlap += 1
+                continue
             extra.setdefault(intent, []).append(text)
         entries = [e.model_copy(update={"examples": e.examples + extra.get(e.id, [])}) for e in entries]
         shop.index.ingest_faq(entries, prune=True)
     try:
-        asked = load_labelled_questions(questions) if questions else []
         if max_questions and len(asked) > max_questions:
             asked = random.Random(0).sample(asked, max_questions)
         refused = load_questions(unanswerable) if unanswerable else []
@@ -590,6 +634,9 @@ def eval_chat_cmd(
             shop.chat, questions=asked, unanswerable=refused, dialogues=scripted, progress=bar.update
         )
     result["engine"] = shop.generator.name
+    if examples:
+        result["examples_dropped_overlap"] = overlap
+        click.echo(f"examples left out because they are also questions: {overlap}")
     for section in ("questions", "unanswerable", "dialogues"):
         if section in result:
             shown = {k: v for k, v in result[section].items() if k not in ("failures", "answered")}

@@ -161,14 +161,18 @@ def load_search_set(
     products: str | Path, queries: str | Path, qrels: str | Path, gain_offset: float = 1.0
 ) -> SearchSet:
     """Any set in the shared layout: products (product_id, title[, description]), queries, qrels."""
+    loaded = load_search_products(products)
+    return SearchSet(loaded.items, load_queries(queries), load_qrels(qrels, gain_offset), loaded.errors)
+
+
+def load_search_products(products: str | Path) -> LoadResult[Product]:
+    """The products file of a set in the shared layout (CSV, or tab-separated as WANDS ships it)."""
     products = Path(products)
     with products.open(encoding="utf-8") as handle:
         tab_separated = "\t" in handle.readline()
     if products.suffix == ".csv" and tab_separated:
-        loaded = _load_tsv_products(products)
-    else:
-        loaded = load_products(products, _search_mapping(products), required=("id", "title"))
-    return SearchSet(loaded.items, load_queries(queries), load_qrels(qrels, gain_offset), loaded.errors)
+        return _load_tsv_products(products)
+    return load_products(products, _search_mapping(products), required=("id", "title"))
 
 
 def _load_tsv_products(path: Path) -> LoadResult[Product]:

@@ -62,3 +62,30 @@ def test_chat_json_and_input_errors(env):
     assert result.exit_code == 1 and "20,000 characters long; the limit is 2,000" in result.output
     result = runner.invoke(cli, ["chat", "   "])
     assert result.exit_code == 1 and "The message is empty" in result.output
+
+
+@pytest.mark.slow
+def test_eval_chat_leaves_out_examples_that_are_also_questions(env):
+    """An example phrasing that is also a test question would grade itself (Bitext's replies file
+    shares most of its texts with the dev questions), so eval chat drops it and says how many."""
+    (env / "faq.csv").write_text(
+        "intent,category,answer\n"
+        "track_refund,REFUND,Refunds show on your statement within 5 business days.\n"
+        "change_address,SHIPPING,You can change the delivery address before the order ships.\n"
+    )
+    (env / "questions.csv").write_text(
+        "question,intent,category\nwhere is my refund,track_refund,REFUND\n"
+        "i moved and need a new shipping address,change_address,SHIPPING\n"
+    )
+    (env / "examples.csv").write_text(
+        "instruction,intent,category,response\n"
+        "where is my refund,track_refund,REFUND,x\n"
+        "has my money come back yet,track_refund,REFUND,x\n"
+    )
+    out = env / "result.json"
+    args = ["eval", "chat", "--faq", "faq.csv", "--questions", "questions.csv", "--examples", "examples.csv"]
+    result = CliRunner().invoke(cli, [*args, "--engine", "fake", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "examples left out because they are also questions: 1" in result.output
+    data = json.loads(out.read_text())
+    assert data["examples_dropped_overlap"] == 1 and data["questions"]["n"] == 2
