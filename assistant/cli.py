@@ -369,31 +369,42 @@ def _bench_tokenizer(settings: Settings) -> Any:
     help="Products file in the shared layout, e.g. ../shared/data/search/homedepot/products.csv",
 )
 @click.option("--max-products", type=click.IntRange(min=1), help="Only the first N products")
-@click.option("--batch-size", default=1024, type=click.IntRange(min=1), help="Products per upsert")
+@click.option(
+    "--batch-sizes", default="1024", help="Comma-separated products per upsert; each fills a fresh store"
+)
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write results here")
 @click.pass_context
 def bench_ingest_cmd(
-    ctx: click.Context, products_path: Path, max_products: int | None, batch_size: int, json_path: Path | None
+    ctx: click.Context,
+    products_path: Path,
+    max_products: int | None,
+    batch_sizes: str,
+    json_path: Path | None,
 ) -> None:
-    """Products/s into fresh stores: sequential embed-then-write vs the next batch embedded while
-    this one is written (the default), same products, one run."""
+    """Products/s into fresh stores (embedding, both Chroma collections, the lexical index), one row
+    per upsert batch size, same products, one run."""
     from assistant.shop import embedding_function
     from retrieval.datasets import load_search_products
     from retrieval.evaluate import bench_ingest
 
+    try:
+        sizes = [int(x) for x in batch_sizes.split(",") if x.strip()]
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{batch_sizes!r} is not a list of whole numbers", param_hint="--batch-sizes"
+        ) from exc
+    if not sizes or min(sizes) < 1:
+        raise click.BadParameter("give one or more sizes >= 1, e.g. 256,1024", param_hint="--batch-sizes")
     settings = _settings(ctx)
     loaded = load_search_products(products_path)
     products = loaded.items[:max_products] if max_products else loaded.items
     if not products:
         raise click.ClickException(f"no valid products in {products_path}")
     rows = bench_ingest(
-        products,
-        settings.home / "bench-ingest",
-        embedding_function(settings, cache=False),
-        batch_size=batch_size,
+        products, settings.home / "bench-ingest", embedding_function(settings, cache=False), batch_sizes=sizes
     )
     print_rows(rows)
-    _write_json(json_path, {"products_file": str(products_path), "batch_size": batch_size, "rows": rows})
+    _write_json(json_path, {"products_file": str(products_path), "rows": rows})
 
 
 @bench_group.command("chat")
@@ -643,7 +654,8 @@ def eval_chat_cmd(
             click.echo(f"{section}: {json.dumps(shown)}")
     for failure in result.get("dialogues", {}).get("failures", [])[:10]:
         click.echo(f"  FAIL {failure['dialogue']} turn {failure['turn']}: {'; '.join(failure['problems'])}")
-    click.echo(f"turns: {json.dumps(result['turns'])}")
+    turns = {k: v for k, v in result["turns"].items() if k != "caught"}
+    click.echo(f"turns: {json.dumps(turns)}")
     _write_json(json_path, result)
 
 
@@ -853,6 +865,14 @@ def bench_finetune_cmd(
 )
 @click.option("--rank", type=int, help="LoRA rank")
 @click.option("--alpha", type=int, help="LoRA alpha")
+@click.option("--dropout", type=float, help="Dropout on the LoRA input (0 is faster on CPU)")
+@click.option(
+    "--target-modules",
+    callback=lambda _ctx, _param, value: (
+        [m.strip() for m in value.split(",") if m.strip()] if value else None
+    ),
+    help="Comma-separated layers to adapt, e.g. q_proj,k_proj,v_proj,o_proj (default: attention and MLP)",
+)
 @click.option("--lr", type=float, help="Peak learning rate")
 @click.option("--schedule", type=click.Choice(["cosine", "linear", "constant"]), help="Decay after warmup")
 @click.option("--warmup-steps", type=int, help="Steps of linear warmup")

@@ -97,12 +97,23 @@ class _Recorder:
     def __init__(self, chat: ChatService) -> None:
         self.chat = chat
         self.latencies: list[float] = []
+        self.first_text: list[float] = []
         self.checked = self.flagged = self.leaked = self.fallbacks = 0
+        self.caught: list[dict[str, Any]] = []
 
     def ask(self, request: ChatRequest) -> ChatResponse:
         start = time.perf_counter()
-        response = self.chat.respond(request)
+        response: ChatResponse | None = None
+        for event in self.chat.stream(request):
+            if event.type == "delta" and len(self.first_text) < len(self.latencies) + 1:
+                self.first_text.append((time.perf_counter() - start) * 1000)
+            if event.response is not None:
+                response = event.response
+        if response is None:
+            raise RuntimeError("the chat stream ended without a response")
         self.latencies.append((time.perf_counter() - start) * 1000)
+        if len(self.first_text) < len(self.latencies):
+            self.first_text.append(self.latencies[-1])
         report = response.verifier
         if report.checked:
             self.checked += 1
@@ -110,6 +121,8 @@ class _Recorder:
             if report.unsupported:
                 self.flagged += 1
                 self.leaked += any(span in response.text for span in report.unsupported)
+                if len(self.caught) < 12:  # what the verifier stopped, to judge how strict it is
+                    self.caught.append({"message": request.message, "unsupported": report.unsupported})
         return response
 
     def summary(self) -> dict[str, Any]:
@@ -117,10 +130,13 @@ class _Recorder:
             "turns": len(self.latencies),
             "latency_p50_ms": round(percentile(self.latencies, 0.5), 1),
             "latency_p95_ms": round(percentile(self.latencies, 0.95), 1),
+            "first_text_p50_ms": round(percentile(self.first_text, 0.5), 1),
+            "first_text_p95_ms": round(percentile(self.first_text, 0.95), 1),
             "model_turns": self.checked,
             "raw_text_unsupported_rate": round(self.flagged / self.checked, 4) if self.checked else None,
             "unsupported_reaching_reply": self.leaked,
             "template_fallback_rate": round(self.fallbacks / self.checked, 4) if self.checked else None,
+            "caught": self.caught,
         }
 
 

@@ -24,9 +24,40 @@ if name not in {r.name for r in registry.list()}:
     path = noise_lora_adapter(base, settings.home / "adapters" / name, rank=8)
     registry.register(AdapterRecord(name=name, task="cs", path=path, base_model=str(base)))
 PY
-trap '"$BIN/shopassist" serve-model --stop' EXIT
+trap '"$BIN/shopassist" serve-model --stop >/dev/null 2>&1 || true' EXIT
+# vLLM's CPU scheduler process spins on a core even when idle, so on a small machine each engine is
+# measured alone: the embedded engine with no server up, then each server by itself. The same
+# prompts and settings every time; generate-vllm.json puts them side by side with ratios.
+GEN=("$BIN/shopassist" bench generate --concurrency 1,8 --max-new-tokens 128 --rounds 2)
+R=bench/results
+"$BIN/shopassist" serve-model --stop >/dev/null 2>&1 || true
+"${GEN[@]}" --engine embedded --json $R/generate-alone-embedded.json
 "$BIN/shopassist" serve-model --install --detach
+"${GEN[@]}" --engine "vllm,vllm:$ADAPTER" --json $R/generate-alone-vllm.json
+"$BIN/shopassist" serve-model --stop
 "$BIN/shopassist" serve-model --merged "$ADAPTER" --detach
-"$BIN/shopassist" bench generate --concurrency 1,8 --max-new-tokens 128 \
-  --engine "embedded,vllm,vllm:$ADAPTER@http://127.0.0.1:8100,vllm:$ADAPTER@http://127.0.0.1:8101" \
-  --json bench/results/generate-vllm.json
+"${GEN[@]}" --engine "vllm:$ADAPTER@http://127.0.0.1:8101" --json $R/generate-alone-merged.json
+"$BIN/shopassist" serve-model --stop
+"$BIN/python" - $R "$ADAPTER" <<'PY'
+import json
+import sys
+from pathlib import Path
+
+from assistant.cli import print_rows
+
+folder, adapter = Path(sys.argv[1]), sys.argv[2]
+rows = []
+for part in ("embedded", "vllm", "merged"):
+    rows += json.loads((folder / f"generate-alone-{part}.json").read_text())["results"]
+names = {"embedded": "embedded", "vllm": "vllm base", f"vllm:{adapter}": "vllm LoRA"}
+for row in rows:
+    row["engine"] = names.get(row["engine"], "vllm merged")
+    row.pop("ratio_vs_first_engine", None)
+base = {(r["engine"], r["concurrency"]): r["tokens_per_s"] for r in rows}
+for row in rows:
+    row["ratio_vs_embedded"] = round(row["tokens_per_s"] / base[("embedded", row["concurrency"])], 2)
+    row["ratio_vs_vllm_base"] = round(row["tokens_per_s"] / base[("vllm base", row["concurrency"])], 2)
+print_rows(rows)
+(folder / "generate-vllm.json").write_text(json.dumps({"adapter": adapter, "results": rows}, indent=2))
+print(f"wrote {folder / 'generate-vllm.json'}")
+PY

@@ -61,7 +61,6 @@ class ShopIndex:
         prune: bool = False,
         progress: Callable[[int], None] | None = None,
         batch_size: int = 1024,
-        overlap: bool = True,
     ) -> IngestStats:
         titles = {p.id: p.title for p in products}
         records = [Record(p.id, p.search_text(), p.metadata()) for p in products]
@@ -73,7 +72,6 @@ class ShopIndex:
             batch_size=batch_size,
             mirrors=[(self.titles_collection, lambda r: titles[r.id])],
             embed=self.embedding_function,
-            overlap=overlap,
         )
         if stats.embedded or stats.deleted:
             self.products.refresh()

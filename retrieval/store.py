@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,7 +100,6 @@ def sync_records(
     progress: Callable[[int], None] | None = None,
     mirrors: Sequence[Mirror] = (),
     embed: Callable[[list[str]], Any] | None = None,
-    overlap: bool = True,
 ) -> IngestStats:
     """Upsert new and changed records; delete stored ones not in `records` only when `prune`.
 
@@ -110,8 +108,6 @@ def sync_records(
     so a title that equals the full text is embedded once. Batches of 1024 ingest Home Depot titles
     ~20% faster than 256 (fewer Chroma round trips). Each batch writes the mirrors before the
     primary collection, whose hashes decide what is left to do: a killed run resumes correctly.
-    `overlap` embeds the next batch while this one is written (off: one after the other, the
-    baseline of `shopassist bench ingest`).
     """
     import time
 
@@ -140,34 +136,23 @@ def sync_records(
                     todo.append(rec)
                     stats.unchanged -= 1
                     stats.updated += 1
-    batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
-
-    def plan(batch: list[Record]) -> tuple[list[tuple[Any, list[str]]], dict[str, Any]]:
+    for i in range(0, len(todo), batch_size):
+        batch = todo[i : i + batch_size]
         targets = [(mirror, [view(r) for r in batch]) for mirror, view in mirrors]
         targets.append((collection, [r.document for r in batch]))
         vectors: dict[str, Any] = {}
         if embed is not None:
             distinct = list(dict.fromkeys(text for _, docs in targets for text in docs))
             vectors = dict(zip(distinct, embed(distinct), strict=True))
-        return targets, vectors
-
-    # The next batch is embedded while this one is written: the model and Chroma's index inserts
-    # then share the cores instead of taking turns. Writes stay in order, one batch at a time.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = [pool.submit(plan, batches[0])] if batches and overlap else []
-        for n, batch in enumerate(batches):
-            targets, vectors = pending.pop().result() if pending else plan(batch)
-            if overlap and n + 1 < len(batches):
-                pending.append(pool.submit(plan, batches[n + 1]))
-            for target, docs in targets:
-                target.upsert(
-                    ids=[r.id for r in batch],
-                    documents=docs,
-                    metadatas=[r.metadata for r in batch],
-                    **({"embeddings": [vectors[d] for d in docs]} if vectors else {}),
-                )
-            if progress:
-                progress(len(batch))
+        for target, docs in targets:
+            target.upsert(
+                ids=[r.id for r in batch],
+                documents=docs,
+                metadatas=[r.metadata for r in batch],
+                **({"embeddings": [vectors[d] for d in docs]} if vectors else {}),
+            )
+        if progress:
+            progress(len(batch))
     if prune:
         keep = {r.id for r in records}
         gone = [rid for rid in stored if rid not in keep]

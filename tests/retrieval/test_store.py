@@ -61,33 +61,6 @@ def test_interrupted_ingest_finishes_on_rerun_without_duplicates(hash_index):
     assert len(ids) == len(set(ids)) == 600
 
 
-def test_overlapped_ingest_stores_exactly_what_sequential_ingest_stores(tmp_path: Path):
-    """Embedding the next batch during this batch's write changes speed, never content or order."""
-    from retrieval.index import ShopIndex
-    from retrieval.store import open_client
-
-    stored = {}
-    for overlap in (False, True):
-        index = ShopIndex(open_client(tmp_path / str(overlap)), HashEmbedding())
-        stats = index.ingest_products(products(70), batch_size=16, overlap=overlap)
-        assert stats.added == 70
-        got = index.products_collection.get(include=["documents", "embeddings"])
-        titles = index.titles_collection.get(include=["documents"])
-        stored[overlap] = (
-            sorted(
-                zip(
-                    got["ids"],
-                    got["documents"],
-                    [list(map(float, e)) for e in got["embeddings"]],
-                    strict=True,
-                )
-            ),
-            sorted(zip(titles["ids"], titles["documents"], strict=True)),
-        )
-    assert stored[True] == stored[False]
-    assert len(stored[True][0]) == len(stored[True][1]) == 70
-
-
 def test_bad_file_keeps_what_was_stored(hash_index, tmp_path: Path):
     hash_index.ingest_products(products(5))
     bad = tmp_path / "bad.csv"
