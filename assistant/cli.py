@@ -325,11 +325,11 @@ def bench_generate_cmd(
             run_settings = settings
             if url:  # this run's model name goes to this server (e.g. a merged adapter's)
                 run_settings = settings.model_copy(deep=True)
+                run_settings.generator.url = url  # health checks and any other model go there too
                 target = run_adapter or adapter
-                if target:
+                if target:  # a server of its own for this name (e.g. merged weights) serves only it
                     run_settings.generator.endpoints = {**settings.generator.endpoints, target: url}
-                else:
-                    run_settings.generator.url = url
+                    run_settings.generator.served_model = target
             try:
                 built[key] = create_generator(name, settings=run_settings)
             except GeneratorError as exc:
