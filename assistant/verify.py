@@ -28,7 +28,8 @@ INTRO_VOCABULARY = frozenset(
     know anything else other questions question unclear narrow down size sizes colour colours color colors
     further glad assist feel free tell me something different another again any all one ones hear understand
     you're you'll you've i'll i'm i've we're we'll we've it's that's here's there's let's select choose
-    interested interest during process specific time sure okay thanks thank assistance amount"""
+    interested interest during process specific time sure okay thanks thank assistance amount
+    see similar suggestion suggestions recommend recommendation shop store customer customers service assistant"""
     )
 )
 _NUMBER = re.compile(r"(?<![\w.])[$€£]?\d+(?:[.,]\d+)*%?")
