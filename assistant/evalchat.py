@@ -104,16 +104,16 @@ class _Recorder:
     def ask(self, request: ChatRequest) -> ChatResponse:
         start = time.perf_counter()
         response: ChatResponse | None = None
+        first_text: float | None = None
         for event in self.chat.stream(request):
-            if event.type == "delta" and len(self.first_text) < len(self.latencies) + 1:
-                self.first_text.append((time.perf_counter() - start) * 1000)
+            if event.type == "delta" and first_text is None:
+                first_text = (time.perf_counter() - start) * 1000
             if event.response is not None:
                 response = event.response
         if response is None:
             raise RuntimeError("the chat stream ended without a response")
         self.latencies.append((time.perf_counter() - start) * 1000)
-        if len(self.first_text) < len(self.latencies):
-            self.first_text.append(self.latencies[-1])
+        self.first_text.append(first_text if first_text is not None else self.latencies[-1])
         report = response.verifier
         if report.checked:
             self.checked += 1

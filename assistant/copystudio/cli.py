@@ -23,8 +23,7 @@ def _settings(ctx: click.Context, engine: str | None) -> Any:
 def _file_service(settings: Any, paths: tuple[Path, ...]) -> Any:
     """A copy service over products read from files (Flipkart's sample or any shop catalogue),
     without the vector store: nothing is embedded."""
-    from assistant.adapters import AdapterRegistry, adapter_for_task
-    from assistant.copystudio.service import CopyService, model_id
+    from assistant.copystudio.service import CopyService
     from assistant.generation.base import create_generator
     from finetune.data import DataError, load_copy_products
 
@@ -34,17 +33,8 @@ def _file_service(settings: Any, paths: tuple[Path, ...]) -> Any:
         raise click.ClickException(str(exc)) from exc
     if not products:
         raise click.ClickException(f"no products could be read from {', '.join(map(str, paths))}")
-    registry = AdapterRegistry.for_home(settings.home)
-    return CopyService(
-        lambda: create_generator(settings.generator.engine, settings=settings),
-        products,
-        settings=settings.copywriter,
-        shop_name=settings.shop.name,
-        languages=settings.generator.languages,
-        adapter=adapter_for_task("copy", settings.generator.task_adapters, registry),
-        known_adapters=lambda: [r.name for r in registry.list()],
-        temperature=settings.generator.temperature,
-        model_id=model_id(settings),
+    return CopyService.from_settings(
+        settings, lambda: create_generator(settings.generator.engine, settings=settings), products
     )
 
 

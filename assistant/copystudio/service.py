@@ -267,28 +267,47 @@ class CopyService:
     @classmethod
     def for_shop(cls, shop: Any, *, generator: Generator | None = None) -> CopyService:
         """The service over a `Shop`: its catalogue, orders, generator, languages and copy adapter."""
-        from assistant.adapters import AdapterRegistry, adapter_for_task
-
-        s = shop.settings
-        registry = AdapterRegistry.for_home(s.home)
 
         def products() -> Mapping[str, Any]:
             shop.index.products.warm_up()
             catalogue: Mapping[str, Any] = shop.index.products.products
             return catalogue
 
-        return cls(
+        return cls.from_settings(
+            shop.settings,
             generator if generator is not None else (lambda: shop.generator),
+            products,
+            orders=shop.orders,
+            allowed_names=shop.settings.shop.name,
+        )
+
+    @classmethod
+    def from_settings(
+        cls,
+        s: Any,
+        generator: Generator | Callable[[], Generator],
+        products: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
+        *,
+        orders: Any = None,
+        allowed_names: str = "",
+    ) -> CopyService:
+        """The one place settings become service arguments (copy settings, languages, the task's
+        adapter from the registry, temperature, model id), for a shop or for products from files."""
+        from assistant.adapters import AdapterRegistry, adapter_for_task
+
+        registry = AdapterRegistry.for_home(s.home)
+        return cls(
+            generator,
             products,
             settings=s.copywriter,
             shop_name=s.shop.name,
             languages=s.generator.languages,
             adapter=adapter_for_task("copy", s.generator.task_adapters, registry),
             known_adapters=lambda: [r.name for r in registry.list()],
-            orders=shop.orders,
+            orders=orders,
             temperature=s.generator.temperature,
             model_id=model_id(s),
-            allowed_names=s.shop.name,
+            allowed_names=allowed_names,
         )
 
     # -- resources ----------------------------------------------------------------------------------
