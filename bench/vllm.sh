@@ -25,6 +25,11 @@ if name not in {r.name for r in registry.list()}:
     registry.register(AdapterRecord(name=name, task="cs", path=path, base_model=str(base)))
 PY
 trap '"$BIN/shopassist" serve-model --stop >/dev/null 2>&1 || true' EXIT
+# Serve as fast as this CPU allows: compiled (no --enforce-eager; minutes to start) and computing on
+# every core (vLLM's default keeps one for its scheduler, half of a 2-core machine). A LoRA server
+# is not compiled whatever the setting (vLLM turns compilation off for LoRA on CPU).
+export SHOPASSIST_SERVING__EAGER=${SHOPASSIST_SERVING__EAGER:-false}
+export SHOPASSIST_SERVING__CPU_THREADS_BIND=${SHOPASSIST_SERVING__CPU_THREADS_BIND:-0-$(($(nproc) - 1))}
 # vLLM's CPU scheduler process spins on a core even when idle, so on a small machine each engine is
 # measured alone: the embedded engine with no server up, then each server by itself. The same
 # prompts and settings every time; generate-vllm.json puts them side by side with ratios.
@@ -32,8 +37,11 @@ GEN=("$BIN/shopassist" bench generate --concurrency 1,8 --max-new-tokens 128 --r
 R=bench/results
 "$BIN/shopassist" serve-model --stop >/dev/null 2>&1 || true
 "${GEN[@]}" --engine embedded --json $R/generate-alone-embedded.json
-"$BIN/shopassist" serve-model --install --detach
-"${GEN[@]}" --engine "vllm,vllm:$ADAPTER" --json $R/generate-alone-vllm.json
+"$BIN/shopassist" serve-model --install --detach --no-adapters
+"${GEN[@]}" --engine vllm --json $R/generate-alone-vllm.json
+"$BIN/shopassist" serve-model --stop
+"$BIN/shopassist" serve-model --detach
+"${GEN[@]}" --engine "vllm:$ADAPTER" --json $R/generate-alone-lora.json
 "$BIN/shopassist" serve-model --stop
 "$BIN/shopassist" serve-model --merged "$ADAPTER" --detach
 "${GEN[@]}" --engine "vllm:$ADAPTER@http://127.0.0.1:8101" --json $R/generate-alone-merged.json
@@ -47,7 +55,7 @@ from assistant.cli import print_rows
 
 folder, adapter = Path(sys.argv[1]), sys.argv[2]
 rows = []
-for part in ("embedded", "vllm", "merged"):
+for part in ("embedded", "vllm", "lora", "merged"):
     rows += json.loads((folder / f"generate-alone-{part}.json").read_text())["results"]
 names = {"embedded": "embedded", "vllm": "vllm base", f"vllm:{adapter}": "vllm LoRA"}
 for row in rows:

@@ -261,11 +261,17 @@ def evaluate_intents(
 
 
 def bench_ingest(
-    products: Sequence[Product], folder: Path, embedding_function: Any, *, batch_sizes: Sequence[int]
+    products: Sequence[Product],
+    folder: Path,
+    embedding_function: Any,
+    *,
+    batch_sizes: Sequence[int],
+    old_mirror: bool = False,
 ) -> list[dict[str, Any]]:
     """Ingest the same products into a fresh store once per upsert batch size; products/s of each
     and the ratio to the first, in one run (the eval commands cache their index, so they report
-    the rate of whichever run built it)."""
+    the rate of whichever run built it). `old_mirror` first adds a baseline row per size with every
+    title mirrored, as before plain titles were skipped."""
     import shutil
 
     from retrieval.index import ShopIndex
@@ -273,15 +279,18 @@ def bench_ingest(
 
     embedding_function(["warm up the model before the clock starts"])
     rows: list[dict[str, Any]] = []
-    for size in batch_sizes:
-        store = Path(folder) / f"batch-{size}"
+    runs = [(size, True) for size in batch_sizes if old_mirror] + [(size, False) for size in batch_sizes]
+    for size, every_title in runs:
+        # One folder per run: Chroma keeps a client per path for the process's lifetime.
+        store = Path(folder) / f"batch-{size}{'-all-titles' if every_title else ''}"
         shutil.rmtree(store, ignore_errors=True)
         index = ShopIndex(open_client(store / "chroma"), embedding_function, lexical_dir=store / "lexical")
         start = time.perf_counter()
-        stats = index.ingest_products(products, batch_size=size)
+        stats = index.ingest_products(products, batch_size=size, mirror_every_title=every_title)
         seconds = time.perf_counter() - start
         rows.append(
             {
+                "titles_mirrored": "all" if every_title else "distinct only",
                 "batch_size": size,
                 "products": len(products),
                 "embedded": stats.embedded,

@@ -61,16 +61,25 @@ class ShopIndex:
         prune: bool = False,
         progress: Callable[[int], None] | None = None,
         batch_size: int = 1024,
+        mirror_every_title: bool = False,
     ) -> IngestStats:
-        titles = {p.id: p.title for p in products}
+        """`mirror_every_title` stores plain titles in the title collection too, as versions before
+        2026-11-29 did; it exists so `bench ingest` can measure what skipping them saves."""
         records = [Record(p.id, p.search_text(), p.metadata()) for p in products]
+        # Only titles that differ from the full text need their own vectors; the title signal reads
+        # the full collection for the rest (ProductSearch._title_dense).
+        titles = {
+            p.id: p.title
+            for p, r in zip(products, records, strict=True)
+            if mirror_every_title or p.title != r.document
+        }
         stats = sync_records(
             self.products_collection,
             records,
             prune=prune,
             progress=progress,
             batch_size=batch_size,
-            mirrors=[(self.titles_collection, lambda r: titles[r.id])],
+            mirrors=[(self.titles_collection, lambda r: titles.get(r.id))],
             embed=self.embedding_function,
         )
         if stats.embedded or stats.deleted:

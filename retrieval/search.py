@@ -148,6 +148,9 @@ class ProductSearch(_LazyIndex):
         self._title_lexical = LexicalIndex.load_or_build(
             folder / "title" if folder else None, [p.title for p in items], key
         )
+        # Products whose title is their whole text are not in the title collection (same vectors).
+        self._title_is_text = frozenset(i for i, d, p in zip(ids, docs, items, strict=True) if d == p.title)
+        self._title_count = len(ids) - len(self._title_is_text)
 
     def get(self, product_id: str) -> Product | None:
         self.warm_up()
@@ -207,8 +210,27 @@ class ProductSearch(_LazyIndex):
             "dense": self._dense(self.collection, text, n, where, mask, allowed),
         }
         if self.title_collection is not None:
-            signals["title_dense"] = self._dense(self.title_collection, text, n, where, mask, allowed)
+            signals["title_dense"] = self._title_dense(text, n, where, mask, allowed, signals["dense"])
         return signals
+
+    def _title_dense(
+        self,
+        text: str,
+        n: int,
+        where: dict[str, Any] | None,
+        mask: Any,
+        allowed: int,
+        dense: list[tuple[str, float]],
+    ) -> list[tuple[str, float]]:
+        """Dense search over titles: the title collection for titles that differ from the full
+        text, merged with the full-text hits of products whose title is their whole text (their
+        vectors are the same). Exact when all titles differ or none do (Home Depot); in a mixed
+        catalogue a title-only product can be missed when n other full texts outrank it."""
+        merged = {pid: sim for pid, sim in dense if pid in self._title_is_text}
+        if self._title_count:
+            own = min(n, self._title_count)
+            merged.update(self._dense(self.title_collection, text, own, where, mask, allowed))
+        return sorted(merged.items(), key=lambda kv: -kv[1])[:n]
 
     def _rank(self, parsed: ParsedQuery, signals: dict[str, list[tuple[str, float]]]) -> dict[str, float]:
         """Fused scores of the candidates: the learned ranker when one is loaded, else the fusion

@@ -54,6 +54,15 @@ def test_command_without_adapters_has_no_lora_flags(settings, tmp_path):
     assert "--enable-lora" not in cmd and "--port" in cmd and cmd[cmd.index("--port") + 1] == "8100"
 
 
+def test_compiled_server_and_core_binding_are_settings(settings, tmp_path):
+    assert "--enforce-eager" in serving.build_command(settings, tmp_path, "m")
+    assert "VLLM_CPU_OMP_THREADS_BIND" not in serving.server_env(settings)
+    settings.serving.eager = False
+    settings.serving.cpu_threads_bind = "0-1"
+    assert "--enforce-eager" not in serving.build_command(settings, tmp_path, "m")
+    assert serving.server_env(settings)["VLLM_CPU_OMP_THREADS_BIND"] == "0-1"
+
+
 def test_lora_rank_setting_and_limits(settings):
     a = register(settings, "cs-a", rank=4)
     assert serving.max_lora_rank(settings, [a]) == 8
@@ -69,6 +78,28 @@ def test_environment_is_offline_and_sized(settings):
     env = serving.server_env(settings)
     assert env["VLLM_CPU_KVCACHE_SPACE"] == "2" and env["HF_HUB_OFFLINE"] == "1"
     assert env["TRANSFORMERS_OFFLINE"] == "1" and env["VLLM_CACHE_ROOT"] == str(settings.home / "vllm-cache")
+
+
+def test_base_alone_leaves_the_registered_adapters_out(settings, monkeypatch, tmp_path):
+    register(settings, "cs-a")
+    monkeypatch.setattr(serving, "vllm_python", lambda s: Path(sys.executable))
+    import assistant.models
+
+    monkeypatch.setattr(assistant.models, "resolve_generator_model", lambda *a: tmp_path)
+    seen = []
+
+    class Built(Exception):
+        pass
+
+    def build(settings, model_dir, name, adapters=(), port=None):
+        seen.append([a.name for a in adapters])
+        raise Built
+
+    monkeypatch.setattr(serving, "build_command", build)
+    for adapters in (True, False):
+        with pytest.raises(Built):
+            serving.start_server(settings, adapters=adapters)
+    assert seen == [["cs-a"], []]
 
 
 def test_start_without_an_environment_says_install(settings):

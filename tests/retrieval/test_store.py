@@ -84,6 +84,50 @@ def test_a_missing_mirror_is_filled_from_unchanged_records(hash_index):
     assert hash_index.titles_collection.count() == 12
 
 
+def bare(n: int) -> list[Product]:
+    """Products whose title is their whole search text (like the Home Depot catalogue)."""
+    return [Product(id=f"B{i}", title=f"Cordless drill {i}") for i in range(n)]
+
+
+def test_titles_equal_to_the_full_text_get_no_mirror_copy(hash_index):
+    stats = hash_index.ingest_products(bare(6) + products(4))
+    assert stats.added == 10
+    assert sorted(hash_index.titles_collection.get(include=[])["ids"]) == ["P0", "P1", "P2", "P3"]
+    search = hash_index.products
+    search.warm_up()
+    signals = search._signals("cordless drill", 10, None, None, 10)
+    # the bare products still reach the title signal, with their full-text similarity
+    title_dense = dict(signals["title_dense"])
+    for pid, sim in signals["dense"]:
+        if pid.startswith("B"):
+            assert title_dense[pid] == pytest.approx(sim)
+    assert {pid for pid in title_dense if pid.startswith("P")} == {"P0", "P1", "P2", "P3"}
+    assert search.run("cordless drill 3", top_k=1).hits[0].product.id == "B3"
+
+
+def test_a_title_that_becomes_the_full_text_leaves_the_mirror(hash_index):
+    hash_index.ingest_products(products(3))
+    assert hash_index.titles_collection.count() == 3
+    plain = [p.model_copy(update={"brand": "", "category": ""}) for p in products(3)]
+    stats = hash_index.ingest_products(plain[:1] + products(3)[1:])
+    assert stats.updated == 1
+    assert sorted(hash_index.titles_collection.get(include=[])["ids"]) == ["P1", "P2"]
+
+
+def test_stale_mirror_copies_of_plain_titles_are_removed(hash_index):
+    hash_index.ingest_products(bare(3))
+    copy = hash_index.products_collection.get(ids=["B1"], include=["documents", "metadatas", "embeddings"])
+    hash_index.titles_collection.add(  # as a version that mirrored every product left it
+        ids=copy["ids"],
+        documents=copy["documents"],
+        metadatas=copy["metadatas"],
+        embeddings=copy["embeddings"],
+    )
+    stats = hash_index.ingest_products(bare(3))
+    assert (stats.added, stats.updated, stats.unchanged) == (0, 0, 3)
+    assert hash_index.titles_collection.count() == 0
+
+
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
