@@ -579,6 +579,83 @@ def train_ranker_cmd(
     )
 
 
+@cli.command("faq-questions")
+@click.option(
+    "--faq", "faq_path", required=True, type=click.Path(exists=True, path_type=Path), help="FAQ entries"
+)
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="question,intent CSV",
+)
+@click.option("--engine", help="Generator engine (default: generator.engine)")
+@click.option("--requests-per-entry", default=6, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--per-request", default=5, show_default=True, type=click.IntRange(min=1), help="Questions asked for"
+)
+@click.option(
+    "--keep-top",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Keep a question only if the cold FAQ search ranks its own entry this high",
+)
+@click.option("--seed", default=0, show_default=True)
+@click.pass_context
+def faq_questions_cmd(
+    ctx: click.Context,
+    faq_path: Path,
+    out_path: Path,
+    engine: str | None,
+    requests_per_entry: int,
+    per_request: int,
+    keep_top: int,
+    seed: int,
+) -> None:
+    """Write customer questions for each FAQ entry with the generator, keep the ones that still find
+    their own entry, and save them as example phrasings (for `eval faq --examples`)."""
+    from tqdm import tqdm
+
+    from assistant.faq_questions import FAQQuestionWriter
+    from assistant.generation.base import GeneratorError, create_generator
+    from assistant.shop import embedding_function
+    from retrieval.datasets import load_intent_faq
+
+    settings = _settings(ctx)
+    entries = load_intent_faq(faq_path)
+    if not entries:
+        raise click.ClickException(f"no FAQ entries in {faq_path}")
+    try:
+        generator = create_generator(engine or settings.generator.engine, settings=settings)
+    except GeneratorError as exc:
+        raise click.BadParameter(str(exc), param_hint="--engine") from exc
+    writer = FAQQuestionWriter(
+        generator,
+        per_request=per_request,
+        requests_per_entry=requests_per_entry,
+        keep_top=keep_top,
+        seed=seed,
+    )
+    start = time.perf_counter()
+    total = len(entries) * requests_per_entry
+    with tqdm(total=total, desc="requests", unit="item", disable=not sys.stderr.isatty()) as bar:
+        try:
+            result = writer.run(entries, embedding_function(settings), progress=bar.update)
+        except GeneratorError as exc:
+            raise click.ClickException(str(exc)) from exc
+    result.write_csv(out_path)
+    counts = result.per_entry()
+    click.echo(
+        f"{result.generated} questions written by {generator.name} in {time.perf_counter() - start:.0f}s; "
+        f"kept {len(result.questions)} for {len(counts)} of {len(entries)} entries "
+        f"(fewest {min(counts.values(), default=0)} for one entry); dropped: "
+        + (", ".join(f"{reason} {n}" for reason, n in sorted(result.dropped.items())) or "none")
+        + f"\nwrote {out_path}"
+    )
+
+
 @eval_group.command("chat")
 @click.option(
     "--questions", type=click.Path(exists=True, path_type=Path), help="Labelled questions (question,intent)"
