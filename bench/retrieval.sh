@@ -11,6 +11,8 @@ if [ ! -d "$DATA" ]; then echo "no data at $DATA (set DATA=...)"; exit 1; fi
 CF=$DATA/search/crowdflower HD=$DATA/search/homedepot CS=$DATA/cs
 "$BIN/shopassist" eval search --products "$CF/products.csv" --queries "$CF/queries_dev.csv" --qrels "$CF/qrels_dev.csv" --learned-folds 5 --json "$OUT/search-crowdflower.json"
 "$BIN/shopassist" eval search --products "$HD/products.csv" --queries "$HD/queries_dev.csv" --qrels "$HD/qrels_dev.csv" --max-queries 1000 --learned-folds 5 --json "$OUT/search-homedepot.json"
+"$BIN/shopassist" eval search --products "$HD/products.csv" --queries "$HD/queries_dev.csv" --qrels "$HD/qrels_dev.csv" --max-queries 1000 --filters '{"in_stock": true}' --json "$OUT/search-homedepot-filtered.json"
+"$BIN/shopassist" bench ingest --products "$HD/products.csv" --old-mirror --json "$OUT/ingest-homedepot.json"
 "$BIN/shopassist" eval faq --faq "$CS/faq.csv" --questions "$CS/questions_dev.csv" --json "$OUT/faq-bitext-cold.json"
 "$BIN/shopassist" eval faq --faq "$CS/faq.csv" --questions "$CS/questions_dev.csv" --examples "$CS/questions_dev.csv" --json "$OUT/faq-bitext-examples.json"
 # Whole chat turns. Bitext questions against the Bitext FAQ (cold): routing and citations do not
