@@ -597,7 +597,7 @@ def train_ranker_cmd(
 )
 @click.option(
     "--keep-top",
-    default=3,
+    default=1,
     show_default=True,
     type=click.IntRange(min=1),
     help="Keep a question only if the cold FAQ search ranks its own entry this high",

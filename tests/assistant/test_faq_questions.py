@@ -21,7 +21,7 @@ REPLIES = {
         "1. how do I cancel my order\n- please cancel my order\nTopic: cancel order\nok\n"
         "where is the tracking link of my shipping email"
     ),
-    "track order": "* where is my order tracking link\n2) track order\n\"can I track my order?\"",
+    "track order": '* where is my order tracking link\n2) track order\n"can I track my order?"',
 }
 
 
@@ -58,3 +58,31 @@ def test_questions_are_cleaned_deduplicated_and_round_trip_filtered(tmp_path: Pa
     out = tmp_path / "examples.csv"
     result.write_csv(out)
     assert sorted(load_labelled_questions(out)) == sorted(result.questions)
+
+
+def test_cli_writes_examples_and_refuses_an_empty_faq(cli_env: Path, monkeypatch):
+    from click.testing import CliRunner
+
+    import assistant.shop
+    from assistant.cli import cli
+
+    monkeypatch.setattr(assistant.shop, "embedding_function", lambda settings, cache=True: HashEmbedding())
+    faq = cli_env / "faq.csv"
+    faq.write_text(
+        "intent,category,answer\n"
+        "cancel_order,ORDER,Open your order and press Cancel order.\n"
+        "track_order,ORDER,The tracking link is in your shipping email.\n"
+    )
+    out = cli_env / "examples.csv"
+    run = CliRunner().invoke(
+        cli, ["faq-questions", "--faq", str(faq), "--out", str(out), "--requests-per-entry", "1"]
+    )
+    assert run.exit_code == 0, run.output
+    assert "questions written by fake" in run.output and "wrote" in run.output
+    assert out.read_text().splitlines()[0] == "question,intent"
+    before = out.read_text()
+    empty = cli_env / "empty.csv"
+    empty.write_text("intent,category,answer\n")
+    run = CliRunner().invoke(cli, ["faq-questions", "--faq", str(empty), "--out", str(out)])
+    assert run.exit_code != 0 and "no FAQ entries" in run.output
+    assert out.read_text() == before  # nothing already written is lost
