@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from finetune.config import ALL_LINEAR_TARGETS, ATTENTION_TARGETS
+
 # The naive setup is what a first script does: fp32 everywhere, fixed 8 x 256 padded rows, all cores,
 # LoRA (with dropout) on every linear layer. The optimized one, each part measured on this CPU
 # (SmolLM2-135M, 8 x 256 rows, 2 threads, forward + backward + step): bf16 frozen weights (AMX;
@@ -24,15 +26,22 @@ from typing import Any
 # padding is computed. Fewer adapted layers learn less per step at the same rate, so the optimized
 # setup uses lr 1e-3 (3e-4 gave 1.679 vs naive's 1.530 at 16k tokens; 1e-3 gives 1.449). Packed rows
 # also mean fewer optimizer steps per token, hence lr 4e-4 for "optimized-all-modules", which keeps
-# every linear layer to show what that costs. Reproduce a real run with these settings:
-# `shopassist finetune --task cs --target-modules q_proj,k_proj,v_proj,o_proj --dropout 0 --lr 1e-3`.
+# every linear layer to show what that costs. These are TrainConfig's defaults since 2026-11-29, so
+# `shopassist finetune --task cs` trains this way; the naive setup pins the old ones.
 # Threads: all cores, which is fastest on an idle machine; on a busy one set `threads` lower.
-_ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
+_ATTENTION = list(ATTENTION_TARGETS)
 _FAST = {"dtype": "auto", "batch_size": 8, "max_length": 256, "packing": True, "dropout": 0.0}
 SETUPS: dict[str, dict[str, Any]] = {
-    "naive": {"dtype": "float32", "batch_size": 8, "max_length": 256, "packing": False},
+    "naive": {
+        "dtype": "float32",
+        "batch_size": 8,
+        "max_length": 256,
+        "packing": False,
+        "dropout": 0.05,
+        "target_modules": list(ALL_LINEAR_TARGETS),
+    },
     "optimized": {**_FAST, "target_modules": _ATTENTION, "lr": 1e-3},
-    "optimized-all-modules": {**_FAST, "lr": 4e-4},
+    "optimized-all-modules": {**_FAST, "target_modules": list(ALL_LINEAR_TARGETS), "lr": 4e-4},
     "optimized+checkpointing": {**_FAST, "target_modules": _ATTENTION, "gradient_checkpointing": True},
 }
 _COMMON = {"lr": 3e-4, "schedule": "constant", "warmup_steps": 2, "grad_accum": 1, "patience": 0, "steps": 0}

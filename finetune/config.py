@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+ATTENTION_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
+ALL_LINEAR_TARGETS = (*ATTENTION_TARGETS, "gate_proj", "up_proj", "down_proj")
 # Fields that change speed or bookkeeping but not what is learned: a resume may change them.
 _RUNTIME_FIELDS = {"threads", "eval_every", "checkpoint_every", "log_every", "device", "max_eval_examples"}
 
@@ -32,12 +33,20 @@ class TrainConfig:
     )
     rank: int = field(default=16, metadata={"help": "LoRA rank r: size of the low-rank update"})
     alpha: int = field(default=32, metadata={"help": "LoRA alpha; the update is scaled by alpha / rank"})
-    dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA input during training"})
-    target_modules: list[str] = field(
-        default_factory=lambda: list(DEFAULT_TARGETS),
-        metadata={"help": "Linear layers that get an adapter (attention and MLP projections)"},
+    # Defaults measured on this CPU (bench finetune; 100-step cs and copy runs, 2026-11-29): attention
+    # only, no dropout, lr 1e-3 trains 2.8x faster than all 7 layers with dropout 0.05 at lr 3e-4, to
+    # an equal or lower validation loss (cs 1.076 vs 1.081, copy 1.830 vs 1.897).
+    dropout: float = field(
+        default=0.0, metadata={"help": "Dropout on the LoRA input during training (costs 28% speed on CPU)"}
     )
-    lr: float = field(default=3e-4, metadata={"help": "Peak learning rate (AdamW)"})
+    target_modules: list[str] = field(
+        default_factory=lambda: list(ATTENTION_TARGETS),
+        metadata={
+            "help": "Linear layers that get an adapter: attention projections by default; add "
+            "gate_proj,up_proj,down_proj for the MLP too (35% slower on CPU)"
+        },
+    )
+    lr: float = field(default=1e-3, metadata={"help": "Peak learning rate (AdamW)"})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay on the LoRA weights"})
     schedule: Literal["cosine", "linear", "constant"] = field(
         default="cosine", metadata={"help": "Learning-rate decay after warmup: cosine, linear or constant"}

@@ -34,7 +34,7 @@ def test_unknown_keys_rejected():
 def test_run_key_ignores_runtime_fields_only():
     a = TrainConfig()
     assert a.run_key("fp", "m") == TrainConfig(threads=1, eval_every=5).run_key("fp", "m")
-    assert a.run_key("fp", "m") != TrainConfig(lr=1e-3).run_key("fp", "m")
+    assert a.run_key("fp", "m") != TrainConfig(lr=3e-4).run_key("fp", "m")
     assert a.run_key("fp", "m") != a.run_key("other", "m")
 
 
