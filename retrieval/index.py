@@ -51,6 +51,7 @@ class ShopIndex:
             lexical_dir=lexical_dir / products_collection if lexical_dir else None,
             title_collection=self.titles_collection,
             ranker=ranker,
+            embed=embedding_function,
         )
         self.faq = FAQSearch(self.faq_collection, min_score=faq_min_score, embed=embedding_function)
 

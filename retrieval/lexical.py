@@ -36,19 +36,23 @@ class LexicalIndex:
         self.num_docs = num_docs
 
     @classmethod
-    def build(cls, docs: Sequence[str]) -> LexicalIndex:
+    def build(cls, docs: Sequence[str], k1: float = 1.5, b: float = 0.75) -> LexicalIndex:
         set_offline_env()
         import bm25s
 
         set_offline_env()  # bm25s configures its logger on import; quiet it again
-        index = bm25s.BM25()
+        index = bm25s.BM25(k1=k1, b=b)
         if docs:  # bm25s cannot index nothing; an empty index scores every query zero
             index.index([lexical_tokens(d) or ["__empty__"] for d in docs], show_progress=False)
         return cls(index, len(docs))
 
     @classmethod
-    def load_or_build(cls, folder: Path | None, docs: Sequence[str], key: str) -> LexicalIndex:
-        """Load the index saved in `folder` if it was built from the same records, else build and save it."""
+    def load_or_build(
+        cls, folder: Path | None, docs: Sequence[str], key: str, k1: float = 1.5, b: float = 0.75
+    ) -> LexicalIndex:
+        """Load the index saved in `folder` if it was built from the same records with the same
+        parameters, else build and save it."""
+        key = f"{key}:k1={k1:g}:b={b:g}"
         if folder is not None:
             meta = folder / "shopassist.json"
             try:
@@ -59,7 +63,7 @@ class LexicalIndex:
                     return cls(bm25s.BM25.load(str(folder)), len(docs))
             except (OSError, ValueError, KeyError) as exc:
                 log.info("rebuilding lexical index in %s (%s)", folder, exc)
-        built = cls.build(docs)
+        built = cls.build(docs, k1=k1, b=b)
         if folder is not None and docs:  # an empty index is rebuilt in no time and bm25s cannot save it
             tmp = folder.with_name(folder.name + ".tmp")
             shutil.rmtree(tmp, ignore_errors=True)

@@ -38,6 +38,10 @@ def test_lexical_index_ranks_masks_and_persists(tmp_path):
     assert [i for i, _ in loaded.top("snow boot", 3)] == [3]
     changed = LexicalIndex.load_or_build(tmp_path / "lex", [*docs, "boot dryer"], fingerprint(["5"], ["h5"]))
     assert changed.num_docs == 5  # a different fingerprint rebuilds
+    tuned = LexicalIndex.load_or_build(
+        tmp_path / "lex", [*docs, "boot dryer"], fingerprint(["5"], ["h5"]), b=0.4
+    )
+    assert (tuned.index.k1, tuned.index.b) == (1.5, 0.4)  # other BM25 parameters rebuild too
 
 
 def test_empty_lexical_index_scores_nothing(tmp_path):

@@ -73,3 +73,25 @@ def test_broad_filter_fast_path_matches_exact_filtered_search(demo_shop_real):
     exact = _dense_query(search.collection, "warm jacket", 10, where)
     assert [pid for pid, _ in fast] == [pid for pid, _ in exact]
     assert all(search.products[pid].in_stock for pid, _ in fast)
+
+
+def test_dense_feedback_moves_the_query_but_not_the_reported_similarity(demo_shop_real):
+    """Rocchio feedback re-ranks the fused dense signal; hits still report their cosine to the
+    query itself (the confidence the chat refuses on is calibrated on that)."""
+    from retrieval.search import _dense_query
+
+    search = demo_shop_real.index.products
+    search.warm_up()
+    n = len(search._ids)
+    signals, plain = search._signals("warm jacket", 20, None, None, n)
+    assert [p for p, _ in plain] == [p for p, _ in _dense_query(search.collection, "warm jacket", 20, None)]
+    assert [p for p, _ in signals["dense"]] != [p for p, _ in plain] or signals["dense"] != plain
+    hits = search.run("warm jacket", top_k=5).hits
+    cosine = dict(plain)
+    assert all(h.dense == pytest.approx(cosine[h.product.id]) for h in hits if h.dense is not None)
+    search.feedback = 0.0
+    try:
+        off, _ = search._signals("warm jacket", 20, None, None, n)
+        assert off["dense"] == plain
+    finally:
+        search.feedback = 1.0

@@ -95,10 +95,10 @@ def test_titles_equal_to_the_full_text_get_no_mirror_copy(hash_index):
     assert sorted(hash_index.titles_collection.get(include=[])["ids"]) == ["P0", "P1", "P2", "P3"]
     search = hash_index.products
     search.warm_up()
-    signals = search._signals("cordless drill", 10, None, None, 10)
+    signals, plain_dense = search._signals("cordless drill", 10, None, None, 10)
     # the bare products still reach the title signal, with their full-text similarity
     title_dense = dict(signals["title_dense"])
-    for pid, sim in signals["dense"]:
+    for pid, sim in plain_dense:
         if pid.startswith("B"):
             assert title_dense[pid] == pytest.approx(sim)
     assert {pid for pid in title_dense if pid.startswith("P")} == {"P0", "P1", "P2", "P3"}
