@@ -23,6 +23,7 @@ from typing import Any
 
 from assistant.generation.base import ChatMessage, GenerationRequest, Generator, generate
 from prompts import render_messages
+from retrieval.index import memory_faq_search
 from retrieval.schema import FAQEntry
 
 _BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s*")
@@ -136,29 +137,12 @@ class FAQQuestionWriter:
                 else:
                     seen.add(key)
                     candidates.append((line, entry.id))
-        search = _cold_search(entries, embedding_function)
-        for text, entry_id in candidates:
-            found = [h.entry.id for h in search.run(text, top_k=self.keep_top).hits]
-            if entry_id in found:
-                result.questions.append((text, entry_id))
-            else:
-                result.drop("routed to another entry")
+        bare = [e.model_copy(update={"examples": []}) for e in entries]  # the cold search: entries alone
+        with memory_faq_search(bare, embedding_function) as search:
+            for text, entry_id in candidates:
+                found = [h.entry.id for h in search.run(text, top_k=self.keep_top).hits]
+                if entry_id in found:
+                    result.questions.append((text, entry_id))
+                else:
+                    result.drop("routed to another entry")
         return result
-
-
-def _cold_search(entries: Sequence[FAQEntry], embedding_function: Any) -> Any:
-    """FAQ search over the entries alone (no examples), in memory."""
-    import chromadb
-
-    from retrieval.index import faq_records
-    from retrieval.search import FAQSearch
-    from retrieval.store import sync_records
-
-    client = chromadb.EphemeralClient()
-    name = f"faq_questions_{random.Random().randrange(10**9)}"
-    collection = client.get_or_create_collection(name, embedding_function=embedding_function)
-    bare = [e.model_copy(update={"examples": []}) for e in entries]
-    sync_records(collection, faq_records(bare), batch_size=2000)
-    search = FAQSearch(collection, min_score=0.0, embed=embedding_function)
-    search.warm_up()
-    return search

@@ -197,11 +197,7 @@ def evaluate_intents(
     questions themselves, the questions are split into `folds` and each fold is answered with the
     examples of the other folds only (cross-validation), so no question is its own example.
     """
-    import chromadb
-
-    from retrieval.index import faq_records
-    from retrieval.search import FAQSearch
-    from retrieval.store import sync_records
+    from retrieval.index import memory_faq_search
 
     known = {e.id for e in entries}
     unknown = sorted({intent for _, intent in questions if intent not in known})
@@ -212,38 +208,32 @@ def evaluate_intents(
     order = list(range(len(questions)))
     random.Random(seed).shuffle(order)
     split = [order[i::folds] for i in range(folds)] if overlapping else [order]
-    client = chromadb.EphemeralClient()
     correct: dict[str, list[int]] = {m: [0, 0] for m in modes}
     fold_modes: list[Mode] = list(modes)
     latencies: list[float] = []
-    for f, fold in enumerate(split):
+    for fold in split:
         held_out = {questions[i][0] for i in fold} if overlapping else set()
         extra: dict[str, list[str]] = {}
         for text, intent in examples:
             if text not in held_out:
                 extra.setdefault(intent, []).append(text)
         fold_entries = [e.model_copy(update={"examples": e.examples + extra.get(e.id, [])}) for e in entries]
-        name = f"intents_{f}_{random.Random(seed + f).randrange(10**9)}"
-        collection = client.get_or_create_collection(name, embedding_function=embedding_function)
-        sync_records(collection, faq_records(fold_entries), batch_size=2000)
-        search = FAQSearch(collection, min_score=0.0, embed=embedding_function)
-        search.warm_up()
-        fold_modes = [*modes, "learned"] if search.classifier is not None else list(modes)
-        for mode in fold_modes:
-            correct.setdefault(mode, [0, 0])
-        for i in fold:
-            text, intent = questions[i]
+        with memory_faq_search(fold_entries, embedding_function) as search:
+            fold_modes = [*modes, "learned"] if search.classifier is not None else list(modes)
             for mode in fold_modes:
-                start = time.perf_counter()
-                hits = search.run(text, top_k=3, mode=mode).hits
-                if mode == fold_modes[-1]:
-                    latencies.append((time.perf_counter() - start) * 1000)
-                ids = [h.entry.id for h in hits]
-                correct[mode][0] += ids[:1] == [intent]
-                correct[mode][1] += intent in ids
-            if progress:
-                progress(1)
-        client.delete_collection(name)
+                correct.setdefault(mode, [0, 0])
+            for i in fold:
+                text, intent = questions[i]
+                for mode in fold_modes:
+                    start = time.perf_counter()
+                    hits = search.run(text, top_k=3, mode=mode).hits
+                    if mode == fold_modes[-1]:
+                        latencies.append((time.perf_counter() - start) * 1000)
+                    ids = [h.entry.id for h in hits]
+                    correct[mode][0] += ids[:1] == [intent]
+                    correct[mode][1] += intent in ids
+                if progress:
+                    progress(1)
     n = len(questions)
     return {
         "questions": n,

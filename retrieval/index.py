@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,26 @@ def faq_records(entries: Sequence[FAQEntry]) -> list[Record]:
         meta = dict(entry.metadata(), entry_id=entry.id)
         records += [Record(doc_id, text, meta) for doc_id, text in faq_records_docs(entry)]
     return records
+
+
+@contextmanager
+def memory_faq_search(entries: Sequence[FAQEntry], embedding_function: Any) -> Iterator[FAQSearch]:
+    """A warmed-up FAQ search over `entries` in an in-memory Chroma collection that is dropped
+    afterwards (evaluation folds, checking generated questions); no score threshold."""
+    import random
+
+    import chromadb
+
+    client = chromadb.EphemeralClient()
+    name = f"faq_memory_{random.Random().randrange(10**12)}"
+    collection = client.get_or_create_collection(name, embedding_function=embedding_function)
+    try:
+        sync_records(collection, faq_records(entries), batch_size=2000)
+        search = FAQSearch(collection, min_score=0.0, embed=embedding_function)
+        search.warm_up()
+        yield search
+    finally:
+        client.delete_collection(name)
 
 
 class ShopIndex:
