@@ -88,6 +88,12 @@ def existing_hashes(collection: Any, page: int = 5000) -> dict[str, str]:
         offset += page
 
 
+def delete_ids(collection: Any, ids: Sequence[str], page: int = 5000) -> None:
+    """Delete ids in pages, so each request stays bounded however many ids go."""
+    for i in range(0, len(ids), page):
+        collection.delete(ids=list(ids[i : i + page]))
+
+
 # A further collection and the document a record has there; None keeps the record out of it.
 Mirror = tuple[Any, Callable[[Record], str | None]]
 
@@ -133,8 +139,7 @@ def sync_records(
         for mirror, view in mirrors:
             present = set(existing_hashes(mirror))
             stale = [r.id for r in records if r.id in present and r.id not in queued and view(r) is None]
-            for i in range(0, len(stale), 5000):  # left by a version that mirrored every record
-                mirror.delete(ids=stale[i : i + 5000])
+            delete_ids(mirror, stale)  # left by a version that mirrored every record
             for rec in records:
                 if rec.id not in present and rec.id not in queued and view(rec) is not None:
                     queued.add(rec.id)
@@ -172,8 +177,7 @@ def sync_records(
         keep = {r.id for r in records}
         gone = [rid for rid in stored if rid not in keep]
         for target in [m for m, _ in mirrors] + [collection]:
-            for i in range(0, len(gone), 5000):
-                target.delete(ids=gone[i : i + 5000])
+            delete_ids(target, gone)
         stats.deleted = len(gone)
     stats.seconds = time.perf_counter() - start
     return stats
