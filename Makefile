@@ -23,9 +23,11 @@ run: setup
 
 test: setup
 	bash scripts/ensure-chromium.sh || true
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: setup
+	$(BIN)/lint-imports
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

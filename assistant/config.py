@@ -20,8 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from assistant.assist.settings import AssistSettings
-from assistant.copystudio.settings import CopySettings
+from assistant.errors import ConfigError
 
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("shopassist_config_file", default=None)
 
@@ -29,6 +28,107 @@ _CONFIG_FILE: ContextVar[Path | None] = ContextVar("shopassist_config_file", def
 def default_home() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "shopassist"
+
+
+class AssistSettings(BaseModel):
+    max_suggestions: int = Field(default=3, ge=1, le=10, description="Suggested replies per ticket")
+    min_confidence: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="A suggestion needs at least this retriever confidence (similarity of the ticket to its "
+        "FAQ entry); with none above it the answer is 'no suggestion' (see `eval suggest` for the "
+        "coverage/accuracy curve)",
+    )
+    policies: Path | None = Field(
+        default=None,
+        description="Agent guidelines in ABCD format: a folder with abcd_guidelines.json, abcd_kb.json and "
+        "abcd_ontology.json, or one JSON file holding them as guidelines/kb/ontology; empty means the "
+        "packaged demo policies",
+    )
+    policy_map: Path | None = Field(
+        default=None,
+        description="JSON file mapping FAQ entry ids and categories to policy subflows; empty means the "
+        "packaged map (demo shop and Bitext intents)",
+    )
+    placeholder_values: dict[str, str] = Field(
+        default_factory=dict,
+        description="Values for {{Placeholders}} the shop knows, e.g. {'Customer Support Phone Number': "
+        "'+1-800-555-0142'}; the shop name fills Website/Company/Store Name, the ticket's customer and "
+        "order fill Customer Name and Order Number",
+    )
+    model_opening: bool = Field(
+        default=False,
+        description="Let the model phrase the suggestions' opening sentence, once per ticket (verified against the sources "
+        "like the chat's intro, else the template sentence); off is faster and fully templated",
+    )
+    max_ticket_chars: int = Field(default=5000, ge=10, description="Longest ticket text accepted")
+
+
+class CopySettings(BaseModel):
+    max_attempts: int = Field(
+        default=2,
+        ge=1,
+        le=5,
+        description="Model drafts per product: the first, then retries told which claims were unsupported; "
+        "after them the best draft is repaired or the attribute template is used",
+    )
+    length_words: dict[str, tuple[int, int]] = Field(
+        default_factory=lambda: {"short": (20, 50), "medium": (40, 90), "long": (80, 150)},
+        description="Word range of each length control (min, max); the final copy is fitted into it",
+    )
+    opening_words: dict[str, int] = Field(
+        default_factory=lambda: {"short": 15, "medium": 30, "long": 60},
+        description="Words the model is asked for per length; facts rendered from the attributes fill the rest",
+    )
+    spec_count: int = Field(
+        default=3,
+        ge=0,
+        le=20,
+        description="Specifications (after brand, category, colour, material, size) that count as key "
+        "attributes for coverage and the facts section",
+    )
+    min_model_words: int = Field(
+        default=6,
+        ge=1,
+        le=100,
+        description="A model draft shorter than this after repair is not used; the template is",
+    )
+    append_facts: bool = Field(
+        default=True,
+        description="Add the key attributes the model left out, rendered from data, so coverage does not "
+        "depend on the model",
+    )
+    default_tone: Literal["friendly", "premium", "technical", "playful"] = Field(
+        default="friendly", description="Tone when a request names none"
+    )
+    default_length: Literal["short", "medium", "long"] = Field(
+        default="medium", description="Length when a request names none"
+    )
+    default_form: Literal["prose", "bullets"] = Field(
+        default="prose", description="Prose or bullets when a request names none"
+    )
+    workers: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="Products written concurrently by batch and eval (the embedded engine batches them)",
+    )
+
+    @field_validator("length_words")
+    @classmethod
+    def _ranges(cls, value: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+        missing = {"short", "medium", "long"} - set(value)
+        if missing:
+            raise ValueError(
+                f"length_words needs short, medium and long; missing {', '.join(sorted(missing))}"
+            )
+        for name, (low, high) in value.items():
+            if not 0 < low < high:
+                raise ValueError(
+                    f"length_words.{name} must be (min, max) with 0 < min < max, got {low, high}"
+                )
+        return value
 
 
 class GeneratorSettings(BaseModel):
@@ -45,6 +145,13 @@ class GeneratorSettings(BaseModel):
         default="auto", description="Weights dtype; 'auto' picks bfloat16 where the CPU has AMX/AVX512-BF16"
     )
     max_new_tokens: int = Field(default=80, ge=1, le=4096, description="Longest reply the model may write")
+    chat_sentence_tokens: int = Field(
+        default=80,
+        ge=1,
+        le=4096,
+        description="Longest model sentence in a chat turn (the facts are rendered from data; the model "
+        "writes one or two sentences around them)",
+    )
     languages: list[str] = Field(
         default_factory=lambda: ["en"],
         description="Languages the model writes well (ISO codes); other customers get a fixed note in "
@@ -297,10 +404,6 @@ class Settings(BaseSettings):
     @property
     def orders_path(self) -> Path:
         return self.shop.orders_db or self.home / "orders.db"
-
-
-class ConfigError(ValueError):
-    """The configuration file or variables are invalid; the message says which field and why."""
 
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:

@@ -8,20 +8,25 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from assistant.adapters import AdapterRegistry, adapter_for_task
-from assistant.chat import ChatService
+from assistant.chat.service import ChatOptions, ChatService
 from assistant.config import Settings
-from assistant.generation.base import Generator, create_generator
-from assistant.orders import OrderStore
+from assistant.generation.adapters import AdapterRegistry, adapter_for_task
+from assistant.generation.base import Generator
+from assistant.generation.factory import create_generator
+from assistant.stores.orders import OrderStore
 from retrieval.catalog import LoadResult, load_faq, load_products
 from retrieval.index import ShopIndex
 from retrieval.schema import FAQEntry, Product
 from retrieval.store import IngestStats
+
+if TYPE_CHECKING:
+    from assistant.assist.service import SuggestService
 
 log = logging.getLogger("shopassist")
 
@@ -85,6 +90,8 @@ class Shop:
         )
         self.orders = OrderStore(settings.orders_path)
         self._generator = generator
+        self._suggest: SuggestService | None = None
+        self._lock = threading.Lock()
 
     @property
     def generator(self) -> Generator:
@@ -96,22 +103,21 @@ class Shop:
     def chat(self) -> ChatService:
         if not hasattr(self, "_chat"):
             s = self.settings
+            adapter = adapter_for_task("cs", s.generator.task_adapters, AdapterRegistry.for_home(s.home))
             self._chat = ChatService(
-                self.index,
-                self.generator,
-                self.orders,
-                shop_name=s.shop.name,
-                top_k=s.retrieval.top_k,
-                product_min_score=s.retrieval.product_min_score,
-                max_message_chars=s.shop.max_message_chars,
-                max_new_tokens=min(s.generator.max_new_tokens, 80),
-                temperature=s.generator.temperature,
-                redact_model_input=s.shop.redact_model_input,
-                languages=s.generator.languages,
-                facts_first=s.shop.facts_first,
-                adapter=adapter_for_task("cs", s.generator.task_adapters, AdapterRegistry.for_home(s.home)),
+                self.index, self.generator, self.orders, ChatOptions.from_settings(s, adapter)
             )
         return self._chat
+
+    @property
+    def suggest(self) -> SuggestService:
+        """The shop's one agent-assist service (its policies are loaded once)."""
+        with self._lock:
+            if self._suggest is None:
+                from assistant.assist.service import SuggestService
+
+                self._suggest = SuggestService.from_shop(self)
+            return self._suggest
 
     def ingest(
         self,

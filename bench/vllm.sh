@@ -12,10 +12,10 @@ export SHOPASSIST_SERVING__PYTHON=${SHOPASSIST_SERVING__PYTHON:-$HOME/.cache/sho
 ADAPTER=bench-noise
 "$BIN/python" - "$ADAPTER" <<'PY'
 import sys
-from assistant.adapters import AdapterRecord, AdapterRegistry
+from assistant.generation.adapters import AdapterRecord, AdapterRegistry
 from assistant.config import load_settings
-from assistant.models import resolve_generator_model
-from assistant.serving import noise_lora_adapter
+from assistant.generation.models import resolve_generator_model
+from assistant.generation.serving import noise_lora_adapter
 
 settings, name = load_settings(), sys.argv[1]
 registry = AdapterRegistry.for_home(settings.home)
@@ -51,7 +51,7 @@ import json
 import sys
 from pathlib import Path
 
-from assistant.cli import print_rows
+from assistant.cli.main import print_rows
 
 folder, adapter = Path(sys.argv[1]), sys.argv[2]
 rows = []

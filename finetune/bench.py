@@ -51,7 +51,7 @@ def run_setup(
     settings: Any, task: str, data: Sequence[Path] | None, setup: str, tokens: int, evals: int, workdir: Path
 ) -> dict[str, Any]:
     """Train one setup for `tokens` tokens in this process; what the child process reports."""
-    from assistant.models import resolve_generator_model
+    from assistant.generation.models import resolve_generator_model
     from finetune.config import TrainConfig
     from finetune.tasks import build_task_data
     from finetune.train import train

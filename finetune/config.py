@@ -14,13 +14,15 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from assistant.errors import BadInput
+
 ATTENTION_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
 ALL_LINEAR_TARGETS = (*ATTENTION_TARGETS, "gate_proj", "up_proj", "down_proj")
 # Fields that change speed or bookkeeping but not what is learned: a resume may change them.
 _RUNTIME_FIELDS = {"threads", "eval_every", "checkpoint_every", "log_every", "device", "max_eval_examples"}
 
 
-class ConfigError(ValueError):
+class TrainConfigError(BadInput):
     """A training setting is out of range; the message names the field and the allowed values."""
 
 
@@ -116,7 +118,7 @@ class TrainConfig:
         ]
         for ok, name, allowed in checks:
             if not ok:
-                raise ConfigError(
+                raise TrainConfigError(
                     f"training setting {name}={getattr(self, name)!r} is invalid: must be {allowed}"
                 )
 
@@ -128,7 +130,7 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ConfigError(
+            raise TrainConfigError(
                 f"unknown training setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
             )
         return cls(**data)

@@ -1,6 +1,6 @@
 """Training examples for the task adapters: built from data files, scrubbed, split and fingerprinted.
 
-Every text goes through `assistant.pii.scrub` before it becomes an example, so nothing personal is
+Every text goes through `assistant.grounding.pii.scrub` before it becomes an example, so nothing personal is
 trained on or written. Each example has a stable id; the train/validation split is a hash of that
 id (the same example lands on the same side on every machine and every run), and the fingerprint
 is a hash of the built examples, so a checkpoint or adapter can tell which data it was trained on.
@@ -19,10 +19,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.pii import scrub_counts
+from assistant.errors import BadInput
+from assistant.grounding.pii import scrub_counts
+from prompts.tasks import (
+    copy_system_prompt,
+    copy_user_prompt,
+    cs_system_prompt,
+    example_id,
+    product_attributes,
+)
 
 
-class DataError(ValueError):
+class DataError(BadInput):
     """A data file is missing, empty or has the wrong columns; the message says what to fix."""
 
 
@@ -59,12 +67,6 @@ class BuiltData:
 
     def fingerprint(self) -> str:
         return fingerprint(self.examples)
-
-
-def example_id(*parts: str) -> str:
-    """A stable id from the example's source fields (not its row number, which moves on edits)."""
-    raw = "\x1f".join(p.strip() for p in parts)
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
 
 
 def in_validation(example_id_: str, val_fraction: float) -> bool:
@@ -144,14 +146,6 @@ def _read_csv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
 
 
 # -- customer-service replies -------------------------------------------------------------------------
-def cs_system_prompt(shop_name: str) -> str:
-    return (
-        f"You are the customer-service assistant of {shop_name}. Answer the customer politely and step "
-        "by step. Where a detail is shop-specific (a phone number, a page, an address), write a "
-        "{{Placeholder}} for it instead of inventing one."
-    )
-
-
 def build_cs(
     path: str | Path,
     shop_name: str,
@@ -199,49 +193,6 @@ def build_cs(
 
 
 # -- product copy -----------------------------------------------------------------------------------
-def copy_system_prompt(shop_name: str) -> str:
-    return (
-        f"You write product descriptions for {shop_name}. Use only the attributes given: never add a "
-        "number, size, colour, material or brand that is not in them."
-    )
-
-
-def product_attributes(product: Any) -> dict[str, str]:
-    """The attributes a description may draw on, from a `retrieval.schema.Product`."""
-    attrs: dict[str, str] = {"Title": product.title}
-    for label, value in (
-        ("Brand", product.brand),
-        ("Category", product.category),
-        ("Colour", product.color),
-        ("Material", product.material),
-        ("Size", getattr(product, "size", "")),
-    ):
-        if value:
-            attrs[label] = str(value)
-    if product.price is not None:
-        attrs["Price"] = f"{product.price:g} {product.currency}"
-    specs = [t for t in product.tags if ": " in t]
-    for tag in specs:
-        key, value = tag.split(": ", 1)
-        key = key.strip().capitalize()
-        known_keys = {k.lower() for k in attrs} | {"color"}
-        known_values = {v.lower() for v in attrs.values()}
-        if key.lower() not in known_keys and value.strip() and value.strip().lower() not in known_values:
-            attrs[key] = value.strip()
-    plain = [t for t in product.tags if ": " not in t]
-    if plain:
-        attrs["Tags"] = ", ".join(plain)
-    return attrs
-
-
-def attributes_text(attrs: Mapping[str, str]) -> str:
-    return "\n".join(f"{k}: {v}" for k, v in attrs.items())
-
-
-def copy_user_prompt(attrs: Mapping[str, str]) -> str:
-    return "Write a product description from these attributes.\n\n" + attributes_text(attrs)
-
-
 def _trim_description(text: str, max_chars: int) -> str:
     """Long descriptions end at a sentence boundary (else a word boundary) near `max_chars`."""
     text = re.sub(r"\s+", " ", text).strip()

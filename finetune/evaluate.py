@@ -2,43 +2,48 @@
 
 Replies: ROUGE-L against the reference reply, plus format adherence (placeholders kept, no invented
 contact details, length in range). Held-out means the validation side of the hash split, which
-training never sees. Product copy is evaluated by `assistant.copystudio.evaluate` (`shopassist eval
+training never sees. Product copy is evaluated by `finetune.copy_eval` (`shopassist eval
 copy`), which reuses `rouge_l` from here.
+
+ROUGE-L is Google's `rouge-score` package (the reimplementation of ROUGE-1.5.5 that most papers
+report), summary-level off: one LCS over the whole reply. Its tokenizer lower-cases, turns every
+character outside [a-z0-9] into a space and splits on whitespace, and we enable its Porter stemmer
+(ROUGE-1.5.5's `-m`, applied to tokens longer than 3 characters), so "cancelling" matches "cancel".
+Consequences: a placeholder such as {{Order History}} counts as its words, punctuation never
+counts, and non-ASCII letters are dropped ("Größe" becomes "gr e"), so scores of non-English text
+are unreliable. Scores are not comparable with those of the earlier hand-written ROUGE-L, which
+kept Unicode words and whole placeholders and did not stem (it scored lower on stemmed matches).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import statistics
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from assistant.pii import find_pii
+from assistant.grounding.pii import find_pii
 from finetune.data import Example, placeholders_in
 
-_TOKEN_RE = re.compile(r"\w+|\{\{[^{}]+\}\}")
 _URL_RE = re.compile(
     r"\b(?:https?://|www\.)\S+|\b[a-z0-9-]+\.(?:com|net|org|io|co|shop|store)\b", re.IGNORECASE
 )
 
 
+@functools.cache
+def _rouge_l_scorer() -> Any:
+    """Built on first use: importing rouge-score (and its nltk stemmer) takes about two seconds."""
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+
+
 def rouge_l(candidate: str, reference: str) -> float:
-    """ROUGE-L F1 on lower-cased word tokens (longest common subsequence)."""
-    a, b = _TOKEN_RE.findall(candidate.lower()), _TOKEN_RE.findall(reference.lower())
-    if not a or not b:
-        return 0.0
-    prev = [0] * (len(b) + 1)
-    for x in a:
-        cur = [0]
-        for j, y in enumerate(b):
-            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
-        prev = cur
-    lcs = prev[-1]
-    if lcs == 0:
-        return 0.0
-    p, r = lcs / len(a), lcs / len(b)
-    return 2 * p * r / (p + r)
+    """ROUGE-L F1 of a candidate against one reference (rouge-score, Porter-stemmed tokens; see the
+    module docstring). 0.0 when either side has no tokens."""
+    return float(_rouge_l_scorer().score(reference, candidate)["rougeL"].fmeasure)
 
 
 def invented_contacts(reply: str, prompt: str) -> list[str]:

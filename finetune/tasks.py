@@ -79,9 +79,9 @@ def run_finetune(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Build the task's data, train (or resume), export the adapter (and merged model), register it."""
-    from assistant.adapters import AdapterRecord, AdapterRegistry
-    from assistant.models import resolve_generator_model
-    from finetune.train import merge_adapter, train
+    from assistant.generation.adapters import AdapterRecord, AdapterRegistry, merge_adapter
+    from assistant.generation.models import resolve_generator_model
+    from finetune.train import train
 
     built = build_task_data(config.task, data, settings.shop.name, max_examples)
     train_ex, val_ex = built.split(config.val_fraction)
@@ -119,7 +119,11 @@ def run_finetune(
     }
     if not result.finished or result.adapter_dir is None:
         return summary
-    merged = merge_adapter(model_dir, result.adapter_dir, out / "merged") if merge else None
+    merged = (
+        merge_adapter(base_dir=model_dir, adapter_dir=result.adapter_dir, out_dir=out / "merged")
+        if merge
+        else None
+    )
     AdapterRegistry.for_home(settings.home).register(
         AdapterRecord(
             name=name,

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assistant.errors import BadInput
 from finetune.config import TrainConfig
 from finetune.data import Batch, Encoded, Example, collate, encode_all, pack_rows
 
@@ -31,7 +32,7 @@ CHECKPOINT = "checkpoint"
 TRAINING_JSON = "training.json"
 
 
-class TrainError(RuntimeError):
+class TrainError(BadInput):
     """Training cannot start or continue; the message says what to change."""
 
 
@@ -96,19 +97,23 @@ def _micro_batches(encoded: list[Encoded], config: TrainConfig, epoch: int, pad_
     ]
 
 
-def _lr_lambda(config: TrainConfig, total_steps: int) -> Any:
-    def f(step: int) -> float:
-        if step < config.warmup_steps:
-            return (step + 1) / (config.warmup_steps + 1)
-        if config.schedule == "constant":
-            return 1.0
-        progress = (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps)
-        progress = min(1.0, progress)
-        if config.schedule == "linear":
-            return max(0.0, 1.0 - progress)
-        return 0.5 * (1.0 + math.cos(math.pi * progress))
+# TrainConfig.schedule -> transformers scheduler name; each warms up linearly from 0 over
+# `warmup_steps` (lr factor step / warmup_steps), then decays to 0 at `total_steps` or stays flat.
+HF_SCHEDULES = {"cosine": "cosine", "linear": "linear", "constant": "constant_with_warmup"}
 
-    return f
+
+def make_scheduler(optimizer: Any, config: TrainConfig, total_steps: int) -> Any:
+    """The learning-rate schedule (`transformers.get_scheduler`, a `LambdaLR`), stepped once per
+    optimizer step. Its state (`last_epoch`, base lrs) is saved in the checkpoint and reloaded into a
+    scheduler built the same way, so a resumed run continues the same curve."""
+    from transformers import get_scheduler
+
+    return get_scheduler(
+        HF_SCHEDULES[config.schedule],
+        optimizer,
+        num_warmup_steps=config.warmup_steps,
+        num_training_steps=total_steps,
+    )
 
 
 def _tensors(batch: Batch, device: str) -> dict[str, Any]:
@@ -314,9 +319,7 @@ def train(
 
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, _lr_lambda(config, total_steps if not token_budget else 10**6)
-    )
+    scheduler = make_scheduler(optimizer, config, total_steps if not token_budget else 10**6)
 
     run_key = config.run_key(data_fingerprint, str(model_dir.resolve()))
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -487,22 +490,6 @@ def train(
         history=state["history"],
         metrics=metrics,
     )
-
-
-def merge_adapter(model_dir: str | Path, adapter_dir: str | Path, out_dir: str | Path) -> Path:
-    """Base weights with the adapter folded in (`merge_and_unload`), saved with the tokenizer: serving
-    a merged model costs nothing extra per token, unlike a LoRA applied at run time."""
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    out = Path(out_dir)
-    base = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto")
-    merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
-    if out.exists():
-        shutil.rmtree(out)
-    merged.save_pretrained(out)
-    AutoTokenizer.from_pretrained(model_dir).save_pretrained(out)
-    return out
 
 
 def set_threads_env(threads: int | None) -> None:

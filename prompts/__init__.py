@@ -1,7 +1,9 @@
 """Prompt templates (Jinja2 files beside this module), rendered by name.
 
 Prompts live in files so that a shop can read and change what the model is told without touching
-code; `render("products_intro", ...)` reads `products_intro.j2`.
+code. They are grouped by task (`chat/`, `copy/`, `assist/`, `faq/`, `tasks/`): `render("chat/refuse", ...)`
+reads `chat/refuse.j2`. `prompts.tasks` builds the messages of the fine-tuned tasks, which training
+(`finetune`) and serving (the services) must spell identically.
 """
 
 from __future__ import annotations
@@ -52,4 +54,10 @@ def render_messages(name: str, **values: Any) -> list[dict[str, str]]:
 
 
 def names() -> list[str]:
-    return sorted(p.name[:-3] for p in resources.files(__name__).iterdir() if p.name.endswith(".j2"))
+    """Every template name, e.g. "chat/refuse"."""
+    root = resources.files(__name__)
+    found = []
+    for group in root.iterdir():
+        if group.is_dir() and not group.name.startswith("_"):
+            found += [f"{group.name}/{p.name[:-3]}" for p in group.iterdir() if p.name.endswith(".j2")]
+    return sorted(found)

@@ -101,7 +101,7 @@ def demo_shop_real(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @pytest.fixture(scope="session")
 def smollm_dir() -> Path:
     """The converted SmolLM2 folder (converted at most once per cache)."""
-    from assistant.models import ensure_default_model
+    from assistant.generation.models import ensure_default_model
 
     return ensure_default_model(shared_cache())
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from assistant.chat import ChatService
-from assistant.protocol import ChatRequest
-from assistant.verify import verify
+from assistant.chat.protocol import ChatRequest
+from assistant.chat.service import ChatOptions, ChatService
+from assistant.grounding.verify import verify
 
 pytestmark = pytest.mark.slow
 
@@ -12,7 +12,10 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def real_chat(demo_shop_real, embedded_generator):
     return ChatService(
-        demo_shop_real.index, embedded_generator, demo_shop_real.orders, shop_name="Harbor & Pine"
+        demo_shop_real.index,
+        embedded_generator,
+        demo_shop_real.orders,
+        ChatOptions(shop_name="Harbor & Pine"),
     )
 
 

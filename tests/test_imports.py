@@ -15,7 +15,7 @@ import pytest
         "assistant.config",
         "assistant.generation",
         "assistant.generation.openai_compat",
-        "assistant.serving",
+        "assistant.generation.serving",
         "prompts",
         "finetune",
     ],

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from assistant.protocol import ChatRequest, ProductCard
+from assistant.chat.protocol import ChatRequest, ProductCard
 from retrieval.filters import Filters
 
 

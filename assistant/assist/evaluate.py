@@ -11,13 +11,9 @@ an evaluation question are left out, so no ticket is answered from its own copy.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.assist.protocol import Ticket
@@ -25,65 +21,9 @@ from assistant.assist.service import Candidate, SuggestService, apply_threshold
 from retrieval.evaluate import percentile
 
 if TYPE_CHECKING:
-    from assistant.config import Settings
+    pass
 
 THRESHOLDS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
-
-
-@dataclass
-class EvalSetup:
-    service: SuggestService
-    info: dict[str, Any]
-
-
-def build_eval_service(
-    settings: Settings,
-    faq_path: Path,
-    questions: Sequence[tuple[str, str]],
-    examples_path: Path | None = None,
-) -> EvalSetup:
-    """A suggest service over the FAQ (with example phrasings), in a store cached by content."""
-    from assistant.shop import Shop
-    from retrieval.datasets import load_intent_faq, load_labelled_questions
-
-    entries = load_intent_faq(faq_path)
-    known = {e.id for e in entries}
-    unknown = sorted({intent for _, intent in questions if intent not in known})
-    if unknown:
-        raise ValueError(f"{faq_path} has no entry for the questions' intent(s) {', '.join(unknown[:10])}")
-    asked = {text for text, _ in questions}
-    extra: dict[str, list[str]] = {}
-    dropped = used = 0
-    for text, intent in load_labelled_questions(examples_path) if examples_path else []:
-        if text in asked:
-            dropped += 1
-        elif intent in known:
-            extra.setdefault(intent, []).append(text)
-            used += 1
-    entries = [e.model_copy(update={"examples": e.examples + extra.get(e.id, [])}) for e in entries]
-    digest = hashlib.sha256(json.dumps(settings.embedding.model_dump(mode="json"), sort_keys=True).encode())
-    for entry in entries:
-        digest.update(entry.content_hash().encode())
-    key = digest.hexdigest()[:12]
-    shop = Shop(settings.model_copy(update={"home": settings.home / "eval-suggest" / key}))
-    start = time.perf_counter()
-    stats = shop.index.ingest_faq(entries, prune=True)
-    shop.index.faq.warm_up()
-    info = {
-        "faq": str(faq_path),
-        "examples_file": str(examples_path) if examples_path else None,
-        "intents": len(entries),
-        "examples": used,
-        "examples_dropped_overlap": dropped,
-        "router": "learned" if shop.index.faq.classifier is not None else "dense",
-        "index": {
-            "key": key,
-            "embedded": stats.embedded,
-            "cached": stats.embedded == 0,
-            "seconds": round(time.perf_counter() - start, 1),
-        },
-    }
-    return EvalSetup(SuggestService.from_shop(shop), info)
 
 
 def _scores(kept: Sequence[Candidate], intent: str) -> tuple[bool, bool, bool]:

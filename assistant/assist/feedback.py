@@ -27,9 +27,10 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from assistant.assist.protocol import Suggestions
-from assistant.feedback import FeedbackItem, FeedbackStore, Kind, StoredFeedback
-from assistant.orders import OrderStore
-from assistant.pii import scrub
+from assistant.errors import BadInput, NotFound
+from assistant.grounding.pii import scrub
+from assistant.stores.feedback import FeedbackItem, FeedbackStore, Kind, StoredFeedback
+from assistant.stores.orders import OrderSource
 
 SuggestVerdict = Literal["accept", "edit", "reject"]
 _TABLE = (
@@ -38,8 +39,12 @@ _TABLE = (
 )
 
 
-class FeedbackError(ValueError):
+class FeedbackError(BadInput):
     """A verdict cannot be stored (unknown suggestion, empty edit); the message says why."""
+
+
+class UnknownSuggestion(NotFound, FeedbackError):
+    """The suggestion id was never shown here (404 on the API)."""
 
 
 class LoggedSuggestion(BaseModel):
@@ -55,7 +60,7 @@ class LoggedSuggestion(BaseModel):
 
 
 class AssistFeedback:
-    def __init__(self, store: FeedbackStore, orders: OrderStore | None = None) -> None:
+    def __init__(self, store: FeedbackStore, orders: OrderSource | None = None) -> None:
         self.store = store
         self.orders = orders
         self._lock = threading.Lock()
@@ -143,7 +148,7 @@ class AssistFeedback:
         """Store an agent's verdict on a logged suggestion; `final_text` is the text as sent."""
         logged = self.logged(suggestion_id)
         if logged is None:
-            raise FeedbackError(
+            raise UnknownSuggestion(
                 f"no suggestion {suggestion_id!r} was shown here: give feedback on an id from `suggest`"
             )
         final = final_text.strip()
@@ -198,7 +203,7 @@ class AssistFeedback:
         chat example a line in `finetune.data`'s Example layout (id, task, system, user, assistant,
         meta) plus the OpenAI-style `messages`. The latest verdict of a suggestion counts.
         """
-        from finetune.data import cs_system_prompt, example_id
+        from prompts.tasks import cs_system_prompt, example_id
 
         latest: dict[str, StoredFeedback] = {}
         for item in self.store.all("suggest"):

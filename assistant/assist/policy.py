@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from assistant.assist.protocol import Step
+from assistant.errors import ConfigError
 
 GUIDELINES, KB, ONTOLOGY = "abcd_guidelines.json", "abcd_kb.json", "abcd_ontology.json"
 # ABCD's guideline buttons whose kb action id is not simply the button's slug.
@@ -35,7 +36,7 @@ _BUTTON_ALIASES = {
 _SKIP_BUTTONS = {"n-a", ""}
 
 
-class PolicyError(ValueError):
+class PolicyError(ConfigError):
     """A policy or map file is unreadable or inconsistent; the message names the file and the problem."""
 
 

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import uuid
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -25,21 +23,20 @@ from typing import TYPE_CHECKING, Any, Protocol
 import prompts
 from assistant.assist.policy import Policies, PolicyMap, Subflow, load_policies, load_policy_map
 from assistant.assist.protocol import Source, Suggestion, Suggestions, Ticket
-from assistant.assist.settings import AssistSettings
-from assistant.chat import InputError
-from assistant.orders import Customer, Order, OrderStore
-from assistant.pii import scrub
+from assistant.config import AssistSettings
+from assistant.errors import BadInput
+from assistant.grounding.pii import ORDER_ID_PATTERN, scrub
+from assistant.stores.orders import Customer, Order, OrderSource
 from retrieval.schema import FAQEntry
 
 if TYPE_CHECKING:
     from assistant.generation.base import Generator
-    from assistant.shop import Shop
     from retrieval.search import FAQResults
 
 log = logging.getLogger("shopassist.assist")
 
 # Order ids as the shop writes them (HP-ORD-50001); read from the raw ticket before scrubbing.
-ORDER_ID = re.compile(r"\b[A-Z]{2,4}-ORD-\d{3,}\b", re.I)
+ORDER_ID = ORDER_ID_PATTERN
 # Words an agent's opening sentence may use beyond the chat intro's vocabulary and the sources.
 OPENING_WORDS = """thank thanks reaching contacting sorry hear understand apologise apologize inconvenience
     frustrating trouble glad happy help assist sort look into request question concern waiting wait patience
@@ -47,7 +44,7 @@ OPENING_WORDS = """thank thanks reaching contacting sorry hear understand apolog
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 
 
-class TicketError(InputError):
+class TicketError(BadInput):
     """The ticket cannot be processed (empty, too long); the message says what to change."""
 
 
@@ -158,7 +155,7 @@ class SuggestService:
     def __init__(
         self,
         faq: FAQRetriever,
-        orders: OrderStore,
+        orders: OrderSource,
         *,
         settings: AssistSettings | None = None,
         policies: Policies | None = None,
@@ -179,8 +176,9 @@ class SuggestService:
         self.currency = currency
 
     @classmethod
-    def from_shop(cls, shop: Shop) -> SuggestService:
-        from assistant.adapters import AdapterRegistry, adapter_for_task
+    def from_shop(cls, shop: Any) -> SuggestService:
+        """The service over a `Shop` (duck-typed: the shop composes services, not the other way)."""
+        from assistant.generation.adapters import AdapterRegistry, adapter_for_task
 
         s = shop.settings
         return cls(
@@ -215,7 +213,7 @@ class SuggestService:
         if not kept:
             best = ranked.candidates[0] if ranked.candidates else None
             reason = prompts.render(
-                "assist_no_suggestion",
+                "assist/no_suggestion",
                 threshold=threshold,
                 best=None if best is None else {"id": best.entry.id, "confidence": best.confidence},
             )
@@ -260,7 +258,7 @@ class SuggestService:
         order_text = ""
         if context.case is not None and (context.named or self.policy_map.about_orders(subflow)):
             order_text = prompts.render(
-                "assist_order",
+                "assist/order",
                 case=context.case,
                 orders=context.orders,
                 order_id=context.order_id,
@@ -269,7 +267,7 @@ class SuggestService:
             sources += [
                 Source(kind="order", id=o.order_id, title=f"Order {o.order_id}") for o in context.orders
             ]
-        text = prompts.render("assist_reply", opening=opening, answer=entry.answer, order=order_text)
+        text = prompts.render("assist/reply", opening=opening, answer=entry.answer, order=order_text)
         text, filled, left = fill(text, values)
         return Suggestion(
             id=f"sug-{uuid.uuid4().hex[:12]}",
@@ -327,13 +325,13 @@ class SuggestService:
 
     def _opening(self, scrubbed: str, entries: list[FAQEntry]) -> tuple[str, bool]:
         """The opening sentence: the model's when enabled and it passes the verifier, else the template's."""
-        template = prompts.render("assist_opening", shop=self.shop_name)
+        template = prompts.render("assist/opening", shop=self.shop_name)
         if not self.settings.model_opening or self._generator is None:
             return template, False
         from assistant.generation.base import ChatMessage, GenerationRequest, GeneratorError, generate
-        from assistant.verify import split_sentences, verify
+        from assistant.grounding.verify import split_sentences, verify
 
-        messages = prompts.render_messages("assist_opening", shop=self.shop_name, ticket=scrubbed)
+        messages = prompts.render_messages("assist/opening", shop=self.shop_name, ticket=scrubbed)
         request = GenerationRequest(
             messages=[ChatMessage.model_validate(m) for m in messages],
             max_new_tokens=40,
@@ -355,16 +353,3 @@ class SuggestService:
         ):
             return template, False
         return sentence, True
-
-
-_SERVICES: weakref.WeakKeyDictionary[Any, SuggestService] = weakref.WeakKeyDictionary()
-_LOCK = threading.Lock()
-
-
-def suggest_service(shop: Shop) -> SuggestService:
-    """The shop's one suggest service (policies are loaded once per shop)."""
-    with _LOCK:
-        service = _SERVICES.get(shop)
-        if service is None:
-            service = _SERVICES[shop] = SuggestService.from_shop(shop)
-        return service

@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 
 from assistant.copystudio.protocol import CopyControls, CopyRequest, CopyResult
 from assistant.copystudio.service import CopyInputError, CopyService
+from assistant.errors import BadInput
 
 COLUMNS = (
     "product_id",
@@ -49,7 +50,7 @@ COLUMNS = (
 FORMATS = (".jsonl", ".csv")
 
 
-class BatchError(ValueError):
+class BatchError(BadInput):
     """The output cannot be written or resumed; the message says what to do."""
 
 
@@ -90,7 +91,8 @@ def prompts_fingerprint() -> str:
     """Hash of the copy prompt templates: editing one redoes the batch."""
     h = hashlib.sha256()
     files = sorted(
-        (p for p in resources.files("prompts").iterdir() if p.name.startswith("copy_")), key=lambda p: p.name
+        (p for p in (resources.files("prompts") / "copy").iterdir() if p.name.endswith(".j2")),
+        key=lambda p: p.name,
     )
     for path in files:
         h.update(path.name.encode())

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from assistant.copystudio.claims import Claim
+from assistant.grounding.claims import Claim
 
 Tone = Literal["friendly", "premium", "technical", "playful"]
 Length = Literal["short", "medium", "long"]

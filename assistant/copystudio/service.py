@@ -21,10 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import prompts
-from assistant.copystudio.claims import Claim, ClaimCheck, ClaimChecker, brand_lexicon, key_attributes
+from assistant.config import CopySettings
 from assistant.copystudio.protocol import CopyControls, CopyRequest, CopyResult, Draft, ShopperProfile
-from assistant.copystudio.settings import CopySettings
+from assistant.errors import BadInput, NotFound
 from assistant.generation.base import ChatMessage, GenerationRequest, Generator, GeneratorError, generate
+from assistant.grounding.claims import Claim, ClaimCheck, ClaimChecker, brand_lexicon, key_attributes
+from assistant.grounding.sentences import Sentence, sentence_spans
 
 log = logging.getLogger("shopassist.copy")
 BASE = "base"  # CopyRequest.adapter value that asks for the base model explicitly
@@ -36,36 +38,16 @@ _NOT_FACTS = re.compile(
 )
 
 
-class CopyInputError(ValueError):
+class CopyInputError(BadInput):
     """The request cannot be served as given (unknown product or adapter); the message says what to fix."""
+
+
+class ProductNotFound(NotFound, CopyInputError):
+    """The product id is not in the catalogue (404 on the API; a bad input for the CLI's argument)."""
 
 
 # -- text helpers ----------------------------------------------------------------------------------
 _WORD = re.compile(r"[^\W_](?:[\w'’.,/-]*[^\W_])?")
-_ABBREV = frozenset(
-    [
-        "rs",
-        "no",
-        "nos",
-        "approx",
-        "e.g",
-        "i.e",
-        "co",
-        "inc",
-        "ltd",
-        "st",
-        "mr",
-        "mrs",
-        "dr",
-        "vs",
-        "etc",
-        "incl",
-        "min",
-        "max",
-        "sr",
-        "jr",
-    ]
-)
 
 
 def word_count(text: str) -> int:
@@ -73,50 +55,12 @@ def word_count(text: str) -> int:
     return len(_WORD.findall(text))
 
 
-@dataclass(frozen=True)
-class Unit:
-    """A sentence or a bullet line of a text, with its character span there."""
-
-    text: str
-    start: int
-    end: int
+Unit = Sentence  # a sentence or a bullet line of a text, with its character span there
 
 
 def split_units(text: str) -> list[Unit]:
-    """Bullet lines, and sentences within other lines. A full stop after an abbreviation
-    ("Rs. 499", "Co.") or inside a number does not end a sentence."""
-    units: list[Unit] = []
-    offset = 0
-    for line in text.splitlines(keepends=True):
-        stripped = line.strip()
-        if stripped:
-            lead = offset + line.index(stripped[0])
-            if re.match(r"[-*•]\s", stripped):
-                units.append(Unit(stripped, lead, lead + len(stripped)))
-            else:
-                units.extend(_sentences(stripped, lead))
-        offset += len(line)
-    return units
-
-
-def _sentences(line: str, base: int) -> list[Unit]:
-    out: list[Unit] = []
-    start = 0
-    for m in re.finditer(r"[.!?]+[\"”')\]]*(?=\s+\S)", line):
-        before = re.search(r"([\w.]+)[.!?]*$", line[start : m.start() + 1])
-        word = before.group(1).lower().rstrip(".") if before else ""
-        if m.group(0) == "." and (word in _ABBREV or len(word) == 1 and word.isalpha() and word not in "al"):
-            continue
-        piece = line[start : m.end()].strip()
-        if piece:
-            first = start + line[start:].index(piece[0])
-            out.append(Unit(piece, base + first, base + first + len(piece)))
-        start = m.end()
-    rest = line[start:].strip()
-    if rest:
-        first = start + line[start:].index(rest[0])
-        out.append(Unit(rest, base + first, base + first + len(rest)))
-    return out
+    """Bullet lines, and sentences within other lines (see `assistant.grounding.sentences`)."""
+    return sentence_spans(text)
 
 
 def clean_draft(raw: str) -> str:
@@ -293,7 +237,7 @@ class CopyService:
     ) -> CopyService:
         """The one place settings become service arguments (copy settings, languages, the task's
         adapter from the registry, temperature, model id), for a shop or for products from files."""
-        from assistant.adapters import AdapterRegistry, adapter_for_task
+        from assistant.generation.adapters import AdapterRegistry, adapter_for_task
 
         registry = AdapterRegistry.for_home(s.home)
         return cls(
@@ -338,7 +282,7 @@ class CopyService:
 
     def attributes(self, product_id: str) -> dict[str, str]:
         """The attributes copy is written from (the format the copy adapter was trained on)."""
-        from finetune.data import product_attributes
+        from prompts.tasks import product_attributes
 
         return product_attributes(self.product(product_id))
 
@@ -351,7 +295,7 @@ class CopyService:
         if product is None:
             example = next(iter(self.products), None)
             hint = f" (e.g. {example})" if example else "; the catalogue is empty: run `shopassist ingest`"
-            raise CopyInputError(f"no product with id {product_id!r} in the catalogue{hint}")
+            raise ProductNotFound(f"no product with id {product_id!r} in the catalogue{hint}")
         return product
 
     # -- one request ----------------------------------------------------------------------------------
@@ -364,7 +308,7 @@ class CopyService:
         note = unavailable = None
         if request.controls.language not in self.languages:
             # As chat does: the model is not asked to write a language it cannot; say so, keep facts.
-            note = prompts.render("copy_language_note", language=request.controls.language)
+            note = prompts.render("copy/language_note", language=request.controls.language)
         else:
             try:
                 drafts, checks = self._draft(job)
@@ -473,7 +417,7 @@ class CopyService:
             return controls.profile
         if not controls.customer_id or self.orders is None:
             return None
-        from assistant.personalize import build_profile
+        from assistant.stores.profiles import build_profile
 
         profile = build_profile(controls.customer_id, self.orders, dict(self.products))
         if profile.is_empty:
@@ -484,7 +428,7 @@ class CopyService:
     def _messages(self, job: _Job) -> list[ChatMessage]:
         if job.adapter:
             # The copy adapter learned one prompt format (finetune.data); anything else is off-distribution.
-            from finetune.data import copy_system_prompt, copy_user_prompt
+            from prompts.tasks import copy_system_prompt, copy_user_prompt
 
             return [
                 ChatMessage(role="system", content=copy_system_prompt(self.shop_name)),
@@ -492,11 +436,11 @@ class CopyService:
             ]
         words = self.settings.opening_words[job.length]
         return [
-            ChatMessage(role="system", content=prompts.render("copy_system", shop=self.shop_name)),
+            ChatMessage(role="system", content=prompts.render("copy/system", shop=self.shop_name)),
             ChatMessage(
                 role="user",
                 content=prompts.render(
-                    "copy_user",
+                    "copy/user",
                     tone=job.tone,
                     words=words,
                     audience=_one_line(job.controls.audience),
@@ -536,11 +480,11 @@ class CopyService:
             if self._passes(draft):
                 break
             if check.unsupported:
-                feedback = prompts.render("copy_feedback", claims=check.unsupported)
+                feedback = prompts.render("copy/feedback", claims=check.unsupported)
             elif problems:
-                feedback = prompts.render("copy_feedback_quality")
+                feedback = prompts.render("copy/feedback_quality")
             else:
-                feedback = prompts.render("copy_feedback_empty")
+                feedback = prompts.render("copy/feedback_empty")
             messages = [
                 *messages,
                 ChatMessage(role="assistant", content=text or "(nothing)"),
@@ -614,7 +558,7 @@ class CopyService:
 
     def _render(self, job: _Job, lead: str, facts: list[tuple[str, str]], closings: int) -> str:
         text = prompts.render(
-            "copy_template",
+            "copy/template",
             lead=lead,
             title=_get(job.attributes, "title"),
             brand=_get(job.attributes, "brand"),
@@ -640,7 +584,7 @@ def _get(attributes: Mapping[str, str], key: str) -> str:
 
 
 def _mentioned(job: _Job, text: str, key: str) -> bool:
-    from assistant.copystudio.claims import mentions
+    from assistant.grounding.claims import mentions
 
     return bool(text) and mentions(text, key, job.attributes[key])
 

@@ -1,16 +1,18 @@
 """The `Generator` seam: one streaming method, whatever runs the model.
 
 Streaming is the contract (a reply is the join of its chunks), so the UI can show text as it
-arrives and a caller that wants the whole reply just joins. Engines register by name, so adding
-one (vLLM over its OpenAI API, say) is a new module, not a new branch in the callers.
+arrives and a caller that wants the whole reply just joins. This module holds only the contract;
+`factory` builds engines by name, so no engine is imported by the code that merely types against it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any, Literal, Protocol, runtime_checkable
+from collections.abc import Iterator
+from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
+
+from assistant.errors import Unavailable
 
 
 class ChatMessage(BaseModel):
@@ -30,7 +32,7 @@ class GenerationRequest(BaseModel):
     seed: int | None = None
 
 
-class GeneratorError(RuntimeError):
+class GeneratorError(Unavailable):
     """The engine could not produce text (not loaded, endpoint down); the message says what to do."""
 
 
@@ -45,33 +47,3 @@ class Generator(Protocol):
 
 def generate(generator: Generator, request: GenerationRequest) -> str:
     return "".join(generator.stream(request))
-
-
-GeneratorFactory = Callable[..., Generator]
-_REGISTRY: dict[str, GeneratorFactory] = {}
-
-
-def register_generator(name: str) -> Callable[[GeneratorFactory], GeneratorFactory]:
-    def wrap(factory: GeneratorFactory) -> GeneratorFactory:
-        _REGISTRY[name] = factory
-        return factory
-
-    return wrap
-
-
-def available_generators() -> list[str]:
-    _import_builtin()
-    return sorted(_REGISTRY)
-
-
-def create_generator(name: str, **kwargs: Any) -> Generator:
-    """Build a registered engine by name; unknown names list the known ones."""
-    _import_builtin()
-    if name not in _REGISTRY:
-        raise GeneratorError(f"unknown generator engine {name!r}; available: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name](**kwargs)
-
-
-def _import_builtin() -> None:
-    # The modules register themselves on import; none imports torch at module level.
-    from assistant.generation import embedded, fake, openai_compat  # noqa: F401

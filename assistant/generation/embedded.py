@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.generation.base import GenerationRequest, GeneratorError, register_generator
+from assistant.generation.base import GenerationRequest, GeneratorError
 from retrieval.embeddings import cpu_has_fast_bf16
 from retrieval.offline import set_offline_env
 
@@ -320,12 +320,11 @@ class EmbeddedGenerator:
         return stop_at >= 0
 
 
-@register_generator("embedded")
-def _make_embedded(*, settings: Any = None, **kwargs: Any) -> EmbeddedGenerator:
+def from_settings_or_args(*, settings: Any = None, **kwargs: Any) -> EmbeddedGenerator:
     if settings is None:
         return EmbeddedGenerator(**kwargs)
-    from assistant.adapters import AdapterRegistry
-    from assistant.models import resolve_generator_model
+    from assistant.generation.adapters import AdapterRegistry
+    from assistant.generation.models import resolve_generator_model
 
     gen = settings.generator
     registry = AdapterRegistry.for_home(settings.home)

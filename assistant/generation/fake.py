@@ -6,7 +6,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from assistant.generation.base import GenerationRequest, register_generator
+from assistant.generation.base import GenerationRequest
 
 
 class FakeGenerator:
@@ -36,6 +36,5 @@ class FakeGenerator:
             yield text[i : i + self.chunk_size]
 
 
-@register_generator("fake")
-def _make_fake(**_: Any) -> FakeGenerator:
+def from_settings_or_args(**_: Any) -> FakeGenerator:
     return FakeGenerator()

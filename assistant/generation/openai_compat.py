@@ -1,38 +1,39 @@
 """Engine 'vllm': any OpenAI-compatible server (vLLM, llama.cpp's server, a hosted API) over HTTP.
 
-The model runs in another process, possibly on another machine, so this module is only a client:
-`/v1/chat/completions` with `stream=true`, read as server-sent events. A LoRA adapter is selected
-the way vLLM names it, by the `model` field; a name served elsewhere (a merged adapter on its own
-server) is routed by `endpoints`. Failures before the first token (connection refused, 5xx, 429)
-are retried with backoff; once text has been streamed a failure is final, because a retry would
-repeat words the caller has already shown. Every error is a `GeneratorError` that says what to do.
-Only httpx is imported here: no torch, no vllm.
+The model runs in another process, possibly on another machine, so this module is only a client,
+built on the official `openai` SDK (one SDK client per endpoint URL, its own retries off): streamed
+`/v1/chat/completions`. A LoRA adapter is selected the way vLLM names it, by the `model` field; a
+name served elsewhere (a merged adapter on its own server) is routed by `endpoints`. Failures before
+the first token (connection refused, 5xx, 429) are retried here with backoff; once text has been
+streamed a failure is final, because a retry would repeat words the caller has already shown. Every
+error is a `GeneratorError` that says what to do. No torch, no vllm.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-import httpx
+import httpx2
+import openai
+from openai import APIConnectionError, APIError, APIStatusError, APITimeoutError, NotFoundError, omit
 
-from assistant.generation.base import GenerationRequest, GeneratorError, register_generator
+from assistant.generation.base import GenerationRequest, GeneratorError
 
 log = logging.getLogger(__name__)
 
 START_HINT = "start it with `shopassist serve-model --detach` (or set generator.url to a running server)"
 _RETRYABLE_STATUS = {429, 500, 502, 503, 504}
-
-
-class _Retryable(Exception):
-    """A failure before the first token that another attempt may fix."""
+# Timeouts before the request is on the wire: the server is unreachable, not slow.
+_NOT_SENT = (httpx2.ConnectTimeout, httpx2.PoolTimeout, httpx2.WriteTimeout)
 
 
 class OpenAICompatGenerator:
-    """Streams chat completions from an OpenAI-compatible endpoint; thread-safe (one pooled client)."""
+    """Streams chat completions from an OpenAI-compatible endpoint; thread-safe (one client per URL)."""
 
     name = "vllm"
 
@@ -48,7 +49,6 @@ class OpenAICompatGenerator:
         read_timeout_s: float = 60.0,
         retries: int = 2,
         retry_backoff_s: float = 0.5,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
         if retries < 0:
             raise ValueError("retries must be >= 0")
@@ -59,13 +59,30 @@ class OpenAICompatGenerator:
         self.read_timeout_s = read_timeout_s
         self.retries = retries
         self.retry_backoff_s = retry_backoff_s
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(
-            headers=headers,
-            timeout=httpx.Timeout(read_timeout_s, connect=connect_timeout_s),
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
-            transport=transport,
-        )
+        self._api_key = api_key or ""
+        self._timeout = httpx2.Timeout(read_timeout_s, connect=connect_timeout_s)
+        # Sent with every request: no key means no Authorization header at all (a local server), and
+        # never the OPENAI_* organization/project that the SDK would otherwise read from the environment.
+        self._headers: dict[str, str | openai.Omit] = {"OpenAI-Organization": omit, "OpenAI-Project": omit}
+        if not api_key:
+            self._headers["Authorization"] = omit
+        self._clients: dict[str, openai.OpenAI] = {}
+        self._lock = threading.Lock()
+
+    def _client(self, url: str) -> openai.OpenAI:
+        """The SDK client for one endpoint, made on first use; retries are ours (before the first token)."""
+        with self._lock:
+            client = self._clients.get(url)
+            if client is None:
+                client = self._clients[url] = openai.OpenAI(
+                    base_url=f"{url}/v1",
+                    # "EMPTY" is vLLM's convention for a server without --api-key (an empty key would make
+                    # the SDK read OPENAI_API_KEY from the environment); the header itself is omitted then.
+                    api_key=self._api_key or "EMPTY",
+                    timeout=self._timeout,
+                    max_retries=0,
+                )
+            return client
 
     # -- routing -------------------------------------------------------------------------------
     def route(self, adapter: str | None) -> tuple[str, str]:
@@ -81,22 +98,23 @@ class OpenAICompatGenerator:
         """The model names the endpoint serves; raises GeneratorError when it does not answer."""
         url = (url or self.route(None)[1]).rstrip("/")
         try:
-            resp = self._client.get(f"{url}/health", timeout=5)
-            if resp.status_code == 404:  # not vLLM: /v1/models is the OpenAI way to ask
-                resp = self._client.get(f"{url}/v1/models", timeout=5)
-                resp.raise_for_status()
-                return [m["id"] for m in resp.json().get("data", [])]
-            resp.raise_for_status()
+            try:  # vLLM's liveness check (it fails when the engine died while the API still answers)
+                options: openai.RequestOptions = {"timeout": 5, "headers": self._headers}
+                self._client(url).get(f"{url}/health", cast_to=httpx2.Response, options=options)
+            except NotFoundError:
+                pass  # not vLLM: /v1/models is the OpenAI way to ask
             return self.served_models(url)
-        except httpx.HTTPError as exc:
-            raise GeneratorError(f"the model server at {url} is not answering ({exc}); {START_HINT}") from exc
-        except (ValueError, KeyError, TypeError) as exc:
+        except APIError as exc:
+            raise GeneratorError(
+                f"the model server at {url} is not answering ({_describe(exc)}); {START_HINT}"
+            ) from exc
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise GeneratorError(f"{url}/v1/models is not an OpenAI model list ({exc})") from exc
 
     def served_models(self, url: str) -> list[str]:
-        resp = self._client.get(f"{url.rstrip('/')}/v1/models", timeout=5)
-        resp.raise_for_status()
-        return [m["id"] for m in resp.json().get("data", [])]
+        url = url.rstrip("/")
+        page = self._client(url).models.list(timeout=5, extra_headers=self._headers)
+        return [m.id for m in page.data]
 
     def warm_up(self) -> None:
         """Fail early (for the UI and benchmarks) when the base model is not served."""
@@ -108,71 +126,68 @@ class OpenAICompatGenerator:
             )
 
     def close(self) -> None:
-        self._client.close()
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
 
     # -- generation ------------------------------------------------------------------------------
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         model, url = self.route(request.adapter)
-        body: dict[str, Any] = {
-            "model": model,
-            "messages": [m.model_dump() for m in request.messages],
-            "max_tokens": request.max_new_tokens,
-            "temperature": request.temperature,
-            "top_p": request.top_p,
-            "stream": True,
-        }
-        if request.stop:
-            body["stop"] = request.stop
-        if request.seed is not None:
-            body["seed"] = request.seed
+        client = self._client(url)
+        messages: list[Any] = [m.model_dump() for m in request.messages]
         attempt = 0
         while True:
             started = False
             try:
-                for chunk in self._attempt(url, model, body):
-                    started = True
-                    yield chunk
+                chunks = client.chat.completions.create(
+                    model=model,
+                    messages=messages,
+                    stream=True,
+                    max_tokens=request.max_new_tokens,
+                    temperature=request.temperature,
+                    top_p=request.top_p,
+                    stop=request.stop or omit,
+                    seed=request.seed if request.seed is not None else omit,
+                    extra_headers=self._headers,
+                )
+                with chunks:
+                    for chunk in chunks:
+                        text = _delta_text(chunk)
+                        if text:
+                            started = True
+                            yield text
                 return
-            except _Retryable as exc:
-                if attempt >= self.retries:
-                    raise GeneratorError(f"{exc} (gave up after {attempt + 1} attempts)") from None
-                delay = self.retry_backoff_s * 2**attempt
-                log.info("model server: %s; retrying in %.2fs", exc, delay)
-                time.sleep(delay)
-                attempt += 1
-            except httpx.ReadTimeout as exc:
-                where = "the next" if started else "the first"
-                raise GeneratorError(
-                    f"no token from {url} for {self.read_timeout_s:g}s (waiting for {where} one); the server "
-                    "is overloaded or stuck: check its log, or raise generator.read_timeout_s"
-                ) from exc
-            except httpx.TransportError as exc:
-                if started:
-                    raise GeneratorError(f"the model server at {url} dropped the reply ({exc})") from exc
-                if attempt >= self.retries:
+            except APIConnectionError as exc:  # APITimeoutError included
+                if isinstance(exc, APITimeoutError) and not isinstance(exc.__cause__, _NOT_SENT):
+                    where = "the next" if started else "the first"
                     raise GeneratorError(
-                        f"cannot reach the model server at {url} ({type(exc).__name__}: {exc}) after "
-                        f"{attempt + 1} attempts; {START_HINT}"
+                        f"no token from {url} for {self.read_timeout_s:g}s (waiting for {where} one); the "
+                        "server is overloaded or stuck: check its log, or raise generator.read_timeout_s"
                     ) from exc
-                delay = self.retry_backoff_s * 2**attempt
-                log.info("model server %s unreachable (%s); retrying in %.2fs", url, exc, delay)
-                time.sleep(delay)
-                attempt += 1
-
-    def _attempt(self, url: str, model: str, body: dict[str, Any]) -> Iterator[str]:
-        with self._client.stream("POST", f"{url}/v1/chat/completions", json=body) as resp:
-            if resp.status_code >= 400:
-                resp.read()
-                message = _error_message(resp)
-                if resp.status_code in _RETRYABLE_STATUS:
-                    raise _Retryable(f"the model server at {url} answered {resp.status_code}: {message}")
-                raise GeneratorError(self._explain(resp.status_code, message, url, model))
-            for line in resp.iter_lines():
-                text = _parse_event(line)
-                if text is None:
-                    return
-                if text:
-                    yield text
+                if started:
+                    raise GeneratorError(
+                        f"the model server at {url} dropped the reply ({_describe(exc)})"
+                    ) from exc
+                error = f"cannot reach the model server at {url} ({_describe(exc)})"
+                if attempt >= self.retries:
+                    raise GeneratorError(f"{error} after {attempt + 1} attempts; {START_HINT}") from exc
+            except APIStatusError as exc:
+                message = _error_message(exc)
+                if exc.status_code not in _RETRYABLE_STATUS:
+                    raise GeneratorError(self._explain(exc.status_code, message, url, model)) from exc
+                error = f"the model server at {url} answered {exc.status_code}: {message}"
+                if attempt >= self.retries:
+                    raise GeneratorError(f"{error} (gave up after {attempt + 1} attempts)") from None
+            except APIError as exc:  # an error event in the stream
+                raise GeneratorError(f"the model server failed mid-reply: {exc.message}") from exc
+            except ValueError as exc:  # an event whose data is not JSON
+                payload = exc.doc[:200] if isinstance(exc, json.JSONDecodeError) else str(exc)
+                raise GeneratorError(f"the model server sent a malformed event: {payload!r}") from exc
+            delay = self.retry_backoff_s * 2**attempt
+            log.info("model server: %s; retrying in %.2fs", error, delay)
+            time.sleep(delay)
+            attempt += 1
 
     def _explain(self, status: int, message: str, url: str, model: str) -> str:
         if status in (401, 403):
@@ -183,7 +198,7 @@ class OpenAICompatGenerator:
         if status == 404 or "does not exist" in message:
             try:
                 served = ", ".join(self.served_models(url)) or "nothing"
-            except (httpx.HTTPError, ValueError, KeyError):
+            except (APIError, ValueError, KeyError, TypeError, AttributeError):
                 served = "unknown"
             return (
                 f"the model server at {url} does not serve model {model!r} (it serves: {served}); restart "
@@ -193,61 +208,39 @@ class OpenAICompatGenerator:
         return f"the model server at {url} rejected the request ({status}): {message}"
 
 
-def _error_message(resp: httpx.Response) -> str:
+def _delta_text(chunk: Any) -> str:
+    """The text of one streamed chunk; '' for role-only, usage-only or otherwise empty chunks."""
+    choices = getattr(chunk, "choices", None)
+    delta = getattr(choices[0], "delta", None) if choices else None
+    return str(getattr(delta, "content", None) or "")
+
+
+def _error_message(exc: APIStatusError) -> str:
     """The message of an OpenAI/vLLM error body ({"error": {"message"}} or {"message"}), else the text."""
-    try:
-        data = resp.json()
-    except ValueError:
-        return resp.text[:300] or resp.reason_phrase
-    if isinstance(data, dict):
-        err = data.get("error", data)
+    body = exc.body  # the SDK has already taken "error" out of {"error": {...}}
+    if isinstance(body, dict):
+        err = body.get("error", body)
         if isinstance(err, dict) and err.get("message"):
             return str(err["message"])[:300]
         if isinstance(err, str):
             return err[:300]
-    return resp.text[:300]
+    if isinstance(body, str) and body:
+        return body[:300]
+    return exc.response.reason_phrase or exc.message
 
 
-def _parse_event(line: str) -> str | None:
-    """One server-sent-event line -> its text ('' for none), or None at the `[DONE]` sentinel."""
-    if not line.startswith("data:"):
-        return ""  # blank separator, comment (':'), or event/id field
-    payload = line[5:].strip()
-    if payload == "[DONE]":
-        return None
-    try:
-        data = json.loads(payload)
-    except ValueError as exc:
-        raise GeneratorError(f"the model server sent a malformed event: {payload[:200]!r}") from exc
-    if isinstance(data, dict) and data.get("error"):
-        raise GeneratorError(f"the model server failed mid-reply: {_event_error(data['error'])}")
-    choices = data.get("choices") or [] if isinstance(data, dict) else []
-    if not choices:
-        return ""  # e.g. a usage-only chunk
-    delta = choices[0].get("delta") or {}
-    return str(delta.get("content") or "")
-
-
-def _event_error(error: Any) -> str:
-    return str(error.get("message", error)) if isinstance(error, dict) else str(error)
-
-
-def served_base_name(settings: Any) -> str:
-    """The base model's name on the endpoint: configured, else what `serve-model` names it."""
-    from assistant.models import DEFAULT_MODEL_NAME
-
-    gen = settings.generator
-    if gen.served_model:
-        return str(gen.served_model)
-    return gen.model.name if gen.model else DEFAULT_MODEL_NAME
+def _describe(exc: APIError) -> str:
+    """The SDK's message plus the transport error beneath it ("Connection error: [Errno 111] ...")."""
+    cause = exc.__cause__
+    return f"{exc.message.rstrip('.')}: {type(cause).__name__}: {cause}" if cause else exc.message
 
 
 def from_settings(settings: Any) -> OpenAICompatGenerator:
     """The client for `settings.generator`, routing names that `serve-model` serves to their servers."""
-    from assistant import serving
+    from assistant.generation import serving
 
     gen = settings.generator
-    model = served_base_name(settings)
+    model = serving.served_base_name(settings)
     url = gen.url or serving.endpoint_for(settings.home, model) or serving.default_url(settings)
 
     def resolve(name: str) -> str | None:
@@ -266,20 +259,5 @@ def from_settings(settings: Any) -> OpenAICompatGenerator:
     )
 
 
-def _make(*, settings: Any = None, **kwargs: Any) -> Any:
-    if settings is None:
-        return OpenAICompatGenerator(**kwargs)
-    primary = from_settings(settings)
-    fallback = settings.generator.fallback
-    if not fallback:
-        return primary
-    if fallback in ("vllm", "openai"):
-        raise GeneratorError(f"generator.fallback {fallback!r} would fall back to itself; use 'embedded'")
-    from assistant.generation.base import create_generator
-    from assistant.generation.fallback import FallbackGenerator
-
-    return FallbackGenerator(primary, lambda: create_generator(fallback, settings=settings))
-
-
-register_generator("vllm")(_make)
-register_generator("openai")(_make)
+def from_settings_or_args(*, settings: Any = None, **kwargs: Any) -> OpenAICompatGenerator:
+    return OpenAICompatGenerator(**kwargs) if settings is None else from_settings(settings)

@@ -24,7 +24,7 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("ui-home")
     port = free_port()
     script = Path(sys.executable).with_name("shopassist")
-    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "assistant.cli"]
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "assistant.cli.main"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPASSIST_")}
     env.update(SHOPASSIST_HOME=str(home), SHOPASSIST_MODEL_CACHE=str(shared_cache()), PYTHONUNBUFFERED="1")
     url = f"http://127.0.0.1:{port}/"

@@ -14,10 +14,10 @@ from finetune.data import (
     fill_placeholders,
     fingerprint,
     pack_rows,
-    product_attributes,
     split_examples,
 )
 from finetune.tasks import DEMO_PRODUCTS
+from prompts.tasks import product_attributes
 
 
 def write_replies(path, rows):

@@ -80,3 +80,40 @@ def test_evaluate_intents_cross_validates_when_examples_are_the_questions():
     assert warm["modes"]["lexical"]["accuracy@3"] == 1.0
     with pytest.raises(ValueError, match="missing from the FAQ"):
         evaluate_intents(entries, [("hi", "greeting")], HashEmbedding())
+
+
+def test_ndcg_and_recall_match_ranx_on_random_runs():
+    """Cross-check against ranx on random graded judgements (0-3) and runs: its `ndcg` is
+    Järvelin-Kekäläinen (linear gains, log2(rank + 1) discount, ideal list from the qrels) like
+    ours, and its recall counts relevance >= 1 as relevant, as ours counts gain > 0. Compared on the
+    full run (ndcg@10, recall@100) and on the condensed judged-only run that `ndcg@10_judged` uses."""
+    ranx = pytest.importorskip("ranx", reason="ranx (dev extra) is not installed")
+    import random
+
+    rng = random.Random(7)
+    qrels: dict[str, dict[str, int]] = {}
+    runs: dict[str, list[str]] = {}
+    for q in range(80):
+        pool = [f"d{i}" for i in range(rng.randint(5, 300))]
+        judged = rng.sample(pool, rng.randint(1, min(40, len(pool))))
+        # Every 10th query has only non-relevant judgements: both must score it 0.
+        qrels[f"q{q}"] = {d: 0 if q % 10 == 0 else rng.choice((0, 0, 1, 2, 3)) for d in judged}
+        runs[f"q{q}"] = rng.sample(pool, rng.randint(1, min(150, len(pool))))
+    condensed = {q: [d for d in ranked if d in qrels[q]] for q, ranked in runs.items()}
+
+    def compare(lists: dict[str, list[str]], k: int, depth: int) -> None:
+        # ranx takes plain dicts (same query order in both) and ranks each query's docs by score;
+        # it cannot take an empty run, so a query with nothing judged retrieved (0 for us) is left out.
+        kept = [q for q in qrels if lists[q]]
+        run = {q: {d: float(len(lists[q]) - i) for i, d in enumerate(lists[q])} for q in kept}
+        theirs = ranx.evaluate(
+            {q: qrels[q] for q in kept}, run, [f"ndcg@{k}", f"recall@{depth}"], return_mean=False
+        )
+        for name, ours in ((f"ndcg@{k}", ndcg_at), (f"recall@{depth}", recall_at)):
+            cut = k if name.startswith("ndcg") else depth
+            mine = [ours(lists[q], {d: float(g) for d, g in qrels[q].items()}, cut) for q in kept]
+            assert 0 < sum(mine) < len(mine)  # neither trivial nor perfect
+            assert mine == pytest.approx([float(x) for x in theirs[name]], abs=1e-9), name
+
+    compare(runs, 10, 100)
+    compare(condensed, 10, 100)

@@ -5,7 +5,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assistant.api.app import create_app
-from assistant.feedback import FeedbackStore
+from assistant.stores.feedback import FeedbackStore
 
 LOCAL = ("127.0.0.1", 40000)
 REMOTE = ("203.0.113.7", 40000)

@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assistant.api.app import create_app
-from assistant.feedback import FeedbackStore
+from assistant.stores.feedback import FeedbackStore
 from tests.assistant.api.conftest import REMOTE
 
 pytestmark = pytest.mark.slow
@@ -114,7 +114,8 @@ def test_health_metrics_and_openapi(client):
     client.post("/v1/chat", json={"message": "waterproof boots"})
     text = client.get("/metrics").text
     assert 'shopassist_chat_turns_total{action="answer",route="products"}' in text
-    assert 'shopassist_requests_total{endpoint="/v1/chat",status="200"}' in text
+    # HTTP series are labelled by route template (prometheus-fastapi-instrumentator), never by raw path
+    assert 'shopassist_http_requests_total{handler="/v1/chat",method="POST",status="200"}' in text
     spec = client.get("/openapi.json").json()
     assert {"/v1/chat", "/v1/search", "/v1/feedback", "/healthz"} <= set(spec["paths"])
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from assistant.orders import OrderStore
+from assistant.stores.orders import OrderStore
 from retrieval.schema import FAQEntry
 from retrieval.search import FAQHit, FAQResults
 
@@ -49,7 +49,7 @@ def orders(tmp_path: Path) -> OrderStore:
 @pytest.fixture
 def make_service(orders: OrderStore) -> Any:
     from assistant.assist.service import SuggestService
-    from assistant.assist.settings import AssistSettings
+    from assistant.config import AssistSettings
 
     def make(
         hits: list[tuple[FAQEntry, float]], generator: Any = None, **settings: Any

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from assistant.assist.evaluate import evaluate_suggest
 from assistant.assist.service import SuggestService
-from assistant.assist.settings import AssistSettings
+from assistant.config import AssistSettings
 from retrieval.search import FAQHit, FAQResults
 from tests.assistant.assist.conftest import entry
 from tests.conftest import SHARED_DATA
@@ -59,7 +59,7 @@ BITEXT = SHARED_DATA / "cs"
     not (BITEXT / "faq.csv").exists(), reason=f"Bitext data is not at {BITEXT} (../shared/data)"
 )
 def test_eval_suggest_command_on_bitext(tmp_path, monkeypatch):
-    from assistant.cli import cli
+    from assistant.cli.main import cli
     from tests.conftest import shared_cache
 
     monkeypatch.chdir(tmp_path)

@@ -10,7 +10,7 @@ import pytest
 
 from assistant.assist.feedback import AssistFeedback, FeedbackError
 from assistant.assist.protocol import Ticket
-from assistant.feedback import FeedbackItem, FeedbackStore
+from assistant.stores.feedback import FeedbackItem, FeedbackStore
 from tests.assistant.assist.conftest import entry
 
 REFUND = entry("faq-refunds-method", "refunds", "Refunds go back to the original payment method.")

@@ -166,15 +166,11 @@ def test_bad_tickets_get_clear_errors(make_service, text, message):
 
 @pytest.mark.slow
 def test_refund_ticket_on_the_demo_shop(demo_shop_real):
-    from assistant.assist.service import suggest_service
-
-    result = suggest_service(demo_shop_real).run(
-        Ticket(text="I want a refund for my order", customer_id="C1003")
-    )
+    result = demo_shop_real.suggest.run(Ticket(text="I want a refund for my order", customer_id="C1003"))
     assert not result.no_suggestion
     top = result.suggestions[0]
     assert top.intent.startswith(("faq-refunds", "faq-returns")) and top.steps
     assert top.confidence >= result.threshold
     assert top.text.startswith("Hi Priya Raman,")
-    off_topic = suggest_service(demo_shop_real).run(Ticket(text="what's the weather like on mars"))
+    off_topic = demo_shop_real.suggest.run(Ticket(text="what's the weather like on mars"))
     assert off_topic.no_suggestion

@@ -25,7 +25,7 @@ def demo_products() -> dict[str, Any]:
 
 @pytest.fixture
 def demo_orders(tmp_path: Path, demo_products: dict[str, Any]) -> Any:
-    from assistant.orders import OrderStore
+    from assistant.stores.orders import OrderStore
 
     store = OrderStore(tmp_path / "orders.db")
     store.seed(

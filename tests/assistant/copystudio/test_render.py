@@ -1,10 +1,10 @@
 """The tab's HTML: every claim marked by whether the data backs it, everything escaped."""
 
-from assistant.copystudio.claims import ClaimChecker
 from assistant.copystudio.protocol import CopyControls, CopyRequest
 from assistant.copystudio.service import CopyService
-from assistant.copystudio.ui import highlight, render_copy, render_report
 from assistant.generation.fake import FakeGenerator
+from assistant.grounding.claims import ClaimChecker
+from assistant.ui.copy_tab import highlight, render_copy, render_report
 
 
 def test_claims_are_marked_and_markup_is_escaped():

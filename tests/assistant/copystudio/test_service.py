@@ -5,7 +5,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from assistant.copystudio.claims import ClaimChecker
 from assistant.copystudio.protocol import CopyControls, CopyRequest, ShopperProfile
 from assistant.copystudio.service import (
     CopyInputError,
@@ -17,7 +16,8 @@ from assistant.copystudio.service import (
     word_count,
 )
 from assistant.generation.base import GeneratorError
-from finetune.data import copy_system_prompt, product_attributes
+from assistant.grounding.claims import ClaimChecker
+from prompts.tasks import copy_system_prompt, product_attributes
 
 GOOD = "A rugged brown hiking boot from Ridgeback Trail Co., ready for long days on rocky trails and wet meadows alike."
 BAD = (

@@ -16,14 +16,16 @@ from assistant.config import load_settings
 from assistant.generation import ChatMessage, GenerationRequest, GeneratorError, create_generator, generate
 from assistant.generation.fake import FakeGenerator
 from assistant.generation.fallback import FallbackGenerator
-from assistant.generation.openai_compat import OpenAICompatGenerator, _parse_event
+from assistant.generation.openai_compat import OpenAICompatGenerator
 from tests.helpers import free_port
 
 
 class FakeOpenAI:
     """Scripted /v1/chat/completions: each request takes the next step, default a streamed reply.
 
-    A step is ("reply", text), ("status", code) or ("stall", seconds) (headers sent, then silence).
+    A step is ("reply", text), ("status", code), ("stall", seconds) (headers sent, then silence),
+    ("events", [data, ...]) (raw `data:` payloads, no `[DONE]`) or ("drop", text) (a chunked reply
+    cut off after its first word).
     """
 
     def __init__(self) -> None:
@@ -64,12 +66,28 @@ class FakeOpenAI:
                 if kind == "status":
                     self._json(arg, {"error": {"message": f"scripted {arg}"}})
                     return
+                if kind == "drop":  # the reply is chunked, and the connection dies mid-body
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    chunk = {"choices": [{"index": 0, "delta": {"content": arg.split(" ")[0] + " "}}]}
+                    event = f"data: {json.dumps(chunk)}\n\n".encode()
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Connection", "close")
                 self.end_headers()
                 if kind == "stall":
                     time.sleep(arg)
+                    return
+                if kind == "events":
+                    self.wfile.write(b"".join(f"data: {data}\n\n".encode() for data in arg))
+                    self.wfile.flush()
+                    self.close_connection = True
                     return
                 self.wfile.write(b": keep-alive comment\n\n")
                 for word in arg.split(" "):
@@ -190,15 +208,28 @@ def test_routing_explicit_endpoints_then_resolver_then_url(fake_openai):
     assert gen.route("merged") == ("merged", fake_openai.url)
 
 
-def test_sse_parsing():
-    assert _parse_event("") == "" and _parse_event(": ping") == "" and _parse_event("event: x") == ""
-    assert _parse_event('data: {"choices":[{"delta":{"content":"Hi"}}]}') == "Hi"
-    assert _parse_event('data: {"choices":[{"delta":{"role":"assistant"}}]}') == ""
-    assert _parse_event("data: [DONE]") is None
+def test_events_without_text_are_skipped_and_error_events_are_clear(fake_openai):
+    role = {"choices": [{"index": 0, "delta": {"role": "assistant"}}]}
+    text = {"choices": [{"index": 0, "delta": {"content": "Hi"}}]}
+    fake_openai.steps.append(("events", [json.dumps(role), json.dumps(text), "[DONE]", json.dumps(text)]))
+    assert list(client(fake_openai.url).stream(request())) == ["Hi"]  # nothing after [DONE]
+    fake_openai.steps.append(("events", [json.dumps(text), json.dumps({"error": {"message": "boom"}})]))
     with pytest.raises(GeneratorError, match="failed mid-reply: boom"):
-        _parse_event('data: {"error": {"message": "boom"}}')
-    with pytest.raises(GeneratorError, match="malformed"):
-        _parse_event("data: {not json")
+        generate(client(fake_openai.url), request())
+    fake_openai.steps.append(("events", ["{not json"]))
+    with pytest.raises(GeneratorError, match="malformed event: '{not json'"):
+        generate(client(fake_openai.url), request())
+    assert len(fake_openai.requests) == 3  # neither failure was retried
+
+
+def test_no_retry_once_text_has_been_streamed(fake_openai):
+    fake_openai.steps.append(("drop", "Boots are here."))
+    chunks: list[str] = []
+    with pytest.raises(GeneratorError, match="dropped the reply"):
+        for chunk in client(fake_openai.url, retries=3).stream(request()):
+            chunks.append(chunk)
+    assert chunks == ["Boots "]
+    assert len(fake_openai.requests) == 1
 
 
 def test_fallback_engine_when_the_endpoint_is_down():

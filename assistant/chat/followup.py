@@ -1,0 +1,96 @@
+"""Conversation memory for follow-ups: "cheaper ones?", "in blue?", "what about the second one?".
+
+The reply text is never parsed for this. Each product turn returns a `ConversationState` (the
+query, the filters in force, the products shown, in order) and the client sends it back with the
+next message (the UI keeps it in its session, API clients echo it), so the API stays stateless
+and a follow-up resolves against exactly what the customer saw. Prose history is not sent: every
+turn costs the same however long the chat.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pydantic import BaseModel, Field
+
+from retrieval.filters import CatalogSchema, Filters
+from retrieval.query import parse_query
+from retrieval.text import tokenize
+
+
+class ConversationState(BaseModel):
+    query: str = Field(default="", description="The last product search, filters taken out")
+    filters: Filters = Field(
+        default_factory=Filters, description="Filters in force in the last product search"
+    )
+    product_ids: list[str] = Field(default_factory=list, description="Products shown last, in display order")
+    prices: list[float | None] = Field(default_factory=list, description="Their prices, same order")
+
+
+_ORDINALS = {
+    "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
+    "fifth": 5, "5th": 5, "last": -1,
+}  # fmt: skip
+_ORD = "|".join(_ORDINALS)
+_REFERENCE = re.compile(
+    rf"\b(?:the\s+)?(?P<ord>{_ORD})\s+(?:one|option|item|product|pick|choice)\b"
+    rf"|(?:\bnumber|\bno\.?|#)\s*(?P<num>[1-9])\b"
+    rf"|^\s*(?:and\s+|what about\s+|how about\s+)?(?:the\s+)?(?P<alone>{_ORD})\s*\??\s*$",
+    re.I,
+)
+_CHEAPER = re.compile(
+    r"\b(?:cheaper|less expensive|lower[- ]priced?|more affordable|something cheaper)\b", re.I
+)
+_PRICIER = re.compile(r"\b(?:more expensive|pricier|higher[- ]end|fancier|better quality)\b", re.I)
+# Words that carry no product meaning in a follow-up ("what about any in blue?").
+_FILLER = frozenset(
+    re.findall(
+        r"\w+",
+        """what about how any anything ones one those these them they do you have got show me some other
+        options option in a an the please only just and or with also instead maybe is are there
+        something cheaper pricier expensive less more lower higher priced affordable end fancier
+        better quality""",
+    )
+)
+
+
+@dataclass
+class FollowUp:
+    """A resolved follow-up: either a product the customer pointed at, or a refined search."""
+
+    product_id: str | None = None
+    query: str | None = None
+    filters: Filters | None = None
+    note: str = ""
+
+
+def resolve_followup(message: str, state: ConversationState | None, schema: CatalogSchema) -> FollowUp | None:
+    """The follow-up this message is, against the last product turn; None for a fresh question."""
+    if state is None or not state.product_ids:
+        return None
+    ref = _REFERENCE.search(message)
+    if ref:
+        word = ref.group("ord") or ref.group("alone")
+        position = _ORDINALS[word.lower()] if word else int(ref.group("num"))
+        ids = state.product_ids
+        if position == -1 or 1 <= position <= len(ids):
+            index = len(ids) - 1 if position == -1 else position - 1
+            return FollowUp(product_id=ids[index], note=f"you asked about #{index + 1}")
+    parsed = parse_query(message, schema)
+    update = parsed.filters.model_dump(exclude_defaults=True)
+    prices = [p for p in state.prices if p is not None]
+    if _CHEAPER.search(message) and prices:
+        update.update(price_max=round(min(prices) - 0.01, 2), price_min=None)
+    elif _PRICIER.search(message) and prices:
+        update.update(price_min=round(max(prices) + 0.01, 2), price_max=None)  # the old cap goes
+    named = {w for phrase in parsed.matched for w in tokenize(phrase)}  # colours, brands: now filters
+    leftover = [w for w in tokenize(parsed.text) if w not in _FILLER and w not in named]
+    if not update or leftover:
+        return None  # new product words: a fresh search, not a refinement of the last one
+    merged = state.filters.model_dump()
+    merged.update(update)
+    low, high = merged.get("price_min"), merged.get("price_max")
+    if low is not None and high is not None and low > high:  # "cheaper" after "over 100": new bound wins
+        merged["price_min" if "price_max" in update else "price_max"] = None
+    return FollowUp(query=state.query, filters=Filters.model_validate(merged), note="refined the last search")

@@ -1,0 +1,118 @@
+"""Typed requests, responses and stream events shared by the CLI, the UI and the API.
+
+Control signals (the action, what was cited, the route) are fields of these objects; no caller
+ever parses them out of the reply text.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from assistant.chat.followup import ConversationState
+from retrieval.filters import Filters
+from retrieval.search import ProductHit
+
+Action = Literal["answer", "refuse", "handoff"]
+Route = Literal["products", "faq", "order", "handoff", "smalltalk", "unknown"]
+
+
+class ChatRequest(BaseModel):
+    message: str = Field(description="The customer's message")
+    customer_id: str | None = Field(
+        default=None, description="The signed-in customer; the only key to orders"
+    )
+    filters: Filters | None = Field(
+        default=None, description="Filters chosen in the UI; they win over parsed ones"
+    )
+    state: ConversationState | None = Field(
+        default=None,
+        description="The `state` of the previous response, sent back so follow-ups ('cheaper ones?', "
+        "'the second one') refer to what was shown",
+    )
+
+
+class ProductCard(BaseModel):
+    id: str
+    title: str
+    price: float | None = Field(description="None when the catalogue lists no price")
+    currency: str
+    brand: str = ""
+    category: str = ""
+    color: str = ""
+    size: str = ""
+    material: str = ""
+    rating: float | None = None
+    in_stock: bool = True
+    reasons: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def from_hit(cls, hit: ProductHit) -> ProductCard:
+        shared = cls.model_fields.keys() & type(hit.product).model_fields.keys()
+        return cls(
+            **hit.product.model_dump(include=shared), in_stock=hit.product.in_stock, reasons=hit.reasons
+        )
+
+    def price_text(self) -> str:
+        return f"{self.price:.2f} {self.currency}" if self.price is not None else "price not listed"
+
+    def facts(self) -> str:
+        """The card as one line of text: what the model's prose is verified against."""
+        bits = [
+            self.title,
+            self.brand,
+            self.category,
+            self.price_text(),
+            self.color,
+            self.size,
+            self.material,
+        ]
+        if self.rating is not None:
+            bits.append(f"rated {self.rating:g}")
+        return " | ".join(b for b in bits if b)
+
+
+class Citation(BaseModel):
+    id: str
+    kind: Literal["product", "faq", "order"]
+    title: str
+
+
+class VerifierReport(BaseModel):
+    checked: bool = False
+    unsupported: list[str] = Field(default_factory=list, description="Spans of model text not in the sources")
+    fallback: bool = Field(
+        default=False, description="True when the model's prose was replaced by a template"
+    )
+    model_unavailable: str | None = Field(
+        default=None,
+        description="Why the model wrote nothing (e.g. its server is down) and what to do; the reply "
+        "used template sentences, so its facts are still grounded",
+    )
+
+
+class ChatResponse(BaseModel):
+    id: str = Field(
+        default_factory=lambda: uuid.uuid4().hex, description="Reply id, the key for feedback on it"
+    )
+    text: str
+    action: Action
+    route: Route
+    confidence: float = Field(ge=0.0, le=1.0)
+    products: list[ProductCard] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=list)
+    verifier: VerifierReport = Field(default_factory=VerifierReport)
+    state: ConversationState = Field(
+        default_factory=ConversationState, description="Send this back with the next message"
+    )
+
+
+class ChatEvent(BaseModel):
+    """One streamed piece of a reply: cards first, then text deltas, then the whole response."""
+
+    type: Literal["products", "delta", "done"]
+    products: list[ProductCard] = Field(default_factory=list)
+    delta: str = ""
+    response: ChatResponse | None = None

@@ -1,0 +1,507 @@
+"""The grounded chat turn: route, retrieve, render facts from data, let the model phrase, verify.
+
+Facts (cards, policy text, order rows) are rendered from data by templates. The model writes only
+an introductory sentence, streamed sentence by sentence and checked against the cited sources
+before the customer sees it; unsupported text is dropped, retried once, and otherwise replaced by
+a template sentence. When nothing relevant is found, the reply says so and offers a person.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field
+
+import prompts
+from assistant.chat.followup import ConversationState, resolve_followup
+from assistant.chat.protocol import (
+    Action,
+    ChatEvent,
+    ChatRequest,
+    ChatResponse,
+    Citation,
+    ProductCard,
+    Route,
+    VerifierReport,
+)
+from assistant.errors import BadInput
+from assistant.generation.base import ChatMessage, GenerationRequest, Generator, GeneratorError
+from assistant.grounding.language import detect_language
+from assistant.grounding.logs import LOG_KINDS
+from assistant.grounding.pii import ORDER_ID_PATTERN, scrub
+from assistant.grounding.verify import split_sentences, verify
+from assistant.stores.orders import OrderSource
+from assistant.stores.profiles import Profile, build_profile, recommend, rerank
+from retrieval.filters import FilterError
+from retrieval.index import ShopIndex
+from retrieval.search import ProductResults
+from retrieval.text import tokenize
+
+if TYPE_CHECKING:
+    from assistant.config import Settings
+
+log = logging.getLogger("shopassist.chat")
+
+_HANDOFF = re.compile(
+    r"\b(?:human|real person|an? (?:agent|representative|person)|customer service rep|speak to (?:someone|somebody)|"
+    r"talk to (?:someone|somebody|a person)|live agent|operator)\b",
+    re.I,
+)
+_ORDER_ID = ORDER_ID_PATTERN
+_ORDER_STATUS = re.compile(
+    r"\b(?:where(?:'s| is) my (?:order|package|parcel|stuff|delivery)|order status|status of my order|"
+    r"track(?:ing)? (?:my )?(?:order|package|parcel)|my orders?\b(?! to)|has my order|when will my order)",
+    re.I,
+)
+
+
+_RECOMMEND = re.compile(r"\b(?:recommend\w*|suggest\w*|pick)\b|\bsomething for me\b", re.I)
+_RECOMMEND_WORDS = frozenset(
+    re.findall(
+        r"\w+",
+        """recommend recommends recommendation recommendations suggest suggestion suggestions pick can could
+        would you please me for something anything some a an what do should i buy get to like might
+        products product items item good nice""",
+    )
+)
+
+
+_SMALLTALK = re.compile(
+    r"\s*(?:(?:hi|hello|hey|hiya|good (?:morning|afternoon|evening))(?: there)?|thanks?(?: you)?(?: so much| a lot)?|"
+    r"thx|cheers|ok(?:ay)?,? thanks?|great,? thanks?|perfect|awesome|bye|goodbye|see you|good ?night)"
+    r"[\s!.,:)]*",
+    re.I,
+)
+
+
+def _names_a_product(message: str, products: ProductResults) -> bool:
+    """A short statement whose every word is in the top product's title ("running shoes") is a
+    product search, even when a policy entry about that kind of product is close in meaning."""
+    words = set(tokenize(products.query.text))
+    if not products.hits or not words or len(words) > 3 or "?" in message:
+        return False
+    return words <= set(tokenize(products.hits[0].product.title))
+
+
+class InputError(BadInput):
+    """The customer's message cannot be processed; the text says what to change."""
+
+    kind = "invalid_message"
+
+
+@dataclass
+class _Plan:
+    route: Route
+    action: Action
+    confidence: float
+    products: list[ProductCard]
+    citations: list[Citation]
+    facts: str  # rendered from data, shown after the intro
+    intro_kind: str | None  # "products" or "faq": the model writes an intro; None means no model prose
+    fallback_intro: str
+    sources: list[str]
+    question: str
+    state: ConversationState | None = None  # set by product turns: what a follow-up refers to
+
+
+class ChatOptions(BaseModel):
+    """What a chat service is configured with: one typed object, built from `Settings` by the shop."""
+
+    model_config = ConfigDict(frozen=True)
+
+    shop_name: str = "our shop"
+    top_k: int = Field(default=4, ge=1, description="Product cards per turn")
+    product_min_score: float = Field(
+        default=0.3, description="Below this product confidence the turn refuses"
+    )
+    max_message_chars: int = Field(default=2000, ge=1)
+    max_new_tokens: int = Field(default=60, ge=1, description="Longest model sentence in a turn (tokens)")
+    temperature: float = 0.0
+    adapter: str | None = Field(default=None, description="The customer-service (cs) LoRA adapter, if any")
+    redact_model_input: bool = True
+    languages: tuple[str, ...] = ("en",)
+    facts_first: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: Settings, adapter: str | None = None) -> ChatOptions:
+        s = settings
+        return cls(
+            shop_name=s.shop.name,
+            top_k=s.retrieval.top_k,
+            product_min_score=s.retrieval.product_min_score,
+            max_message_chars=s.shop.max_message_chars,
+            max_new_tokens=s.generator.chat_sentence_tokens,
+            temperature=s.generator.temperature,
+            redact_model_input=s.shop.redact_model_input,
+            languages=tuple(s.generator.languages),
+            facts_first=s.shop.facts_first,
+            adapter=adapter,
+        )
+
+
+class ChatService:
+    """One turn at a time; the UI, CLI and API all call `stream` (or `respond`)."""
+
+    def __init__(
+        self, index: ShopIndex, generator: Generator, orders: OrderSource, options: ChatOptions | None = None
+    ) -> None:
+        options = options or ChatOptions()
+        self.options = options
+        self.index = index
+        self.languages = set(options.languages)
+        self.generator = generator
+        self.orders = orders
+        self.shop_name = options.shop_name
+        self.top_k = options.top_k
+        self.product_min_score = options.product_min_score
+        self.max_message_chars = options.max_message_chars
+        self.max_new_tokens = options.max_new_tokens
+        self.temperature = options.temperature
+        self.redact_model_input = options.redact_model_input
+        self.adapter = options.adapter  # the customer-service task adapter (see adapters.adapter_for_task)
+        # Facts first: the data-rendered answer streams at once and the model's sentence closes it,
+        # so a slow CPU model never delays what the customer came for. Off: the model introduces.
+        self.facts_first = options.facts_first
+
+    # -- public ----------------------------------------------------------------------------------
+    def respond(self, request: ChatRequest) -> ChatResponse:
+        for event in self.stream(request):
+            if event.type == "done" and event.response is not None:
+                return event.response
+        raise RuntimeError("chat stream ended without a response")
+
+    def stream(self, request: ChatRequest) -> Iterator[ChatEvent]:
+        message = self.check_message(request.message)
+        plan = self._plan(message, request)
+        language = detect_language(message)
+        if language not in self.languages:
+            # The model is not asked to write a language it cannot: a fixed note in the customer's
+            # language, then the grounded facts as they are.
+            note = prompts.render("chat/language_note", language=language)
+            if plan.intro_kind is None:
+                plan.fallback_intro = f"{note}\n\n{plan.fallback_intro}".strip()
+            else:
+                plan.intro_kind, plan.fallback_intro = None, note
+        if plan.products:
+            yield ChatEvent(type="products", products=plan.products)
+        report = VerifierReport()
+        intro = plan.fallback_intro
+        body = f"\n\n{plan.facts}" if plan.facts else ""
+        closing = ""
+        if plan.intro_kind is not None and self.facts_first:
+            yield ChatEvent(type="delta", delta=intro + body)
+            sentences = list(self._verified_prose(plan, report, "outro"))
+            if sentences:
+                closing = "\n\n" + " ".join(sentences)
+                for i, sentence in enumerate(sentences):
+                    yield ChatEvent(type="delta", delta=("\n\n" if i == 0 else " ") + sentence)
+            else:
+                report.fallback = True
+        elif plan.intro_kind is not None:
+            streamed: list[str] = []
+            for sentence in self._verified_prose(plan, report, "intro"):
+                streamed.append(sentence)
+                yield ChatEvent(type="delta", delta=sentence + " ")
+            if streamed:
+                intro = " ".join(streamed)
+            else:
+                report.fallback = True
+                yield ChatEvent(type="delta", delta=intro)
+            if body:
+                yield ChatEvent(type="delta", delta=body)
+        else:
+            if intro:
+                yield ChatEvent(type="delta", delta=intro)
+            if body:
+                yield ChatEvent(type="delta", delta=body)
+        response = ChatResponse(
+            text=(intro + body + closing).strip(),
+            action=plan.action,
+            route=plan.route,
+            confidence=round(max(0.0, min(1.0, plan.confidence)), 3),
+            products=plan.products,
+            citations=plan.citations,
+            verifier=report,
+            state=plan.state or request.state or ConversationState(),
+        )
+        yield ChatEvent(type="done", response=response)
+
+    def check_message(self, message: str) -> str:
+        text = (message or "").strip()
+        if not text:
+            raise InputError(
+                "The message is empty: please type a question, e.g. 'waterproof boots under 100'."
+            )
+        if len(text) > self.max_message_chars:
+            raise InputError(
+                f"The message is {len(text):,} characters long; the limit is {self.max_message_chars:,}. "
+                "Please shorten it to the question itself."
+            )
+        return text
+
+    # -- routing and facts ---------------------------------------------------------------------
+    def _plan(self, message: str, request: ChatRequest) -> _Plan:
+        if _SMALLTALK.fullmatch(message):
+            kind = "thanks" if re.search(r"thank|cheers|great|perfect|awesome", message, re.I) else "hello"
+            kind = "bye" if re.search(r"bye|see you|good ?night", message, re.I) else kind
+            return self._simple(
+                "smalltalk", "answer", 1.0, prompts.render("chat/smalltalk", kind=kind, shop=self.shop_name)
+            )
+        if _HANDOFF.search(message):
+            return self._simple(
+                "handoff", "handoff", 1.0, prompts.render("chat/handoff", shop=self.shop_name)
+            )
+        if _ORDER_ID.search(message) or _ORDER_STATUS.search(message):
+            return self._order_plan(message, request.customer_id)
+        search = self.index.products
+        search.warm_up()
+        profile = build_profile(
+            request.customer_id,
+            self.orders,
+            search.products,
+            viewed=request.state.product_ids if request.state else (),
+        )
+        if _RECOMMEND.search(message) and not [w for w in tokenize(message) if w not in _RECOMMEND_WORDS]:
+            return self._recommend_plan(message, profile)
+        follow = resolve_followup(message, request.state, search.schema)
+        try:
+            if follow is not None and follow.product_id is not None:
+                return self._reference_plan(message, follow.product_id, follow.note, request.state)
+            if follow is not None and follow.filters is not None:
+                refined = search.run(
+                    follow.query or message, top_k=self.top_k, filters=follow.filters.merged(request.filters)
+                )
+                if refined.hits:
+                    return self._products_plan(message, refined)
+                text = prompts.render(
+                    "chat/no_products", query=refined.query.text, filters=refined.filters.describe()
+                )
+                plan = self._simple("products", "answer", 0.0, text)
+                plan.state = request.state
+                return plan
+            products = search.run(message, top_k=3 * self.top_k, filters=request.filters)
+            products.hits = rerank(products.hits, profile)[: self.top_k]
+        except FilterError as exc:
+            return self._simple("products", "answer", 0.0, f"I can't apply that filter: {exc}.")
+        faq = self.index.faq.run(message, top_k=3)
+        faq_best = faq.best
+        product_score = products.confidence if products.hits else 0.0
+        wants_products = (
+            bool(products.query.matched)
+            or not products.filters.is_empty()
+            or _names_a_product(message, products)
+        )
+        if (
+            faq_best is not None
+            and (faq_best.dense >= product_score or not products.hits)
+            and not wants_products
+        ):
+            return self._faq_plan(message, faq_best)
+        if products.hits and product_score >= self.product_min_score:
+            return self._products_plan(message, products)
+        if wants_products and not products.hits:
+            text = prompts.render(
+                "chat/no_products", query=products.query.text, filters=products.filters.describe()
+            )
+            return self._simple("products", "answer", 0.0, text)
+        if faq_best is not None:
+            return self._faq_plan(message, faq_best)
+        return self._simple(
+            "unknown",
+            "refuse",
+            max(product_score, faq.hits[0].dense if faq.hits else 0.0),
+            prompts.render("chat/refuse", shop=self.shop_name),
+        )
+
+    def _simple(self, route: Route, action: Action, confidence: float, text: str) -> _Plan:
+        return _Plan(route, action, confidence, [], [], "", None, text, [], "")
+
+    def _products_plan(self, message: str, results: object) -> _Plan:
+        from retrieval.search import ProductResults
+
+        assert isinstance(results, ProductResults)
+        cards = [ProductCard.from_hit(h) for h in results.hits]
+        lines = [self._card_line(c) for c in cards]
+        return _Plan(
+            route="products",
+            action="answer",
+            confidence=results.confidence,
+            products=cards,
+            citations=[Citation(id=c.id, kind="product", title=c.title) for c in cards],
+            facts="\n".join(lines),
+            intro_kind="products",
+            fallback_intro=prompts.render(
+                "chat/fallback_products", count=len(cards), filters=results.filters.describe()
+            ),
+            sources=[c.facts() for c in cards] + [message],
+            question=message,
+            state=ConversationState(
+                query=results.query.text,
+                filters=results.filters,
+                product_ids=[c.id for c in cards],
+                prices=[c.price for c in cards],
+            ),
+        )
+
+    def _reference_plan(
+        self, message: str, product_id: str, note: str, state: ConversationState | None
+    ) -> _Plan:
+        """A product the customer pointed at ("the second one"): its card and facts, from data."""
+        from retrieval.search import ProductHit
+
+        product = self.index.products.get(product_id)
+        if product is None:  # the catalogue changed since it was shown
+            return self._simple("products", "answer", 0.0, prompts.render("chat/refuse", shop=self.shop_name))
+        card = ProductCard.from_hit(ProductHit(product, 1.0, reasons=[note]))
+        details = ", ".join(product.tags)
+        facts = self._card_line(card) + (f"\n{product.description}" if product.description else "")
+        facts += f"\nTags: {details}" if details else ""
+        return _Plan(
+            route="products",
+            action="answer",
+            confidence=1.0,
+            products=[card],
+            citations=[Citation(id=card.id, kind="product", title=card.title)],
+            facts=facts,
+            intro_kind="products",
+            fallback_intro=prompts.render("chat/fallback_products", count=1, filters=[]),
+            sources=[card.facts(), product.description, details, message],
+            question=message,
+            state=state,
+        )
+
+    def _recommend_plan(self, message: str, profile: Profile) -> _Plan:
+        """'Recommend something for me': profile fit for a known shopper, best-rated for a new one."""
+        hits = recommend(self.index.products.products, profile, k=self.top_k)
+        cards = [ProductCard.from_hit(h) for h in hits]
+        personal = not profile.is_empty
+        return _Plan(
+            route="products",
+            action="answer",
+            confidence=1.0 if hits else 0.0,
+            products=cards,
+            citations=[Citation(id=c.id, kind="product", title=c.title) for c in cards],
+            facts="\n".join(self._card_line(c) for c in cards),
+            intro_kind=None,
+            fallback_intro=prompts.render("chat/recommend", count=len(cards), personal=personal),
+            sources=[c.facts() for c in cards],
+            question=message,
+            state=ConversationState(product_ids=[c.id for c in cards], prices=[c.price for c in cards]),
+        )
+
+    @staticmethod
+    def _card_line(c: ProductCard) -> str:
+        extras = ", ".join(x for x in (c.color, c.size, c.material) if x)
+        stock = "" if c.in_stock else " (out of stock)"
+        rating = f", rated {c.rating:g}/5" if c.rating is not None else ""
+        return f"- **{c.title}** by {c.brand}: {c.price_text()}{rating}{stock}; {extras} [{c.id}]"
+
+    def _faq_plan(self, message: str, hit: object) -> _Plan:
+        from retrieval.search import FAQHit
+
+        assert isinstance(hit, FAQHit)
+        entry = hit.entry
+        return _Plan(
+            route="faq",
+            action="answer",
+            confidence=hit.dense,
+            products=[],
+            citations=[Citation(id=entry.id, kind="faq", title=entry.question)],
+            facts=f"{entry.answer} [{entry.id}]",
+            intro_kind="faq",
+            fallback_intro=prompts.render("chat/fallback_faq"),
+            sources=[entry.question, entry.answer, message],
+            question=message,
+        )
+
+    def _order_plan(self, message: str, customer_id: str | None) -> _Plan:
+        if not customer_id or self.orders.customer(customer_id) is None:
+            return self._simple("order", "answer", 1.0, prompts.render("chat/order_sign_in"))
+        match = _ORDER_ID.search(message)
+        if match:
+            order = self.orders.order_for(customer_id, match.group(0))
+            if order is None:
+                return self._simple(
+                    "order",
+                    "answer",
+                    1.0,
+                    prompts.render("chat/order_not_found", order_id=match.group(0).upper()),
+                )
+            orders = [order]
+        else:
+            orders = self.orders.orders_for(customer_id)
+            if not orders:
+                return self._simple("order", "answer", 1.0, prompts.render("chat/no_orders"))
+        facts = prompts.render("chat/order_status", orders=orders, currency="USD")
+        plan = self._simple("order", "answer", 1.0, "Here is what I see on your account:")
+        plan.facts = facts
+        plan.citations = [Citation(id=o.order_id, kind="order", title=f"Order {o.order_id}") for o in orders]
+        return plan
+
+    # -- the model's part ----------------------------------------------------------------------
+    def _names(self) -> list[str]:
+        search = self.index.products
+        search.warm_up()
+        return list(search.schema.brands.values())
+
+    def _verified_prose(self, plan: _Plan, report: VerifierReport, position: str) -> Iterator[str]:
+        """Yield the model's sentences that pass the verifier; retry once if the first one fails.
+
+        `position` is "intro" (the sentence before the facts) or "outro" (the closing line after
+        them); each has its own few-shot template.
+        """
+        assert plan.intro_kind is not None
+        names = self._names()
+        most = 1 if position == "outro" else 2  # a closing line is one sentence
+        report.checked = True
+        messages = prompts.render_messages(
+            f"chat/{position}",
+            system=prompts.render("chat/system", shop=self.shop_name, position=position),
+            kind=plan.intro_kind,
+            question=scrub(plan.question, LOG_KINDS) if self.redact_model_input else plan.question,
+        )
+        for attempt in range(2):
+            request = GenerationRequest(
+                messages=[ChatMessage.model_validate(m) for m in messages],
+                max_new_tokens=self.max_new_tokens,
+                temperature=self.temperature if attempt == 0 else max(self.temperature, 0.7),
+                seed=attempt,
+                adapter=self.adapter,
+            )
+            emitted = 0
+            buffer = ""
+            try:
+                chunks = self.generator.stream(request)
+                for chunk in chunks:
+                    buffer += chunk
+                    done, buffer = split_sentences(buffer)
+                    for sentence in done:
+                        if not self._accept(sentence, plan, names, report):
+                            return
+                        emitted += 1
+                        yield sentence.strip()
+                        if emitted >= most:
+                            return
+                tail = buffer.strip()
+                if tail and emitted < most and tail[-1:] in ".!?" and self._accept(tail, plan, names, report):
+                    emitted += 1
+                    yield tail
+            except GeneratorError as exc:
+                log.warning("generator failed, using the template sentence: %s", exc)
+                report.model_unavailable = str(exc)
+                return
+            if emitted:
+                return
+            # Nothing usable in the first attempt (empty, or the first sentence failed): retry once.
+
+    @staticmethod
+    def _accept(sentence: str, plan: _Plan, names: list[str], report: VerifierReport) -> bool:
+        verdict = verify(sentence, plan.sources, names, closed_vocabulary=True)
+        if not verdict.ok:
+            report.unsupported += verdict.unsupported
+            return False
+        return len(sentence.split()) <= 40

@@ -1,0 +1,199 @@
+"""`shopassist bench ...`: timings (generation, ingest, chat, fine-tuning); benchmarks, not tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from assistant.cli.common import print_rows, settings_of, write_json
+from assistant.config import Settings
+
+
+@click.group("bench")
+def bench_group() -> None:
+    """Benchmarks (not tests): print a table and write JSON."""
+
+
+@bench_group.command("generate")
+@click.option(
+    "--engine",
+    default="embedded",
+    help="Comma-separated runs, ENGINE[:ADAPTER][@URL], e.g. embedded,vllm,vllm:cs-v1; all run on the "
+    "same prompts and ratio_vs_first_engine compares each with the first",
+)
+@click.option("--adapter", help="Adapter (served model name) for runs that name none; embedded ignores it")
+@click.option("--concurrency", default="1,8", help="Comma-separated concurrent request counts")
+@click.option("--max-new-tokens", default=128, type=int)
+@click.option("--rounds", default=1, type=int, help="Batches of requests per concurrency level")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write results here")
+@click.pass_context
+def bench_generate_cmd(
+    ctx: click.Context,
+    engine: str,
+    adapter: str | None,
+    concurrency: str,
+    max_new_tokens: int,
+    rounds: int,
+    json_path: Path | None,
+) -> None:
+    """Tokens/s and time to first token at each concurrency, same prompts, one run."""
+    from assistant.generation.base import Generator, GeneratorError
+    from assistant.generation.bench import compare_engines
+    from assistant.generation.factory import create_generator
+
+    settings = settings_of(ctx)
+    levels = [int(x) for x in concurrency.split(",") if x.strip()]
+    runs: list[tuple[str, Generator, str | None]] = []
+    built: dict[tuple[str, str | None], Generator] = {}
+    for spec in (x.strip() for x in engine.split(",") if x.strip()):
+        name, _, url = spec.partition("@")
+        name, _, run_adapter = name.partition(":")
+        key = (name, url or None)
+        if key not in built:
+            run_settings = settings
+            if url:  # this run's model name goes to this server (e.g. a merged adapter's)
+                run_settings = settings.model_copy(deep=True)
+                run_settings.generator.url = url  # health checks and any other model go there too
+                target = run_adapter or adapter
+                if target:  # a server of its own for this name (e.g. merged weights) serves only it
+                    run_settings.generator.endpoints = {**settings.generator.endpoints, target: url}
+                    run_settings.generator.served_model = target
+            try:
+                built[key] = create_generator(name, settings=run_settings)
+            except GeneratorError as exc:
+                raise click.BadParameter(str(exc), param_hint="--engine") from exc
+        runs.append((spec, built[key], run_adapter or adapter))
+    # Engines that stream text rather than tokens are counted with the served model's tokenizer.
+    needs_tokenizer = any(getattr(g, "tokenizer", None) is None and g.name != "fake" for _, g, _ in runs)
+    tokenizer = _bench_tokenizer(settings) if needs_tokenizer else None
+    rows = compare_engines(runs, levels, max_new_tokens=max_new_tokens, rounds=rounds, tokenizer=tokenizer)
+    print_rows(rows)
+    write_json(json_path, {"engine": engine, "adapter": adapter, "results": rows})
+
+
+def _bench_tokenizer(settings: Settings) -> Any:
+    """The served model's tokenizer, so engines that stream text (not tokens) are counted alike."""
+    from assistant.generation.models import resolve_generator_model
+    from retrieval.offline import set_offline_env
+
+    set_offline_env()
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(
+        resolve_generator_model(settings.generator.model, settings.models_dir)
+    )
+
+
+@bench_group.command("ingest")
+@click.option(
+    "--products",
+    "products_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Products file in the shared layout, e.g. ../shared/data/search/homedepot/products.csv",
+)
+@click.option("--max-products", type=click.IntRange(min=1), help="Only the first N products")
+@click.option(
+    "--batch-sizes", default="1024", help="Comma-separated products per upsert; each fills a fresh store"
+)
+@click.option(
+    "--old-mirror",
+    is_flag=True,
+    help="Also time the old layout (every title copied to the title collection) as the baseline",
+)
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write results here")
+@click.pass_context
+def bench_ingest_cmd(
+    ctx: click.Context,
+    products_path: Path,
+    max_products: int | None,
+    batch_sizes: str,
+    old_mirror: bool,
+    json_path: Path | None,
+) -> None:
+    """Products/s into fresh stores (embedding, both Chroma collections, the lexical index), one row
+    per upsert batch size, same products, one run."""
+    from assistant.shop import embedding_function
+    from retrieval.datasets import load_search_products
+    from retrieval.evaluate import bench_ingest
+
+    try:
+        sizes = [int(x) for x in batch_sizes.split(",") if x.strip()]
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{batch_sizes!r} is not a list of whole numbers", param_hint="--batch-sizes"
+        ) from exc
+    if not sizes or min(sizes) < 1:
+        raise click.BadParameter("give one or more sizes >= 1, e.g. 256,1024", param_hint="--batch-sizes")
+    settings = settings_of(ctx)
+    loaded = load_search_products(products_path)
+    products = loaded.items[:max_products] if max_products else loaded.items
+    if not products:
+        raise click.ClickException(f"no valid products in {products_path}")
+    rows = bench_ingest(
+        products,
+        settings.home / "bench-ingest",
+        embedding_function(settings, cache=False),
+        batch_sizes=sizes,
+        old_mirror=old_mirror,
+    )
+    print_rows(rows)
+    write_json(json_path, {"products_file": str(products_path), "rows": rows})
+
+
+@bench_group.command("chat")
+@click.option("--engine", help="Generator engine (default: generator.engine)")
+@click.option("--concurrency", default=4, type=int, help="Chats at once")
+@click.option("--rounds", default=2, type=int, help="Batches of concurrent chats")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write results here")
+@click.pass_context
+def bench_chat_cmd(
+    ctx: click.Context, engine: str | None, concurrency: int, rounds: int, json_path: Path | None
+) -> None:
+    """Time to the first streamed event and to the first text of chat turns, p50/p95 (target p95 < 1 s)."""
+    from assistant.chat.bench import bench_chat
+    from assistant.shop import Shop
+
+    settings = settings_of(ctx, engine)
+    shop = Shop(settings)
+    shop.ensure_ready()
+    row = {"engine": settings.generator.engine, **bench_chat(shop.chat, concurrency, rounds=rounds)}
+    print_rows([row])
+    write_json(json_path, row)
+
+
+@bench_group.command("finetune")
+@click.option("--task", type=click.Choice(["cs", "copy"]), default="cs", show_default=True)
+@click.option("--data", multiple=True, type=click.Path(exists=True, path_type=Path), help="Data file(s)")
+@click.option("--tokens", default=20000, show_default=True, type=int, help="Training tokens per setup")
+@click.option("--evals", default=4, show_default=True, type=int, help="Validation checks per setup")
+@click.option("--setups", default="naive,optimized", show_default=True, help="Comma-separated setups to run")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write results here")
+@click.pass_context
+def bench_finetune_cmd(
+    ctx: click.Context,
+    task: str,
+    data: tuple[Path, ...],
+    tokens: int,
+    evals: int,
+    setups: str,
+    json_path: Path | None,
+) -> None:
+    """Naive (fp32, 8 x 256, padded) vs optimized training for the same tokens: tokens/s, peak RSS, val loss."""
+    from finetune.bench import SETUPS, bench_finetune
+
+    settings = settings_of(ctx)
+    names = [s.strip() for s in setups.split(",") if s.strip()]
+    unknown = [n for n in names if n not in SETUPS]
+    if unknown:
+        raise click.UsageError(f"unknown setup(s) {', '.join(unknown)}; known: {', '.join(SETUPS)}")
+    result = bench_finetune(settings, task, list(data) or None, tokens=tokens, evals=evals, setups=names)
+    print_rows(result["rows"])
+    write_json(json_path, result)
+
+
+def register(cli: click.Group) -> None:
+    """Add this module's commands to the main CLI."""
+    cli.add_command(bench_group)

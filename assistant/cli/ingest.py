@@ -1,0 +1,57 @@
+"""`shopassist ingest`: validate and load a catalogue and FAQ into the stores."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from assistant.cli.common import settings_of
+
+
+def _parse_mapping(pairs: tuple[str, ...]) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise click.BadParameter(f"{pair!r} is not FIELD=COLUMN", param_hint="--map")
+        key, value = pair.split("=", 1)
+        mapping[key.strip()] = value.strip()
+    return mapping
+
+
+@click.command("ingest")
+@click.argument("products", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--faq", type=click.Path(path_type=Path), help="FAQ/policy file (default: the configured or demo FAQ)"
+)
+@click.option("--prune", is_flag=True, help="Delete stored products that are not in the file")
+@click.option("--map", "mapping", multiple=True, help="Field mapping FIELD=COLUMN, e.g. --map id=sku")
+@click.pass_context
+def ingest_cmd(
+    ctx: click.Context, products: Path | None, faq: Path | None, prune: bool, mapping: tuple[str, ...]
+) -> None:
+    """Validate and load a catalogue (default: the demo shop) into the vector store."""
+    from tqdm import tqdm
+
+    from assistant.shop import Shop
+    from retrieval.catalog import CatalogError
+
+    shop = Shop(settings_of(ctx))
+    bar = tqdm(desc="embedding", unit="item", disable=not sys.stderr.isatty())
+    try:
+        report = shop.ingest(products, faq, prune=prune, mapping=_parse_mapping(mapping), progress=bar.update)
+    except CatalogError as exc:
+        raise click.ClickException(f"{exc} Nothing stored was changed.") from exc
+    finally:
+        bar.close()
+    shop.ensure_demo_orders()
+    for line in report.lines():
+        click.echo(line)
+    counts = shop.index.counts()
+    click.echo(f"store now holds {counts['products']} products and {counts['faq_documents']} FAQ documents")
+
+
+def register(cli: click.Group) -> None:
+    """Add this module's commands to the main CLI."""
+    cli.add_command(ingest_cmd)

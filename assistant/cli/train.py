@@ -1,0 +1,228 @@
+"""Commands that produce learned artifacts: the LoRA fine-tune, the learned ranker, FAQ example questions."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from assistant.cli.common import settings_of, write_json
+
+
+@click.command("train-ranker")
+@click.option("--products", required=True, type=click.Path(exists=True, path_type=Path), help="Products file")
+@click.option("--queries", required=True, type=click.Path(exists=True, path_type=Path), help="query_id,query")
+@click.option(
+    "--qrels", required=True, type=click.Path(exists=True, path_type=Path), help="query_id,product_id,grade"
+)
+@click.option("--gain-offset", default=1.0, show_default=True, help="Gain = grade - offset (floored at 0)")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def train_ranker_cmd(
+    ctx: click.Context, products: Path, queries: Path, qrels: Path, gain_offset: float, out_path: Path
+) -> None:
+    """Train the learned re-ranker on judged queries; set retrieval.ranker to the file to use it."""
+    from assistant.shop import embedding_function
+    from retrieval.datasets import load_search_set
+    from retrieval.evaluate import build_search_index
+    from retrieval.rerank import LearnedRanker, TrainingQuery
+
+    settings = settings_of(ctx)
+    search_set = load_search_set(products, queries, qrels, gain_offset)
+    search = build_search_index(
+        search_set, settings.home / "eval", embedding_function(settings)
+    ).index.products
+    judged = search_set.judged_queries()
+    start = time.perf_counter()
+    examples = [
+        TrainingQuery(search.training_candidates(search_set.queries[q]), search_set.qrels[q]) for q in judged
+    ]
+    path = LearnedRanker.fit(examples).save(out_path)
+    click.echo(
+        f"trained on {len(judged)} judged queries in {time.perf_counter() - start:.0f}s: {path}\n"
+        f"use it with SHOPASSIST_RETRIEVAL__RANKER={path} (or retrieval.ranker in shopassist.toml)"
+    )
+
+
+@click.command("faq-questions")
+@click.option(
+    "--faq", "faq_path", required=True, type=click.Path(exists=True, path_type=Path), help="FAQ entries"
+)
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="question,intent CSV",
+)
+@click.option("--engine", help="Generator engine (default: generator.engine)")
+@click.option("--requests-per-entry", default=6, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--per-request", default=5, show_default=True, type=click.IntRange(min=1), help="Questions asked for"
+)
+@click.option(
+    "--keep-top",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Keep a question only if the cold FAQ search ranks its own entry this high",
+)
+@click.option("--seed", default=0, show_default=True)
+@click.pass_context
+def faq_questions_cmd(
+    ctx: click.Context,
+    faq_path: Path,
+    out_path: Path,
+    engine: str | None,
+    requests_per_entry: int,
+    per_request: int,
+    keep_top: int,
+    seed: int,
+) -> None:
+    """Write customer questions for each FAQ entry with the generator, keep the ones that still find
+    their own entry, and save them as example phrasings (for `eval faq --examples`)."""
+    from tqdm import tqdm
+
+    from assistant.chat.faq_questions import FAQQuestionWriter
+    from assistant.generation.base import GeneratorError
+    from assistant.generation.factory import create_generator
+    from assistant.shop import embedding_function
+    from retrieval.datasets import load_intent_faq
+
+    settings = settings_of(ctx)
+    entries = load_intent_faq(faq_path)
+    if not entries:
+        raise click.ClickException(f"no FAQ entries in {faq_path}")
+    try:
+        generator = create_generator(engine or settings.generator.engine, settings=settings)
+    except GeneratorError as exc:
+        raise click.BadParameter(str(exc), param_hint="--engine") from exc
+    writer = FAQQuestionWriter(
+        generator,
+        per_request=per_request,
+        requests_per_entry=requests_per_entry,
+        keep_top=keep_top,
+        seed=seed,
+    )
+    start = time.perf_counter()
+    total = len(entries) * requests_per_entry
+    with tqdm(total=total, desc="requests", unit="item", disable=not sys.stderr.isatty()) as bar:
+        result = writer.run(entries, embedding_function(settings), progress=bar.update)
+    result.write_csv(out_path)
+    counts = result.per_entry()
+    click.echo(
+        f"{result.generated} questions written by {generator.name} in {time.perf_counter() - start:.0f}s; "
+        f"kept {len(result.questions)} for {len(counts)} of {len(entries)} entries "
+        f"(fewest {min(counts.values(), default=0)} for one entry); dropped: "
+        + (", ".join(f"{reason} {n}" for reason, n in sorted(result.dropped.items())) or "none")
+        + f"\nwrote {out_path}"
+    )
+
+
+def train_config_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """One `--option` per `TrainConfig` field, its help taken from the field: the config is the one
+    place a training setting is declared (as peft's dataclass configs are), so flags never drift."""
+    import dataclasses
+    import typing
+
+    from finetune.config import TrainConfig
+
+    hints = typing.get_type_hints(TrainConfig)
+    for f in reversed(dataclasses.fields(TrainConfig)):
+        if f.name == "task":  # the command's own required option
+            continue
+        flag, hint, help_text = f.name.replace("_", "-"), hints[f.name], f.metadata["help"]
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+        if hint is bool:
+            option = click.option(f"--{flag}/--no-{flag}", f.name, default=None, help=help_text)
+        elif origin is typing.Literal:
+            option = click.option(f"--{flag}", f.name, type=click.Choice(list(args)), help=help_text)
+        elif origin is list:
+            option = click.option(
+                f"--{flag}",
+                f.name,
+                callback=lambda _ctx, _param, value: (
+                    [m.strip() for m in value.split(",") if m.strip()] if value else None
+                ),
+                help=help_text + " (comma-separated)",
+            )
+        else:
+            base = next((a for a in args if a is not type(None)), hint) if args else hint
+            option = click.option(f"--{flag}", f.name, type=base, help=help_text)
+        command = option(command)
+    return command
+
+
+@click.command("finetune")
+@click.option(
+    "--task", type=click.Choice(["cs", "copy"]), required=True, help="cs: replies; copy: product copy"
+)
+@click.option(
+    "--data",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Data file(s) (default: ../shared/data for the task)",
+)
+@click.option("--max-examples", type=int, help="Use only the first N examples (quick runs)")
+@click.option("--name", help="Adapter name (default TASK-lora); the OpenAI `model` name when served")
+@click.option("--merge", is_flag=True, help="Also save base weights merged with the adapter")
+@click.option(
+    "--resume/--no-resume", default=None, help="Default: resume when a checkpoint of this run exists"
+)
+@train_config_options
+@click.option("--stop-at-step", type=int, hidden=True, help="Stop after this step's checkpoint (tests)")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the run summary here")
+@click.pass_context
+def finetune_cmd(ctx: click.Context, **opts: Any) -> None:
+    """Train a LoRA adapter for a task, export it (optionally merged) and register it for serving."""
+    from finetune.config import TrainConfig, TrainConfigError
+    from finetune.data import DataError
+    from finetune.tasks import run_finetune
+    from finetune.train import TrainError
+
+    settings = settings_of(ctx)
+    run_keys = {"data", "max_examples", "name", "merge", "resume", "stop_at_step", "json_path"}
+    overrides = {k: v for k, v in opts.items() if k not in run_keys and v is not None}
+    from finetune.train import device_defaults
+
+    overrides = device_defaults(overrides)
+    try:
+        config = TrainConfig(**overrides)
+    except TrainConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    try:
+        summary = run_finetune(
+            settings,
+            config,
+            data=list(opts["data"]) or None,
+            max_examples=opts["max_examples"],
+            name=opts["name"],
+            merge=opts["merge"],
+            resume=opts["resume"],
+            stop_at_step=opts["stop_at_step"],
+            progress=True,
+        )
+    except (DataError, TrainError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    m = summary["metrics"]
+    click.echo(
+        f"{summary['name']}: step {summary['step']}/{summary['total_steps']}, {m.get('tokens_seen')} tokens at "
+        f"{m.get('tokens_per_second')} tokens/s; val loss base {m.get('base_val_loss')} -> best "
+        f"{m.get('best_val_loss')} (step {m.get('best_step')}); peak RSS {m.get('peak_rss_gib')} GiB"
+    )
+    if summary.get("registered"):
+        click.echo(f"adapter {summary['adapter_dir']} registered as {summary['registered']}")
+    else:
+        click.echo("stopped before the end; run the same command again to resume")
+    write_json(opts["json_path"], summary)
+
+
+def register(cli: click.Group) -> None:
+    """Add this module's commands to the main CLI."""
+    cli.add_command(train_ranker_cmd)
+    cli.add_command(faq_questions_cmd)
+    cli.add_command(finetune_cmd)

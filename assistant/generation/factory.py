@@ -1,0 +1,68 @@
+"""Engines by name: the one place that knows which module builds which engine.
+
+Built-in engines are named by "module:function" and imported only when asked for, so importing
+the contract (`base`) never loads torch or an HTTP client, and no engine module imports this one
+(there is no registration side effect to create an import cycle). A plugin adds its own engine with
+`register_generator`. Wrapping a remote engine in its stand-in (`generator.fallback`) is
+composition, so it happens here too, not inside the engine.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from assistant.generation.base import Generator, GeneratorError
+
+GeneratorFactory = Callable[..., Generator]
+
+_BUILTIN: dict[str, str] = {
+    "embedded": "assistant.generation.embedded:from_settings_or_args",
+    "fake": "assistant.generation.fake:from_settings_or_args",
+    "vllm": "assistant.generation.openai_compat:from_settings_or_args",
+    "openai": "assistant.generation.openai_compat:from_settings_or_args",
+}
+# Engines that talk to a server and may take `generator.fallback` as their stand-in.
+REMOTE = frozenset({"vllm", "openai"})
+_REGISTRY: dict[str, GeneratorFactory] = {}
+
+
+def register_generator(name: str, factory: GeneratorFactory | None = None) -> Any:
+    """Register `factory` under `name` (also usable as a decorator)."""
+
+    def wrap(f: GeneratorFactory) -> GeneratorFactory:
+        _REGISTRY[name] = f
+        return f
+
+    return wrap(factory) if factory is not None else wrap
+
+
+def available_generators() -> list[str]:
+    return sorted(set(_BUILTIN) | set(_REGISTRY))
+
+
+def _factory(name: str) -> GeneratorFactory:
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    if name not in _BUILTIN:
+        raise GeneratorError(
+            f"unknown generator engine {name!r}; available: {', '.join(available_generators())}"
+        )
+    module, attr = _BUILTIN[name].split(":")
+    factory: GeneratorFactory = getattr(importlib.import_module(module), attr)
+    return factory
+
+
+def create_generator(name: str, **kwargs: Any) -> Generator:
+    """Build an engine by name; unknown names list the known ones."""
+    generator = _factory(name)(**kwargs)
+    settings = kwargs.get("settings")
+    fallback = settings.generator.fallback if settings is not None and name in REMOTE else None
+    if not fallback:
+        return generator
+    if fallback in REMOTE:
+        raise GeneratorError(f"generator.fallback {fallback!r} would fall back to itself; use 'embedded'")
+    from assistant.generation.fallback import FallbackGenerator
+
+    return FallbackGenerator(generator, lambda: create_generator(fallback, settings=settings))

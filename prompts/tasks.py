@@ -1,0 +1,64 @@
+"""How each fine-tuned task's messages are built, in one place for training and serving.
+
+An adapter only works if it is served the exact turns it was trained on, so `finetune` (which
+writes the training examples) and the services (which call the adapter) both build them here; the
+wording lives in `tasks/*.j2`. Nothing here imports the assistant or torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from prompts import render
+
+
+def example_id(*parts: str) -> str:
+    """A stable id from an example's source fields (not its row number, which moves on edits)."""
+    raw = "\x1f".join(p.strip() for p in parts)
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
+
+
+def cs_system_prompt(shop_name: str) -> str:
+    return render("tasks/cs_system", shop=shop_name)
+
+
+def copy_system_prompt(shop_name: str) -> str:
+    return render("tasks/copy_system", shop=shop_name)
+
+
+def product_attributes(product: Any) -> dict[str, str]:
+    """The attributes a description may draw on, from a `retrieval.schema.Product` (duck-typed)."""
+    attrs: dict[str, str] = {"Title": product.title}
+    for label, value in (
+        ("Brand", product.brand),
+        ("Category", product.category),
+        ("Colour", product.color),
+        ("Material", product.material),
+        ("Size", getattr(product, "size", "")),
+    ):
+        if value:
+            attrs[label] = str(value)
+    if product.price is not None:
+        attrs["Price"] = f"{product.price:g} {product.currency}"
+    specs = [t for t in product.tags if ": " in t]
+    for tag in specs:
+        key, value = tag.split(": ", 1)
+        key = key.strip().capitalize()
+        known_keys = {k.lower() for k in attrs} | {"color"}
+        known_values = {v.lower() for v in attrs.values()}
+        if key.lower() not in known_keys and value.strip() and value.strip().lower() not in known_values:
+            attrs[key] = value.strip()
+    plain = [t for t in product.tags if ": " not in t]
+    if plain:
+        attrs["Tags"] = ", ".join(plain)
+    return attrs
+
+
+def attributes_text(attrs: Mapping[str, str]) -> str:
+    return "\n".join(f"{k}: {v}" for k, v in attrs.items())
+
+
+def copy_user_prompt(attrs: Mapping[str, str]) -> str:
+    return render("tasks/copy_user", attributes=dict(attrs))

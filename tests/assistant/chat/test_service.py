@@ -1,0 +1,150 @@
+"""Chat turns on the demo shop (real retrieval) with the scripted generator."""
+
+import pytest
+
+from assistant.chat.protocol import ChatRequest
+from assistant.chat.service import ChatOptions, ChatService, InputError
+from assistant.generation.fake import FakeGenerator
+from retrieval.filters import Filters
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def chat(demo_shop_real):
+    def make(*replies: str, facts_first: bool = False) -> tuple[ChatService, FakeGenerator]:
+        gen = FakeGenerator(replies)
+        service = ChatService(
+            demo_shop_real.index,
+            gen,
+            demo_shop_real.orders,
+            ChatOptions(shop_name="Harbor & Pine", facts_first=facts_first),
+        )
+        return service, gen
+
+    return make
+
+
+def test_product_answer_cites_cards_and_streams_cards_first(chat):
+    service, _ = chat("Here are some waterproof boots that might suit you.")
+    events = list(service.stream(ChatRequest(message="waterproof boots under 100")))
+    assert events[0].type == "products" and events[-1].type == "done"
+    response = events[-1].response
+    assert response.route == "products" and response.action == "answer"
+    assert response.text.startswith("Here are some waterproof boots that might suit you.")
+    assert [c.id for c in response.citations] == [p.id for p in response.products]
+    for card in response.products:
+        assert card.price <= 100
+        assert f"[{card.id}]" in response.text and f"{card.price:.2f} USD" in response.text
+    assert not response.verifier.fallback
+
+
+def test_facts_first_streams_data_then_the_verified_closing_line(chat):
+    service, gen = chat("Any of these should keep you dry; tell me your size.", facts_first=True)
+    events = list(service.stream(ChatRequest(message="waterproof boots under 100")))
+    kinds = [e.type for e in events]
+    assert kinds[:2] == ["products", "delta"] and kinds[-1] == "done"
+    first_text = events[1].delta
+    assert first_text.startswith("Here are 4 products that match (price <= 100):")
+    assert all(f"[{p.id}]" in first_text for p in events[0].products)  # the facts, before any model text
+    response = events[-1].response
+    assert response.text.endswith("Any of these should keep you dry; tell me your size.")
+    assert "keep you cosy" in gen.requests[0].messages[2].content  # the closing-line few-shot prompt
+    assert not response.verifier.fallback
+
+
+def test_facts_first_drops_an_unsupported_closing_line(chat):
+    service, gen = chat("All boots are $5 today!", "Free shipping worldwide on these.", facts_first=True)
+    response = service.respond(ChatRequest(message="waterproof boots under 100"))
+    assert len(gen.requests) == 2 and response.verifier.fallback
+    assert "$5" not in response.text and "worldwide" not in response.text
+    assert response.text.startswith("Here are 4 products that match (price <= 100):")
+
+
+def test_unsupported_price_from_model_is_dropped_then_template(chat):
+    service, gen = chat("These boots are only $19.99 today!", "Great news, everything is 50% off.")
+    response = service.respond(ChatRequest(message="waterproof boots under 100"))
+    assert len(gen.requests) == 2  # regenerated once
+    assert response.verifier.fallback
+    assert "$19.99" in response.verifier.unsupported and "50%" in response.verifier.unsupported
+    assert "19.99" not in response.text and "50%" not in response.text
+    assert response.text.startswith("Here are 4 products that match (price <= 100):")
+
+
+def test_faq_answer_quotes_policy_with_its_id(chat):
+    service, _ = chat("Sure, here is how returns work.")
+    response = service.respond(ChatRequest(message="how many days do I have to return something?"))
+    assert response.route == "faq" and response.action == "answer"
+    assert response.citations[0].kind == "faq" and response.citations[0].id.startswith("faq-returns")
+    assert "30 days" in response.text and f"[{response.citations[0].id}]" in response.text
+
+
+def test_unknown_question_is_refused_with_offer_of_a_person(chat):
+    service, gen = chat()
+    response = service.respond(ChatRequest(message="who won the football world cup in 1998?"))
+    assert response.action == "refuse" and response.route == "unknown"
+    assert "connect you with a member of our team" in response.text
+    assert response.products == [] and response.citations == []
+    assert gen.requests == []  # the model is not asked to improvise
+
+
+def test_handoff_is_a_structured_action(chat):
+    service, _ = chat()
+    response = service.respond(ChatRequest(message="I want to talk to a real person please"))
+    assert response.action == "handoff" and response.route == "handoff"
+
+
+def test_filters_that_match_nothing_say_so(chat):
+    service, _ = chat()
+    response = service.respond(ChatRequest(message="tents", filters=Filters(price_max=1)))
+    assert response.products == [] and "couldn't find any products" in response.text
+    assert "price <= 1" in response.text
+
+
+def test_unknown_filter_value_is_explained(chat):
+    service, _ = chat()
+    response = service.respond(ChatRequest(message="boots", filters=Filters(brands=["Acme"])))
+    assert "unknown brand 'Acme'" in response.text and response.products == []
+
+
+def test_orders_only_for_the_signed_in_customer(chat, demo_shop_real, caplog):
+    service, _ = chat()
+    own = service.respond(ChatRequest(message="where is my order HP-ORD-50001?", customer_id="C1001"))
+    assert own.route == "order" and own.citations[0].id == "HP-ORD-50001"
+    other_owner = next(o for o in demo_shop_real.orders.orders_for("C1002"))
+    probe = service.respond(
+        ChatRequest(message=f"status of order {other_owner.order_id}", customer_id="C1001")
+    )
+    missing = service.respond(ChatRequest(message="status of order HP-ORD-99999", customer_id="C1001"))
+    assert probe.citations == [] and missing.citations == []
+    assert probe.text == missing.text.replace("HP-ORD-99999", other_owner.order_id)
+    assert "order probe" in caplog.text
+    guest = service.respond(ChatRequest(message="where is my order HP-ORD-50001?"))
+    assert "please sign in" in guest.text and guest.citations == []
+
+
+@pytest.mark.parametrize(
+    ("message", "needle"), [("", "empty"), ("   ", "empty"), ("x" * 20_000, "20,000 characters")]
+)
+def test_bad_messages_get_clear_errors(chat, message, needle):
+    service, _ = chat()
+    with pytest.raises(InputError, match=needle):
+        service.respond(ChatRequest(message=message))
+
+
+def test_model_down_keeps_grounded_facts_and_says_why(demo_shop_real):
+    from assistant.generation import GeneratorError
+
+    class Down(FakeGenerator):
+        def stream(self, request):
+            self.requests.append(request)
+            raise GeneratorError("cannot reach the model server; start it with `shopassist serve-model`")
+            yield ""  # a generator function, like a real engine
+
+    gen = Down()
+    service = ChatService(demo_shop_real.index, gen, demo_shop_real.orders, ChatOptions(adapter="cs-v1"))
+    response = service.respond(ChatRequest(message="waterproof boots under 100"))
+    assert len(gen.requests) == 1  # no second attempt against a server that is down
+    assert gen.requests[0].adapter == "cs-v1"
+    assert response.verifier.fallback and "serve-model" in (response.verifier.model_unavailable or "")
+    assert response.products and all(f"[{c.id}]" in response.text for c in response.products)

@@ -1,0 +1,65 @@
+"""`shopassist suggest` and `shopassist feedback ...` through click's runner."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from assistant.cli.main import cli
+
+
+@pytest.fixture
+def env(cli_env):
+    return cli_env
+
+
+def test_bad_input_is_a_usage_error_before_anything_loads(env):
+    runner = CliRunner()
+    empty = runner.invoke(cli, ["suggest", "   "])
+    assert empty.exit_code == 2 and "The ticket is empty" in empty.output
+    assert not (env / "home" / "chroma").exists()  # refused before the store or a model was opened
+    bad = runner.invoke(cli, ["suggest", "refund", "--min-confidence", "1.5"])
+    assert bad.exit_code == 2 and "--min-confidence" in bad.output
+    assert runner.invoke(cli, ["feedback", "report"]).output.strip() == "no suggest feedback yet"
+    unknown = runner.invoke(cli, ["feedback", "give", "sug-nope", "accept"])
+    assert unknown.exit_code == 2 and "no suggestion 'sug-nope'" in unknown.output
+    kind = runner.invoke(cli, ["feedback", "report", "--kind", "thumbs"])
+    assert kind.exit_code == 2 and "suggest" in kind.output
+
+
+def test_bad_policy_file_is_named(env):
+    (env / "p.json").write_text("{}")
+    result = CliRunner().invoke(
+        cli, ["suggest", "refund"], env={"SHOPASSIST_ASSIST__POLICIES": str(env / "p.json")}
+    )
+    assert result.exit_code == 1 and "p.json" in result.output and "lacks the key(s)" in result.output
+    assert not (env / "home" / "chroma").exists()
+
+
+@pytest.mark.slow
+def test_suggest_then_feedback_report_and_export(env):
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["suggest", "I want a refund for HP-ORD-50005", "--customer", "C1001", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    top = body["suggestions"][0]
+    assert top["steps"] and "1ZELX79R0388141251" not in result.output  # C1002's order stays hidden
+    assert any("HP-ORD-50005 is not on this customer's account" in n for n in body["notes"])
+    printed = runner.invoke(cli, ["suggest", "I want a refund for my order"])
+    assert "required steps: 1. Pull up Account" in printed.output and "sources: faq:" in printed.output
+    given = runner.invoke(
+        cli, ["feedback", "give", top["id"], "edit", "--text", "Hi Maya, done. maya@example.com"]
+    )
+    assert given.exit_code == 0 and "edit" in given.output
+    report = json.loads(runner.invoke(cli, ["feedback", "report", "--json"]).output)
+    assert report["total"]["n"] == 1 and report["intents"][0]["intent"] == top["intent"]
+    out = env / "train.jsonl"
+    exported = runner.invoke(cli, ["feedback", "export", "--out", str(out)])
+    assert exported.exit_code == 0 and "wrote 1 examples" in exported.output
+    line = json.loads(out.read_text())
+    assert "maya@example.com" not in out.read_text() and "Maya" not in out.read_text()
+    assert line["assistant"].startswith("Hi {{Customer Name}}, done.")

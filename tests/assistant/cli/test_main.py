@@ -1,0 +1,91 @@
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from assistant.cli.main import cli
+
+
+@pytest.fixture
+def env(cli_env):
+    return cli_env
+
+
+def test_config_prints_values_help_and_variables(env):
+    result = CliRunner().invoke(cli, ["config"])
+    assert result.exit_code == 0, result.output
+    assert "generator.engine = 'fake'" in result.output
+    assert "[SHOPASSIST_GENERATOR__ENGINE]" in result.output
+    as_json = json.loads(CliRunner().invoke(cli, ["config", "--json"]).output)
+    assert as_json["generator"]["engine"] == "fake"
+
+
+def test_bad_config_is_a_usage_error(env, monkeypatch):
+    monkeypatch.setenv("SHOPASSIST_UI__PORT", "not-a-port")
+    result = CliRunner().invoke(cli, ["config"])
+    assert result.exit_code == 2 and "ui.port" in result.output
+
+
+@pytest.mark.slow
+def test_ingest_reports_bad_rows_and_keeps_good_ones(env):
+    faq = env / "faq.csv"
+    faq.write_text("id,category,question,answer,examples\nf1,returns,Can I return?,Yes within 30 days.,\n")
+    good = env / "p.csv"
+    good.write_text("id,title,price\nA1,Camp mug,9.5\nA2,Bad price,abc\nA1,Dup,3\n")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["ingest", str(good), "--faq", str(faq)])
+    assert result.exit_code == 0, result.output
+    assert "p.csv: 1 valid rows, 2 skipped" in result.output
+    assert "row 3: price:" in result.output and "row 4: id: duplicate id 'A1'" in result.output
+    missing = env / "missing.csv"
+    missing.write_text("id,name\nB1,Thing\n")
+    result = runner.invoke(cli, ["ingest", str(missing), "--faq", str(faq)])
+    assert result.exit_code == 1
+    assert (
+        "missing required column(s): title, price" in result.output
+        and "Nothing stored was changed" in result.output
+    )
+    result = runner.invoke(cli, ["ingest", str(good), "--faq", str(faq)])
+    assert "0 added, 0 updated, 1 unchanged" in result.output
+    assert "store now holds 1 products" in result.output
+
+
+@pytest.mark.slow
+def test_chat_json_and_input_errors(env):
+    runner = CliRunner()
+    result = runner.invoke(cli, ["chat", "waterproof boots under 100", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["route"] == "products" and data["products"]
+    assert all(p["price"] <= 100 for p in data["products"])
+    result = runner.invoke(cli, ["chat", "x" * 20_000])
+    assert result.exit_code == 2 and "20,000 characters long; the limit is 2,000" in result.output
+    result = runner.invoke(cli, ["chat", "   "])
+    assert result.exit_code == 2 and "The message is empty" in result.output
+
+
+@pytest.mark.slow
+def test_eval_chat_leaves_out_examples_that_are_also_questions(env):
+    """An example phrasing that is also a test question would grade itself (Bitext's replies file
+    shares most of its texts with the dev questions), so eval chat drops it and says how many."""
+    (env / "faq.csv").write_text(
+        "intent,category,answer\n"
+        "track_refund,REFUND,Refunds show on your statement within 5 business days.\n"
+        "change_address,SHIPPING,You can change the delivery address before the order ships.\n"
+    )
+    (env / "questions.csv").write_text(
+        "question,intent,category\nwhere is my refund,track_refund,REFUND\n"
+        "i moved and need a new shipping address,change_address,SHIPPING\n"
+    )
+    (env / "examples.csv").write_text(
+        "instruction,intent,category,response\n"
+        "where is my refund,track_refund,REFUND,x\n"
+        "has my money come back yet,track_refund,REFUND,x\n"
+    )
+    out = env / "result.json"
+    args = ["eval", "chat", "--faq", "faq.csv", "--questions", "questions.csv", "--examples", "examples.csv"]
+    result = CliRunner().invoke(cli, [*args, "--engine", "fake", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "examples left out because they are also questions: 1" in result.output
+    data = json.loads(out.read_text())
+    assert data["examples_dropped_overlap"] == 1 and data["questions"]["n"] == 2
