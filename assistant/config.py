@@ -339,6 +339,18 @@ class ShopSettings(BaseModel):
         description="Replace e-mails, phone/card numbers and addresses in the customer's message with "
         "placeholders before it reaches the model (the facts never come from the model anyway)",
     )
+    content_policy: Literal["withhold", "keep", "reject"] = Field(
+        default="withhold",
+        description="What ingest does with catalogue/FAQ text the content scanner flags (instructions to an "
+        "assistant, outside links and e-mails, HTML, markdown): 'withhold' stores the row with each flagged "
+        "span replaced by a marker until `shopassist content approve`, 'keep' stores it as is, 'reject' skips "
+        "the row; all three report it and queue it in HOME/content_review.jsonl",
+    )
+    allowed_domains: list[str] = Field(
+        default_factory=list,
+        description="The shop's own domains, e.g. ['harborandpine.com']: links and e-mail addresses on them "
+        "or their subdomains are not flagged at ingest",
+    )
 
 
 class UISettings(BaseModel):
@@ -346,17 +358,79 @@ class UISettings(BaseModel):
     port: int = Field(default=7860, ge=1, le=65535, description="Port of the chat UI")
 
 
+class ApiKey(BaseModel):
+    """An API key with a role: 'storefront' (the shop's pages and widget: chat, search, feedback),
+    'agent' (also agent assist and product copy, may name a customer) or 'admin' (also /metrics
+    and /docs when they are protected)."""
+
+    key: str = Field(
+        min_length=16, description="The secret sent as 'Authorization: Bearer KEY' (16+ characters)"
+    )
+    role: Literal["storefront", "agent", "admin"] = Field(
+        default="storefront", description="What the key may do"
+    )
+    name: str = Field(default="", description="Who holds it (shown in the audit log); default: the role")
+
+
 class APISettings(BaseModel):
     host: str = Field(default="127.0.0.1", description="Address the REST API (and the UI at /ui) listens on")
     port: int = Field(default=8080, ge=1, le=65535, description="Port of the REST API")
-    keys: list[str] = Field(
+    keys: list[ApiKey | str] = Field(
         default_factory=list,
-        description="API keys accepted as 'Authorization: Bearer KEY'; without keys only this machine may call",
+        description="API keys: objects {key, role, name}, or plain strings (role 'storefront'); sent as "
+        "'Authorization: Bearer KEY'. Without keys only this machine may call (as an operator)",
     )
-    require_key_for_local: bool = Field(
+    local_without_key: bool = Field(
         default=False,
-        description="Ask for a key from loopback clients too (set this behind a reverse proxy on the same host)",
+        description="With keys configured, still let loopback clients in without one (keys are required "
+        "from every client by default, so a reverse proxy on the same host cannot pass strangers as local)",
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For is believed; "
+        "from anyone else the header is ignored",
+    )
+    max_body_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        description="Largest request body; larger ones get 413 before they are read",
+    )
+    rate_limit: str = Field(
+        default="120/minute",
+        description="Requests per credential (API key or customer token), in the 'limits' notation, e.g. 60/minute",
+    )
+    rate_limit_per_address: str = Field(
+        default="240/minute", description="Requests per client address (also counts refused requests)"
+    )
+    jwt_secret: str | None = Field(
+        default=None,
+        description="Shared secret (HS256) the shop's backend signs customer tokens with; the customer id "
+        "is taken only from a valid token's 'sub'",
+    )
+    jwt_public_key: Path | None = Field(
+        default=None,
+        description="PEM public key file for RS256/ES256 customer tokens (instead of jwt_secret)",
+    )
+    jwt_algorithms: list[str] = Field(
+        default_factory=lambda: ["HS256"], description="Accepted token algorithms"
+    )
+    jwt_audience: str = Field(default="shopassist", description="Required 'aud' claim of customer tokens")
+    jwt_issuer: str | None = Field(default=None, description="Required 'iss' claim, if set")
+    jwt_max_age_s: int = Field(
+        default=3600,
+        ge=60,
+        description="Longest token lifetime accepted (exp - iat): tokens must be short-lived",
+    )
+    public_docs: bool | None = Field(
+        default=None,
+        description="Serve /docs and /openapi.json to anyone; default: only without keys (then only locally)",
+    )
+    public_metrics: bool | None = Field(
+        default=None, description="Serve /metrics to anyone; default: only without keys (then only locally)"
+    )
+
+    def api_keys(self) -> list[ApiKey]:
+        return [k if isinstance(k, ApiKey) else ApiKey(key=k) for k in self.keys if k]
 
 
 class Settings(BaseSettings):

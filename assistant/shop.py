@@ -21,6 +21,7 @@ from assistant.generation.base import Generator
 from assistant.generation.factory import create_generator
 from assistant.stores.orders import OrderStore
 from retrieval.catalog import LoadResult, load_faq, load_products
+from retrieval.content import ContentPolicy, ContentReview
 from retrieval.index import ShopIndex
 from retrieval.schema import FAQEntry, Product
 from retrieval.store import IngestStats
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
     from assistant.assist.service import SuggestService
 
 log = logging.getLogger("shopassist")
+
+
+# The demo shop's own contact domain: its FAQ names support@harborandpine.example.
+DEMO_SHOP_DOMAINS = ("harborandpine.example",)
 
 
 def demo_shop_dir() -> Path:
@@ -41,6 +46,8 @@ class IngestReport:
     faq: LoadResult[FAQEntry] | None = None
     product_stats: IngestStats | None = None
     faq_stats: IngestStats | None = None
+    content_policy: str = "withhold"
+    review_queued: int = 0  # fields now waiting in the content review queue (all files)
 
     def lines(self) -> list[str]:
         out = []
@@ -49,6 +56,11 @@ class IngestReport:
                 out.append(result.report())
             if stats is not None:
                 out.append(f"  stored: {stats}")
+        if self.review_queued:
+            out.append(
+                f"content review: {self.review_queued} field(s) wait for an operator (policy "
+                f"'{self.content_policy}'): `shopassist content list`, then `shopassist content approve KEY|--all`"
+            )
         return out
 
 
@@ -89,6 +101,7 @@ class Shop:
             else settings.home / "lexical",
         )
         self.orders = OrderStore(settings.orders_path)
+        self.content_review = ContentReview(settings.home)
         self._generator = generator
         self._suggest: SuggestService | None = None
         self._lock = threading.Lock()
@@ -127,20 +140,50 @@ class Shop:
         prune: bool = False,
         mapping: dict[str, str] | None = None,
         progress: Any = None,
+        sources: tuple[str, ...] = ("products", "faq"),
     ) -> IngestReport:
-        """Validate and store the given files; defaults are the configured (or demo) shop files."""
-        report = IngestReport()
+        """Validate and store the given files; defaults are the configured (or demo) shop files.
+        `sources` limits it to products or FAQ (`content approve --reingest` re-reads one file)."""
+        report = IngestReport(content_policy=self.settings.shop.content_policy)
         products = products or self.settings.shop.catalog or demo_shop_dir() / "products.csv"
         faq = faq or self.settings.shop.faq or demo_shop_dir() / "faq.csv"
-        report.products = load_products(products, mapping)
-        if report.products.items:
-            report.product_stats = self.index.ingest_products(
-                report.products.items, prune=prune, progress=progress
+        if "products" in sources:
+            report.products = load_products(
+                products, mapping, content=self.content_policy("products", products)
             )
-        report.faq = load_faq(faq)
-        if report.faq.items:
-            report.faq_stats = self.index.ingest_faq(report.faq.items, prune=prune)
+            if report.products.items:
+                report.product_stats = self.index.ingest_products(
+                    report.products.items, prune=prune, progress=progress
+                )
+            self._queue_review("products", report.products, prune)
+        if "faq" in sources:
+            report.faq = load_faq(faq, content=self.content_policy("faq", faq))
+            if report.faq.items:
+                report.faq_stats = self.index.ingest_faq(report.faq.items, prune=prune)
+            self._queue_review("faq", report.faq, prune)
+        report.review_queued = len(self.content_review.entries())
         return report
+
+    def content_policy(self, source: str, path: Path) -> ContentPolicy:
+        """How ingest treats flagged text in `path` (settings shop.content_policy, shop.allowed_domains,
+        and the operator's approvals for `source`); the demo shop's own domain is allowed for its files."""
+        shop = self.settings.shop
+        domains = list(shop.allowed_domains)
+        if Path(path).resolve().parent == demo_shop_dir().resolve():
+            domains += DEMO_SHOP_DOMAINS
+        return ContentPolicy(
+            mode=shop.content_policy,
+            allowed_domains=tuple(domains),
+            approved=self.content_review.approved(source),
+            source=source,
+        )
+
+    def _queue_review(self, source: str, result: LoadResult[Any], prune: bool) -> None:
+        """Replace the queued entries of the items just read (nothing else is dropped, so a row that
+        stays withheld keeps its original text in the queue)."""
+        scanned = {str(item.id) for item in result.items} | {i.item_id for i in result.findings}
+        if result.findings or self.content_review.queue_path.exists():
+            self.content_review.record(source, result.findings, scanned, prune=prune)
 
     def ensure_demo_orders(self) -> None:
         if self.settings.shop.orders_db is None and self.orders.is_empty():

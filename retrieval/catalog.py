@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from retrieval.content import ContentPolicy, FieldIssue
 from retrieval.schema import FAQEntry, Product
 
 T = TypeVar("T", bound=BaseModel)
@@ -23,6 +24,9 @@ T = TypeVar("T", bound=BaseModel)
 PRODUCT_REQUIRED = ("id", "title", "price")
 FAQ_REQUIRED = ("id", "question", "answer")
 SUPPORTED_SUFFIXES = (".csv", ".jsonl", ".json", ".parquet")
+# The text a customer can be shown, scanned by a `ContentPolicy` at load (retrieval.content).
+PRODUCT_TEXT_FIELDS = ("title", "description", "brand", "category", "color", "size", "material", "tags")
+FAQ_TEXT_FIELDS = ("category", "question", "answer", "examples")
 
 
 class CatalogError(ValueError):
@@ -44,6 +48,8 @@ class LoadResult(Generic[T]):
     path: Path
     items: list[T] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    # Fields a content policy flagged (withheld, kept or, with the row's RowError, rejected).
+    findings: list[FieldIssue] = field(default_factory=list)
 
     @property
     def rows_read(self) -> int:
@@ -54,6 +60,11 @@ class LoadResult(Generic[T]):
             f"{self.path.name}: {len(self.items)} valid rows, {len({e.row for e in self.errors})} skipped"
         ]
         lines += [f"  {e}" for e in self.errors]
+        if self.findings:
+            rows = len({i.row for i in self.findings})
+            count = sum(len(i.findings) for i in self.findings)
+            lines.append(f"  content review: {count} finding(s) in {rows} row(s)")
+            lines += [f"  {line}" for issue in self.findings for line in issue.lines()]
         return "\n".join(lines)
 
 
@@ -131,6 +142,8 @@ def _load(
     required: tuple[str, ...],
     mapping: Mapping[str, str] | None,
     list_fields: Mapping[str, str],
+    content: ContentPolicy | None = None,
+    text_fields: tuple[str, ...] = (),
 ) -> LoadResult[T]:
     path = Path(path)
     mapping = dict(mapping or {})
@@ -173,21 +186,40 @@ def _load(
                 RowError(row_no, "id", f"duplicate id {key!r} (first seen on row {first_row[key]})")
             )
             continue
+        if content is not None:
+            texts = {name: getattr(item, name) for name in text_fields}
+            updates, issues = content.check(key, texts, file=str(path), row=row_no)
+            result.findings += issues
+            if issues and content.mode == "reject":
+                for issue in issues:
+                    spans = ", ".join(f"{f.kind} at {f.start}-{f.end}" for f in issue.findings)
+                    result.errors.append(RowError(row_no, issue.field, f"content needs review: {spans}"))
+                continue
+            if updates:
+                item = item.model_copy(update=updates)
         first_row[key] = row_no
         result.items.append(item)
     return result
 
 
 def load_products(
-    path: str | Path, mapping: Mapping[str, str] | None = None, required: tuple[str, ...] = PRODUCT_REQUIRED
+    path: str | Path,
+    mapping: Mapping[str, str] | None = None,
+    required: tuple[str, ...] = PRODUCT_REQUIRED,
+    content: ContentPolicy | None = None,
 ) -> LoadResult[Product]:
     """Read products from CSV, JSONL or a JSON list; `mapping` maps our field names to the file's.
 
     A shop catalogue needs prices (the default `required`); relevance test sets pass ("id", "title").
+    With `content`, customer-visible text is scanned and flagged fields are withheld, kept or
+    rejected as the policy says; `findings` lists them with row, field and span.
     """
-    return _load(Path(path), Product, required, mapping, {"tags": ";|,"})
+    return _load(Path(path), Product, required, mapping, {"tags": ";|,"}, content, PRODUCT_TEXT_FIELDS)
 
 
-def load_faq(path: str | Path, mapping: Mapping[str, str] | None = None) -> LoadResult[FAQEntry]:
-    """Read FAQ/policy entries; `examples` may hold ' | '-separated customer phrasings."""
-    return _load(Path(path), FAQEntry, FAQ_REQUIRED, mapping, {"examples": "|"})
+def load_faq(
+    path: str | Path, mapping: Mapping[str, str] | None = None, content: ContentPolicy | None = None
+) -> LoadResult[FAQEntry]:
+    """Read FAQ/policy entries; `examples` may hold ' | '-separated customer phrasings. `content`
+    as for `load_products`."""
+    return _load(Path(path), FAQEntry, FAQ_REQUIRED, mapping, {"examples": "|"}, content, FAQ_TEXT_FIELDS)

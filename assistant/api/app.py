@@ -4,19 +4,17 @@ As in vLLM's OpenAI server, each resource is a thin router (`routes/`) that tran
 service call, so the API cannot answer differently from the UI. This module only assembles them:
 authorization, HTTP metrics (prometheus-fastapi-instrumentator, labelled by route template), and
 one error shape for every status, chosen by the error's type (`assistant.errors`).
-Requests from this machine need no key (the UI and a local shell); any other client must send
-`Authorization: Bearer <key>` with a key from `api.keys`, and without configured keys the API
-refuses remote clients.
+Who may call is decided by `security.Guard` before a body is read: API keys with roles, customer
+tokens from the shop's backend, rate limits and the body-size limit (README "Trust model").
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import secrets
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -24,7 +22,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from assistant import errors
 from assistant.api.protocol import ErrorResponse
 from assistant.api.routes import chat, copy, feedback, health, search, suggest
+from assistant.api.security import Guard
 from assistant.api.state import ApiState, Metrics
+from assistant.stores.audit import AuditLog
 from assistant.stores.feedback import FeedbackStore
 
 if TYPE_CHECKING:
@@ -38,13 +38,18 @@ ROOT_ROUTERS = (health,)
 _HTTP_KINDS = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
 
 
-def _is_local(host: str | None) -> bool:
-    if not host:
-        return False
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
+def describe_validation(problems: Sequence[Any]) -> str:
+    """Readable field problems; a body that is not JSON says so (not "12: JSON decode error")."""
+    out = []
+    for e in problems:
+        if e.get("type") == "json_invalid":
+            position = e["loc"][-1] if e.get("loc") else "?"
+            reason = (e.get("ctx") or {}).get("error", "not JSON")
+            out.append(f"the body is not valid JSON ({reason} at character {position}); send a JSON object")
+        else:
+            field = ".".join(str(p) for p in e["loc"] if p != "body") or "body"
+            out.append(f"{field}: {e['msg']}")
+    return "; ".join(out)
 
 
 def error_response(status: int, message: str, kind: str) -> JSONResponse:
@@ -57,27 +62,12 @@ def create_app(shop: Shop, *, feedback: FeedbackStore | None = None) -> FastAPI:
     from prometheus_fastapi_instrumentator import Instrumentator
 
     settings = shop.settings
-    keys = [k for k in settings.api.keys if k]
     state = ApiState(
-        shop=shop, metrics=Metrics(), feedback=feedback or FeedbackStore(settings.home / "feedback.db")
+        shop=shop,
+        metrics=Metrics(),
+        feedback=feedback or FeedbackStore(settings.home / "feedback.db"),
+        audit=AuditLog(settings.home / "audit.db"),
     )
-
-    def authorize(request: Request) -> None:
-        if not settings.api.require_key_for_local and _is_local(
-            request.client.host if request.client else None
-        ):
-            return
-        header = request.headers.get("authorization", "")
-        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        if not keys:
-            raise HTTPException(
-                403,
-                "remote access is off: set api.keys (SHOPASSIST_API__KEYS) and send 'Authorization: Bearer KEY'",
-            )
-        if not token or not any(secrets.compare_digest(token, k) for k in keys):
-            raise HTTPException(
-                401, "missing or wrong API key: send 'Authorization: Bearer KEY' with a key from api.keys"
-            )
 
     app = FastAPI(
         title=f"{settings.shop.name} assistant API",
@@ -103,10 +93,7 @@ def create_app(shop: Shop, *, feedback: FeedbackStore | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}" for e in exc.errors()
-        )
-        return error_response(422, f"invalid request: {problems}", "invalid_request")
+        return error_response(422, f"invalid request: {describe_validation(exc.errors())}", "invalid_request")
 
     async def typed(request: Request, exc: Exception) -> JSONResponse:
         kind = errors.classify(exc)
@@ -118,7 +105,18 @@ def create_app(shop: Shop, *, feedback: FeedbackStore | None = None) -> FastAPI:
     for handled in errors.handled_types():  # status by the error's type, in one table (assistant.errors)
         app.add_exception_handler(handled, typed)
 
-    v1 = APIRouter(prefix="/v1", dependencies=[Depends(authorize)])
+    # The caller is known (and the body size bounded) before any route reads the body: see security.Guard.
+    app.add_middleware(Guard, settings=settings.api)
+
+    @app.exception_handler(UnicodeError)
+    async def bad_text(request: Request, exc: UnicodeError) -> JSONResponse:
+        return error_response(
+            400,
+            "the request contains text that is not valid UTF-8 (e.g. a lone surrogate)",
+            "invalid_request",
+        )
+
+    v1 = APIRouter(prefix="/v1")
     for module in V1_ROUTERS:
         v1.include_router(module.router(state))
     app.include_router(v1)

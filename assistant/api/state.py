@@ -7,11 +7,13 @@ live in one process, each with its own Prometheus registry.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from assistant.chat.protocol import ChatResponse
+    from assistant.identity.principal import Principal
     from assistant.shop import Shop
+    from assistant.stores.audit import AuditLog
     from assistant.stores.feedback import FeedbackStore
 
 
@@ -53,3 +55,31 @@ class ApiState:
     shop: Shop
     metrics: Metrics
     feedback: FeedbackStore
+    audit: AuditLog
+
+    def customer(self, principal: Principal, named: str | None, action: str, text: str = "") -> str | None:
+        """Whose data the request may read (`identity.customer_for`); an operator naming a customer
+        is written to the audit log with the order id the text mentions, if any."""
+        from assistant.grounding.pii import ORDER_ID_PATTERN
+        from assistant.identity.principal import customer_for
+
+        customer = customer_for(principal, named)
+        if customer is not None and principal.is_operator:
+            match = ORDER_ID_PATTERN.search(text or "")
+            self.audit.record(
+                actor=principal.name,
+                role=principal.role,
+                action=action,
+                customer_id=customer,
+                order_id=match.group(0).upper() if match else None,
+                client=principal.client,
+            )
+        return customer
+
+
+def principal_of(request: Any) -> Principal:
+    """The caller `security.Guard` identified for this request."""
+    from assistant.identity.principal import Principal
+
+    found = request.scope.get("state", {}).get("principal")
+    return found if isinstance(found, Principal) else Principal(role="anonymous", name="unknown")

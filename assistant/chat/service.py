@@ -241,6 +241,10 @@ class ChatService:
                 f"The message is {len(text):,} characters long; the limit is {self.max_message_chars:,}. "
                 "Please shorten it to the question itself."
             )
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # e.g. JSON "\ud800": it could be neither stored nor sent
+            raise InputError("The message contains an invalid character; please retype it.") from exc
         return text
 
     # -- routing and facts ---------------------------------------------------------------------

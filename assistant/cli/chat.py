@@ -56,7 +56,7 @@ def ui_cmd(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Start the Gradio chat UI on the configured engine."""
     from assistant.generation.base import GeneratorError
     from assistant.shop import Shop
-    from assistant.ui.shopper import launch_ui
+    from assistant.ui.mount import serve_ui
 
     settings = settings_of(ctx)
     start = time.perf_counter()
@@ -77,7 +77,7 @@ def ui_cmd(ctx: click.Context, host: str | None, port: int | None) -> None:
         f"starting the UI on http://{host}:{port}",
         err=True,
     )
-    launch_ui(shop, host, port)
+    serve_ui(shop, host, port)
 
 
 @click.command("api")
@@ -97,19 +97,17 @@ def api_cmd(ctx: click.Context, host: str | None, port: int | None, no_ui: bool)
     shop.ensure_ready()
     app = create_app(shop)
     if not no_ui:
-        import gradio as gr
+        from assistant.ui.mount import mount_apps
 
-        from assistant.ui.shopper import app_css, build_ui
-
-        app = gr.mount_gradio_app(
-            app, build_ui(shop).queue(default_concurrency_limit=8), path="/ui", css=app_css()
-        )
+        app = mount_apps(app, shop, bind_host=host or settings.api.host)
     host, port = host or settings.api.host, port or settings.api.port
     click.echo(
         f"shopassist: API on http://{host}:{port} (docs at /docs{'' if no_ui else ', chat UI at /ui'})",
         err=True,
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from any local peer as the client;
+    # security.Guard believes it only from api.trusted_proxies.
+    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
 
 
 def register(cli: click.Group) -> None:

@@ -85,6 +85,7 @@ COMMAND_MODULES = (
     "assistant.cli.bench",
     "assistant.cli.chat",
     "assistant.cli.ingest",
+    "assistant.cli.content",
     "assistant.cli.serve",
     "assistant.cli.train",
     "assistant.cli.copy",

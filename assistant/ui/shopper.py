@@ -1,24 +1,30 @@
-"""The shopper-facing Gradio app: streaming chat, product cards, filters, signed-in customer.
+"""The shopper app (Gradio): streaming chat, product cards, filters; nothing an operator uses.
 
 It is a thin view over `Shop.chat` (the same service the CLI and API use): it turns UI controls
-into a `ChatRequest` and stream events into chat text and cards. Card HTML is built from data with
-every value escaped, so catalogue text can never inject markup.
+into a `ChatRequest` and stream events into chat text and cards. The signed-in customer comes only
+from the shop backend's customer token (a demo picker exists for `make run` on loopback alone).
+Shop content is data: card HTML is built with every value escaped, and reply text is escaped and
+stripped of markdown links and images before the chat bubble renders it.
+
+No `from __future__ import annotations` here: Gradio reads the `gr.Request` annotation at run time.
 """
 
-from __future__ import annotations
-
 import html
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from assistant.chat.followup import ConversationState
 from assistant.chat.protocol import ChatRequest, ProductCard
-from assistant.chat.service import InputError
+from assistant.errors import ShopassistError
+from assistant.identity.principal import CustomerTokens
 from assistant.shop import Shop
 from retrieval.filters import Filters
 
 ANY = "(any)"
 GUEST = "guest (not signed in)"
+TOKEN_COOKIE = "shopassist_customer"
+_MD_LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)]*)\)")
 
 CSS = """
 #product-cards .cards {display:grid; grid-template-columns:repeat(auto-fill,minmax(210px,1fr)); gap:10px;}
@@ -29,14 +35,6 @@ CSS = """
 #product-cards .card .pid {font-size:0.75em; color:#888; font-family:monospace;}
 #product-cards .card .oos {color:#b42318; font-size:0.85em;}
 """
-
-
-def app_css() -> str:
-    """The chat's styles plus those of the other tabs (each keeps its own next to its code)."""
-    from assistant.ui.assist_tab import CSS as ASSIST_CSS
-    from assistant.ui.copy_tab import CSS as COPY_CSS
-
-    return CSS + COPY_CSS + ASSIST_CSS
 
 
 def render_cards(cards: list[ProductCard]) -> str:
@@ -57,25 +55,61 @@ def render_cards(cards: list[ProductCard]) -> str:
     return "<div class='cards'>" + "".join(items) + "</div>"
 
 
-def build_ui(shop: Shop) -> Any:
-    import gradio as gr
+def safe_text(text: str) -> str:
+    """Reply text for the chat bubble: shop content is data, so no HTML runs and no markdown link
+    or image is made from it (the bubble renders markdown); links stay visible as plain text."""
+    text = html.escape(text, quote=False)
+    return _MD_LINK.sub(lambda m: f"{m.group(2)} ({m.group(3)})", text)
 
-    from assistant.ui.assist_tab import build_tab as assist_tab
-    from assistant.ui.copy_tab import build_tab as copy_tab
+
+def customer_of(request: Any, tokens: CustomerTokens | None) -> str | None:
+    """The signed-in customer from the shop backend's token (header X-Customer-Token or cookie
+    `shopassist_customer`), never from a form field; None (a guest) when absent or invalid."""
+    if request is None or tokens is None or not tokens.enabled:
+        return None
+    headers = getattr(request, "headers", {}) or {}
+    cookies = getattr(request, "cookies", {}) or {}
+    token = headers.get("x-customer-token") or cookies.get(TOKEN_COOKIE)
+    if not token:
+        return None
+    try:
+        return tokens.verify(str(token))
+    except ShopassistError:
+        return None
+
+
+def _is_loopback(request: Any) -> bool:
+    import ipaddress
+
+    host = getattr(getattr(request, "client", None), "host", None) or ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host in ("localhost", "testclient")
+
+
+def build_shopper(shop: Shop, *, demo: bool = False) -> Any:
+    """The shopper app: chat, filters and product cards; nothing an operator uses.
+
+    `demo` (only `make run` on loopback with no API keys) adds a labelled customer picker so the
+    order features can be tried; each turn still checks that the caller is on this machine."""
+    import gradio as gr
 
     shop.index.products.warm_up()
     schema = shop.index.products.schema
-    customers = {f"{c.name} ({c.id})": c.id for c in shop.orders.customers()}
+    tokens = CustomerTokens(shop.settings.api)
+    customers = {f"{c.name} ({c.id})": c.id for c in shop.orders.customers()} if demo else {}
 
     def respond(
         message: str,
         history: list[dict[str, Any]],
-        customer: str,
         max_price: float | None,
         category: str,
         brand: str,
         in_stock: bool,
         state: dict[str, Any] | None,
+        picked: str | None,
+        request: gr.Request,
     ) -> Iterator[tuple[list[dict[str, Any]], str, str, dict[str, Any] | None]]:
         history = list(history or [])
         filters = Filters(
@@ -84,77 +118,74 @@ def build_ui(shop: Shop) -> Any:
             brands=[] if brand in (ANY, None, "") else [brand],
             in_stock=bool(in_stock),
         )
-        history.append({"role": "user", "content": message})
+        customer: str | None
+        if demo and picked in customers and _is_loopback(request):
+            customer = customers[picked]
+        else:
+            customer = customer_of(request, tokens)
+        history.append({"role": "user", "content": safe_text(message or "")})
         history.append({"role": "assistant", "content": ""})
         cards_html = render_cards([])
         try:
-            request = ChatRequest(
+            chat_request = ChatRequest(
                 message=message,
-                customer_id=customers.get(customer),
+                customer_id=customer,
                 filters=filters,
                 state=ConversationState.model_validate(state) if state else None,
             )
-            for event in shop.chat.stream(request):
+            raw = ""
+            for event in shop.chat.stream(chat_request):
                 if event.type == "products":
                     cards_html = render_cards(event.products)
                 elif event.type == "delta":
-                    history[-1]["content"] += event.delta
+                    raw += event.delta
+                    history[-1]["content"] = safe_text(raw)
                 elif event.type == "done" and event.response is not None:
                     resp = event.response
-                    history[-1]["content"] = resp.text
+                    history[-1]["content"] = safe_text(resp.text)
                     if resp.action == "handoff":
                         history[-1]["content"] += "\n\n*(handed over to the shop team)*"
                     state = resp.state.model_dump(mode="json")
                 yield history, cards_html, "", state
-        except InputError as exc:
-            history[-1]["content"] = f"⚠️ {exc}"
+        except ShopassistError as exc:  # a bad message (or the model down): one clear line, no trace
+            history[-1]["content"] = f"⚠️ {safe_text(str(exc))}"
             yield history, cards_html, "", state
 
-    with gr.Blocks(title=f"{shop.settings.shop.name} assistant") as demo:
+    with gr.Blocks(title=f"{shop.settings.shop.name} assistant") as app:
         gr.Markdown(
             f"## {html.escape(shop.settings.shop.name)} shopping assistant\n"
             "Answers come from the shop's catalogue and policies, with their sources in brackets."
         )
-        with gr.Tab("Chat", elem_id="tab-chat"):
-            with gr.Row():
-                with gr.Column(scale=3):
-                    chatbot = gr.Chatbot(elem_id="chat", height=460, label="Chat")
-                    with gr.Row():
-                        box = gr.Textbox(
-                            elem_id="message",
-                            show_label=False,
-                            scale=5,
-                            placeholder="Ask about products, shipping, returns or your orders…",
-                        )
-                        send = gr.Button("Send", elem_id="send", variant="primary", scale=1)
-                with gr.Column(scale=2):
-                    customer = gr.Dropdown(
-                        [GUEST, *customers], value=GUEST, label="Signed in as", elem_id="customer"
+        with gr.Row():
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(elem_id="chat", height=460, label="Chat", sanitize_html=True)
+                with gr.Row():
+                    box = gr.Textbox(
+                        elem_id="message",
+                        show_label=False,
+                        scale=5,
+                        placeholder="Ask about products, shipping, returns or your orders…",
                     )
-                    with gr.Accordion("Filters", open=False):
-                        max_price = gr.Number(
-                            label="Max price (USD)", value=None, minimum=0, elem_id="max-price"
-                        )
-                        category = gr.Dropdown(
-                            [ANY, *sorted(schema.categories.values())], value=ANY, label="Category"
-                        )
-                        brand = gr.Dropdown([ANY, *sorted(schema.brands.values())], value=ANY, label="Brand")
-                        in_stock = gr.Checkbox(label="In stock only", value=False)
-                    cards = gr.HTML(render_cards([]), elem_id="product-cards")
-            conversation = gr.State(None)  # the last response's state: what "the second one" refers to
-            inputs = [box, chatbot, customer, max_price, category, brand, in_stock, conversation]
-            outputs = [chatbot, cards, box, conversation]
-            box.submit(respond, inputs, outputs)
-            send.click(respond, inputs, outputs)
-        with gr.Tab("Product copy", elem_id="tab-copy"):
-            copy_tab(shop)
-        with gr.Tab("Agent assist", elem_id="tab-assist"):
-            assist_tab(shop)
-    return demo
-
-
-def launch_ui(shop: Shop, host: str, port: int) -> None:
-    demo = build_ui(shop)
-    demo.queue(default_concurrency_limit=8).launch(
-        server_name=host, server_port=port, show_error=True, css=app_css()
-    )
+                    send = gr.Button("Send", elem_id="send", variant="primary", scale=1)
+            with gr.Column(scale=2):
+                picker = gr.Dropdown(
+                    [GUEST, *customers],
+                    value=GUEST,
+                    label="Demo mode: signed in as (this machine only; off when API keys are set)",
+                    elem_id="customer",
+                    visible=demo,
+                )
+                with gr.Accordion("Filters", open=False):
+                    max_price = gr.Number(label="Max price (USD)", value=None, minimum=0, elem_id="max-price")
+                    category = gr.Dropdown(
+                        [ANY, *sorted(schema.categories.values())], value=ANY, label="Category"
+                    )
+                    brand = gr.Dropdown([ANY, *sorted(schema.brands.values())], value=ANY, label="Brand")
+                    in_stock = gr.Checkbox(label="In stock only", value=False)
+                cards = gr.HTML(render_cards([]), elem_id="product-cards")
+        conversation = gr.State(None)  # the last response's state: what "the second one" refers to
+        inputs = [box, chatbot, max_price, category, brand, in_stock, conversation, picker]
+        outputs = [chatbot, cards, box, conversation]
+        box.submit(respond, inputs, outputs, api_name="respond")
+        send.click(respond, inputs, outputs, api_visibility="private")
+    return app

@@ -32,9 +32,8 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def ui_page(ui_server: str) -> Iterator[Any]:
-    """A loaded UI page in headless Chromium; skips (with the reason) where no browser is installed."""
+def _browser_page(base: str, path: str, ready: str) -> Iterator[Any]:
+    """A loaded page in headless Chromium; skips (with the reason) where no browser is installed."""
     if CHROMIUM is None:
         pytest.skip("Debian's chromium is not installed (make test installs it as root)")
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -53,16 +52,28 @@ def ui_page(ui_server: str) -> Iterator[Any]:
         try:
             page = browser.new_page(viewport={"width": 1300, "height": 900})
             # Offline CI: anything not served by our UI (web fonts, CDNs) is refused at once, so a
-            # hanging DNS lookup cannot stall the page; readiness is the chat box itself.
+            # hanging DNS lookup cannot stall the page; readiness is an element of the app itself.
             page.route(
                 "**/*",
-                lambda route: route.continue_() if route.request.url.startswith(ui_server) else route.abort(),
+                lambda route: route.continue_() if route.request.url.startswith(base) else route.abort(),
             )
-            page.goto(ui_server, wait_until="domcontentloaded", timeout=120_000)
-            page.wait_for_selector("#message textarea", timeout=120_000)
+            page.goto(base + path, wait_until="domcontentloaded", timeout=120_000)
+            page.wait_for_selector(ready, timeout=120_000)
             yield page
         finally:
             browser.close()
+
+
+@pytest.fixture
+def ui_page(ui_server: str) -> Iterator[Any]:
+    """The shopper app (what `make run` shows at /)."""
+    yield from _browser_page(ui_server, "", "#message textarea")
+
+
+@pytest.fixture
+def console_page(ui_server: str) -> Iterator[Any]:
+    """The operator console at /console (no login: loopback with no API keys)."""
+    yield from _browser_page(ui_server, "console/", "#tab-copy-button, [role=tab]")
 
 
 @pytest.fixture

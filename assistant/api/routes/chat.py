@@ -7,11 +7,11 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from assistant.api.protocol import ChatCompletionRequest
-from assistant.api.state import ApiState
+from assistant.api.state import ApiState, principal_of
 from assistant.chat.protocol import ChatResponse
 
 log = logging.getLogger("shopassist.api")
@@ -22,9 +22,14 @@ def router(state: ApiState) -> APIRouter:
     shop, metrics = state.shop, state.metrics
 
     @api.post("/chat", response_model=ChatResponse)
-    def chat(body: ChatCompletionRequest) -> Any:
-        """One customer turn; with `stream: true`, server-sent events as the reply is written."""
+    def chat(body: ChatCompletionRequest, request: Request) -> Any:
+        """One customer turn; with `stream: true`, server-sent events as the reply is written.
+
+        The customer whose orders the turn may read is the one in the caller's customer token;
+        `customer_id` in the body is honoured only for agent and admin keys (and audited)."""
         shop.chat.check_message(body.message)  # a bad message is a 400, not a broken stream
+        customer = state.customer(principal_of(request), body.customer_id, "chat", body.message)
+        body = body.model_copy(update={"customer_id": customer})
         if not body.stream:
             response = shop.chat.respond(body)
             metrics.record_turn(response)

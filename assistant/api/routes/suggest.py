@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
+from assistant.api.state import principal_of
 from assistant.assist.protocol import Suggestions, Ticket
+from assistant.identity.principal import require_operator
 
 if TYPE_CHECKING:
     from assistant.api.state import ApiState
@@ -47,6 +49,11 @@ def router(state: ApiState) -> APIRouter:
 
         Order facts are those of `customer_id` only: another customer's order id reads exactly like
         one that does not exist."""
+        principal = principal_of(request)
+        require_operator(principal, "agent assist")
+        body = body.model_copy(
+            update={"customer_id": state.customer(principal, body.customer_id, "suggest", body.text)}
+        )
         result = shop.suggest.run(body)  # a broken policy file is a ConfigError: 500 by type
         feedback(request).record(result, body.customer_id)
         return result
@@ -54,6 +61,7 @@ def router(state: ApiState) -> APIRouter:
     @api.post("/suggest/{suggestion_id}/feedback", response_model=SuggestFeedbackResponse)
     def give(suggestion_id: str, body: SuggestFeedback, request: Request) -> SuggestFeedbackResponse:
         """Accept, edit (with the text as sent) or reject a suggestion returned by `POST /v1/suggest`."""
+        require_operator(principal_of(request), "agent assist")
         stored = feedback(request).give(suggestion_id, body.verdict, body.final_text, body.comment)
         state.metrics.feedback.labels("suggest", stored.verdict).inc()
         return SuggestFeedbackResponse(id=stored.id, verdict=stored.verdict)
@@ -63,6 +71,7 @@ def router(state: ApiState) -> APIRouter:
         request: Request, kind: Literal["suggest", "chat", "copy"] = Query(default="suggest")
     ) -> dict[str, object]:
         """Verdict counts and rates, overall and per intent."""
+        require_operator(principal_of(request), "the feedback report")
         return feedback(request).report(kind)
 
     return api

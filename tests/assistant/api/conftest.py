@@ -19,3 +19,18 @@ def app(demo_shop_real, tmp_path):
 @pytest.fixture
 def client(app):
     return TestClient(app, client=LOCAL)
+
+
+def app_with(shop, tmp_path, **api):
+    """An API app over `shop` with other `api` settings (keys, tokens, limits) and its own home."""
+    from assistant.config import APISettings
+
+    settings = shop.settings.model_copy(
+        update={
+            "api": APISettings.model_validate({**shop.settings.api.model_dump(), **api}),
+            "home": tmp_path,
+        }
+    )
+    copy = type(shop).__new__(type(shop))
+    copy.__dict__.update(shop.__dict__, settings=settings)
+    return create_app(copy, feedback=FeedbackStore(tmp_path / "f.db")), copy

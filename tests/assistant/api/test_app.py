@@ -76,7 +76,7 @@ def test_remote_clients_need_a_key(app, demo_shop_real, tmp_path):
     assert r.status_code == 403 and "api.keys" in r.json()["error"]["message"]
     assert remote.get("/healthz").status_code == 200  # health stays open for load balancers
     keyed_settings = demo_shop_real.settings.model_copy(
-        update={"api": demo_shop_real.settings.api.model_copy(update={"keys": ["s3cret"]})}
+        update={"api": demo_shop_real.settings.api.model_copy(update={"keys": ["s3cret-storefront-key"]})}
     )
     keyed_shop = type(demo_shop_real).__new__(type(demo_shop_real))
     keyed_shop.__dict__.update(demo_shop_real.__dict__, settings=keyed_settings)
@@ -84,7 +84,9 @@ def test_remote_clients_need_a_key(app, demo_shop_real, tmp_path):
     assert keyed.post("/v1/search", json={"query": "boots"}).status_code == 401
     wrong = keyed.post("/v1/search", json={"query": "boots"}, headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
-    ok = keyed.post("/v1/search", json={"query": "boots"}, headers={"Authorization": "Bearer s3cret"})
+    ok = keyed.post(
+        "/v1/search", json={"query": "boots"}, headers={"Authorization": "Bearer s3cret-storefront-key"}
+    )
     assert ok.status_code == 200 and ok.json()["hits"]
 
 

@@ -8,8 +8,8 @@ import pytest
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def test_agent_assist_tab_suggests_and_takes_feedback(ui_page, tmp_path):
-    page = ui_page
+def test_agent_assist_tab_suggests_and_takes_feedback(console_page, tmp_path):
+    page = console_page
     page.get_by_role(
         "tab", name="Agent assist"
     ).click()  # Gradio 6: <button role="tab" id="tab-assist-button">

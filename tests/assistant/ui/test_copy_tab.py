@@ -22,13 +22,13 @@ def open_copy_tab(page):
     page.wait_for_selector("#copy-generate", state="visible", timeout=30_000)
 
 
-def test_generate_copy_for_a_product(ui_page, tmp_path):
+def test_generate_copy_for_a_product(console_page, tmp_path):
     from assistant.shop import demo_shop_dir
     from retrieval.catalog import load_products
 
     catalogue = {p.id: p for p in load_products(demo_shop_dir() / "products.csv").items}
     product = catalogue["HP-1004"]
-    page = ui_page
+    page = console_page
     open_copy_tab(page)
     picker = page.locator("#copy-product input")
     picker.click()
