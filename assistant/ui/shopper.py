@@ -24,6 +24,7 @@ from retrieval.filters import Filters
 ANY = "(any)"
 GUEST = "guest (not signed in)"
 TOKEN_COOKIE = "shopassist_customer"
+_ADDRESS = re.compile(r"(?:https?://|www\.)[^\s)<>`]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.I)
 _MD_LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)]*)\)")
 
 CSS = """
@@ -55,11 +56,22 @@ def render_cards(cards: list[ProductCard]) -> str:
     return "<div class='cards'>" + "".join(items) + "</div>"
 
 
-def safe_text(text: str) -> str:
+def safe_text(text: str, allowed_domains: tuple[str, ...] = ()) -> str:
     """Reply text for the chat bubble: shop content is data, so no HTML runs and no markdown link
-    or image is made from it (the bubble renders markdown); links stay visible as plain text."""
+    or image is made from it (the bubble renders markdown). Links stay visible as plain text, and an
+    address outside the shop's own domains is set as inline code so the renderer cannot link it."""
     text = html.escape(text, quote=False)
-    return _MD_LINK.sub(lambda m: f"{m.group(2)} ({m.group(3)})", text)
+    text = _MD_LINK.sub(lambda m: f"{m.group(2)} ({m.group(3)})", text)
+
+    def inert(match: re.Match[str]) -> str:
+        found = match.group(0)
+        domain = found.split("@")[-1] if "@" in found and "://" not in found else found
+        domain = re.sub(r"^[a-z]+://", "", domain.lower()).split("/")[0].removeprefix("www.")
+        if any(domain == d or domain.endswith("." + d) for d in allowed_domains):
+            return found
+        return f"`{found.replace('`', '')}`"
+
+    return _ADDRESS.sub(inert, text)
 
 
 def customer_of(request: Any, tokens: CustomerTokens | None) -> str | None:
@@ -98,6 +110,7 @@ def build_shopper(shop: Shop, *, demo: bool = False) -> Any:
     shop.index.products.warm_up()
     schema = shop.index.products.schema
     tokens = CustomerTokens(shop.settings.api)
+    domains = tuple(d.lower() for d in shop.settings.shop.allowed_domains)
     customers = {f"{c.name} ({c.id})": c.id for c in shop.orders.customers()} if demo else {}
 
     def respond(
@@ -123,7 +136,7 @@ def build_shopper(shop: Shop, *, demo: bool = False) -> Any:
             customer = customers[picked]
         else:
             customer = customer_of(request, tokens)
-        history.append({"role": "user", "content": safe_text(message or "")})
+        history.append({"role": "user", "content": safe_text(message or "", domains)})
         history.append({"role": "assistant", "content": ""})
         cards_html = render_cards([])
         try:
@@ -139,16 +152,16 @@ def build_shopper(shop: Shop, *, demo: bool = False) -> Any:
                     cards_html = render_cards(event.products)
                 elif event.type == "delta":
                     raw += event.delta
-                    history[-1]["content"] = safe_text(raw)
+                    history[-1]["content"] = safe_text(raw, domains)
                 elif event.type == "done" and event.response is not None:
                     resp = event.response
-                    history[-1]["content"] = safe_text(resp.text)
+                    history[-1]["content"] = safe_text(resp.text, domains)
                     if resp.action == "handoff":
                         history[-1]["content"] += "\n\n*(handed over to the shop team)*"
                     state = resp.state.model_dump(mode="json")
                 yield history, cards_html, "", state
         except ShopassistError as exc:  # a bad message (or the model down): one clear line, no trace
-            history[-1]["content"] = f"⚠️ {safe_text(str(exc))}"
+            history[-1]["content"] = f"⚠️ {safe_text(str(exc), domains)}"
             yield history, cards_html, "", state
 
     with gr.Blocks(title=f"{shop.settings.shop.name} assistant") as app:
