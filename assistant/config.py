@@ -328,6 +328,13 @@ class ShopSettings(BaseModel):
         default=None, description="SQLite orders database; empty means HOME/orders.db seeded with demo orders"
     )
     max_message_chars: int = Field(default=2000, ge=10, description="Longest customer message accepted")
+    model_budget_ms: int | None = Field(
+        default=2000,
+        ge=0,
+        description="With facts_first, how long a turn waits for the model's closing sentence after the "
+        "facts; later text is skipped (and its generation stopped). Empty means wait for it (a fast "
+        "GPU-served model, or evaluations of the model's text)",
+    )
     facts_first: bool = Field(
         default=True,
         description="Stream the data-rendered answer (cards, policy, order rows) at once and the model's "

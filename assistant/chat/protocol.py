@@ -91,6 +91,11 @@ class VerifierReport(BaseModel):
         description="Why the model wrote nothing (e.g. its server is down) and what to do; the reply "
         "used template sentences, so its facts are still grounded",
     )
+    over_budget: bool = Field(
+        default=False,
+        description="The model's sentence did not arrive within shop.model_budget_ms, so the turn ended "
+        "without it (the facts were complete; the shopper never waits for optional text)",
+    )
 
 
 class ChatResponse(BaseModel):

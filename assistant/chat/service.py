@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -108,6 +111,10 @@ class _Plan:
     state: ConversationState | None = None  # set by product turns: what a follow-up refers to
 
 
+# Closing sentences run here so a turn can stop waiting for them (shop.model_budget_ms).
+_MODEL_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="chat-model")
+
+
 class ChatOptions(BaseModel):
     """What a chat service is configured with: one typed object, built from `Settings` by the shop."""
 
@@ -125,6 +132,9 @@ class ChatOptions(BaseModel):
     redact_model_input: bool = True
     languages: tuple[str, ...] = ("en",)
     facts_first: bool = True
+    model_budget_ms: int | None = Field(
+        default=None, description="Wait at most this long for the closing sentence"
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings, adapter: str | None = None) -> ChatOptions:
@@ -139,6 +149,7 @@ class ChatOptions(BaseModel):
             redact_model_input=s.shop.redact_model_input,
             languages=tuple(s.generator.languages),
             facts_first=s.shop.facts_first,
+            model_budget_ms=s.shop.model_budget_ms,
             adapter=adapter,
         )
 
@@ -194,7 +205,7 @@ class ChatService:
         closing = ""
         if plan.intro_kind is not None and self.facts_first:
             yield ChatEvent(type="delta", delta=intro + body)
-            sentences = list(self._verified_prose(plan, report, "outro"))
+            sentences = self._closing_within_budget(plan, report)
             if sentences:
                 closing = "\n\n" + " ".join(sentences)
                 for i, sentence in enumerate(sentences):
@@ -452,7 +463,30 @@ class ChatService:
         search.warm_up()
         return list(search.schema.brands.values())
 
-    def _verified_prose(self, plan: _Plan, report: VerifierReport, position: str) -> Iterator[str]:
+    def _closing_within_budget(self, plan: _Plan, report: VerifierReport) -> list[str]:
+        """The verified closing sentence(s), or none if they miss `model_budget_ms`: the facts are
+        already on screen, so the turn ends on time and the late generation is stopped (the
+        embedded engine frees its batch row when the consumer stops)."""
+        budget = self.options.model_budget_ms
+        if budget is None:
+            return list(self._verified_prose(plan, report, "outro"))
+        stop = threading.Event()
+        local = VerifierReport()  # the worker never touches a report that is already sent
+        future = _MODEL_POOL.submit(lambda: list(self._verified_prose(plan, local, "outro", stop)))
+        try:
+            sentences = future.result(timeout=budget / 1000)
+        except FutureTimeout:
+            stop.set()
+            report.checked, report.over_budget = True, True
+            return []
+        report.checked = local.checked
+        report.unsupported += local.unsupported
+        report.model_unavailable = local.model_unavailable
+        return sentences
+
+    def _verified_prose(
+        self, plan: _Plan, report: VerifierReport, position: str, stop: threading.Event | None = None
+    ) -> Iterator[str]:
         """Yield the model's sentences that pass the verifier; retry once if the first one fails.
 
         `position` is "intro" (the sentence before the facts) or "outro" (the closing line after
@@ -481,6 +515,11 @@ class ChatService:
             try:
                 chunks = self.generator.stream(request)
                 for chunk in chunks:
+                    if stop is not None and stop.is_set():  # over budget: stop the engine's work too
+                        close = getattr(chunks, "close", None)
+                        if close is not None:
+                            close()
+                        return
                     buffer += chunk
                     done, buffer = split_sentences(buffer)
                     for sentence in done:

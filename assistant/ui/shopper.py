@@ -113,9 +113,16 @@ def build_shopper(shop: Shop, *, demo: bool = False) -> Any:
     domains = tuple(d.lower() for d in shop.settings.shop.allowed_domains)
     customers = {f"{c.name} ({c.id})": c.id for c in shop.orders.customers()} if demo else {}
 
+    def take(message: str, outbox: list[str]) -> str:
+        """Runs at once (no queue): the message joins this session's outbox and the box is free
+        again, so anything typed while a turn is still streaming is kept and answered next."""
+        if (message or "").strip():
+            outbox.append(message)
+        return ""
+
     def respond(
-        message: str,
-        history: list[dict[str, Any]],
+        outbox: list[str],
+        transcript: list[dict[str, Any]],
         max_price: float | None,
         category: str,
         brand: str,
@@ -123,8 +130,10 @@ def build_shopper(shop: Shop, *, demo: bool = False) -> Any:
         state: dict[str, Any] | None,
         picked: str | None,
         request: gr.Request,
-    ) -> Iterator[tuple[list[dict[str, Any]], str, str, dict[str, Any] | None]]:
-        history = list(history or [])
+    ) -> Iterator[tuple[list[dict[str, Any]], str, dict[str, Any] | None]]:
+        """Answers every message waiting in the outbox, in order. `transcript` is the session's
+        server-side history (a State): a run that starts while another streams adds to the same
+        list, so no turn overwrites another on screen."""
         filters = Filters(
             price_max=float(max_price) if max_price else None,
             categories=[] if category in (ANY, None, "") else [category],
@@ -136,33 +145,36 @@ def build_shopper(shop: Shop, *, demo: bool = False) -> Any:
             customer = customers[picked]
         else:
             customer = customer_of(request, tokens)
-        history.append({"role": "user", "content": safe_text(message or "", domains)})
-        history.append({"role": "assistant", "content": ""})
         cards_html = render_cards([])
-        try:
-            chat_request = ChatRequest(
-                message=message,
-                customer_id=customer,
-                filters=filters,
-                state=ConversationState.model_validate(state) if state else None,
-            )
-            raw = ""
-            for event in shop.chat.stream(chat_request):
-                if event.type == "products":
-                    cards_html = render_cards(event.products)
-                elif event.type == "delta":
-                    raw += event.delta
-                    history[-1]["content"] = safe_text(raw, domains)
-                elif event.type == "done" and event.response is not None:
-                    resp = event.response
-                    history[-1]["content"] = safe_text(resp.text, domains)
-                    if resp.action == "handoff":
-                        history[-1]["content"] += "\n\n*(handed over to the shop team)*"
-                    state = resp.state.model_dump(mode="json")
-                yield history, cards_html, "", state
-        except ShopassistError as exc:  # a bad message (or the model down): one clear line, no trace
-            history[-1]["content"] = f"⚠️ {safe_text(str(exc), domains)}"
-            yield history, cards_html, "", state
+        while outbox:
+            message = outbox.pop(0)
+            transcript.append({"role": "user", "content": safe_text(message, domains)})
+            reply = {"role": "assistant", "content": ""}
+            transcript.append(reply)
+            try:
+                chat_request = ChatRequest(
+                    message=message,
+                    customer_id=customer,
+                    filters=filters,
+                    state=ConversationState.model_validate(state) if state else None,
+                )
+                raw = ""
+                for event in shop.chat.stream(chat_request):
+                    if event.type == "products":
+                        cards_html = render_cards(event.products)
+                    elif event.type == "delta":
+                        raw += event.delta
+                        reply["content"] = safe_text(raw, domains)
+                    elif event.type == "done" and event.response is not None:
+                        resp = event.response
+                        reply["content"] = safe_text(resp.text, domains)
+                        if resp.action == "handoff":
+                            reply["content"] += "\n\n*(handed over to the shop team)*"
+                        state = resp.state.model_dump(mode="json")
+                    yield list(transcript), cards_html, state
+            except ShopassistError as exc:  # a bad message (or the model down): one clear line, no trace
+                reply["content"] = f"⚠️ {safe_text(str(exc), domains)}"
+                yield list(transcript), cards_html, state
 
     with gr.Blocks(title=f"{shop.settings.shop.name} assistant") as app:
         gr.Markdown(
@@ -197,8 +209,31 @@ def build_shopper(shop: Shop, *, demo: bool = False) -> Any:
                     in_stock = gr.Checkbox(label="In stock only", value=False)
                 cards = gr.HTML(render_cards([]), elem_id="product-cards")
         conversation = gr.State(None)  # the last response's state: what "the second one" refers to
-        inputs = [box, chatbot, max_price, category, brand, in_stock, conversation, picker]
-        outputs = [chatbot, cards, box, conversation]
-        box.submit(respond, inputs, outputs, api_name="respond")
-        send.click(respond, inputs, outputs, api_visibility="private")
+        outbox = gr.State([])  # messages sent and not yet answered (this session)
+        transcript = gr.State([])  # the session's chat, kept on the server
+        inputs = [outbox, transcript, max_price, category, brand, in_stock, conversation, picker]
+        outputs = [chatbot, cards, conversation]
+        for trigger, suffix in ((box.submit, "submit"), (send.click, "click")):
+            trigger(
+                take, [box, outbox], [box], queue=False, api_name=f"take_{suffix}", api_visibility="private"
+            ).then(respond, inputs, outputs, api_name=f"turn_{suffix}", api_visibility="private")
+
+        def respond_api(
+            message: str,
+            max_price: float | None = None,
+            category: str = ANY,
+            brand: str = ANY,
+            in_stock: bool = False,
+            picked: str | None = None,
+            request: gr.Request = None,  # type: ignore[assignment]
+        ) -> str:
+            """One turn for programmatic clients (gradio_client): the reply text, as shown."""
+            transcript: list[dict[str, Any]] = []
+            for _ in respond(
+                [message], transcript, max_price, category, brand, in_stock, None, picked, request
+            ):
+                pass
+            return str(transcript[-1]["content"]) if transcript else ""
+
+        gr.api(respond_api, api_name="respond")
     return app

@@ -148,3 +148,58 @@ def test_model_down_keeps_grounded_facts_and_says_why(demo_shop_real):
     assert gen.requests[0].adapter == "cs-v1"
     assert response.verifier.fallback and "serve-model" in (response.verifier.model_unavailable or "")
     assert response.products and all(f"[{c.id}]" in response.text for c in response.products)
+
+
+class SlowGenerator(FakeGenerator):
+    """Writes its sentence one chunk per `delay` seconds and records whether it was stopped."""
+
+    def __init__(self, text: str, delay: float) -> None:
+        super().__init__([text], chunk_size=4)
+        self.delay = delay
+        self.stopped = False
+        self.chunks_sent = 0
+
+    def stream(self, request):
+        import time
+
+        try:
+            for chunk in super().stream(request):
+                time.sleep(self.delay)
+                self.chunks_sent += 1
+                yield chunk
+        finally:
+            self.stopped = True
+
+
+def test_a_slow_closing_sentence_never_holds_the_turn_past_the_budget(demo_shop_real):
+    import time
+
+    gen = SlowGenerator("Here are some waterproof boots that might suit you.", delay=0.2)
+    service = ChatService(
+        demo_shop_real.index,
+        gen,
+        demo_shop_real.orders,
+        ChatOptions(shop_name="Harbor & Pine", facts_first=True, model_budget_ms=300),
+    )
+    start = time.perf_counter()
+    events = list(service.stream(ChatRequest(message="waterproof boots under 100")))
+    elapsed = time.perf_counter() - start
+    response = events[-1].response
+    assert elapsed < 1.5  # the sentence needs ~2.8 s; the turn ends at the budget
+    assert response.verifier.over_budget and response.verifier.fallback
+    assert "[HP-" in response.text and "might suit you" not in response.text  # facts complete, no late text
+    time.sleep(0.5)
+    assert gen.stopped and gen.chunks_sent < 13  # the late generation was stopped, not run to the end
+
+
+def test_a_closing_sentence_in_time_is_kept(demo_shop_real):
+    gen = SlowGenerator("Here are some waterproof boots that might suit you.", delay=0.0)
+    service = ChatService(
+        demo_shop_real.index,
+        gen,
+        demo_shop_real.orders,
+        ChatOptions(shop_name="Harbor & Pine", facts_first=True, model_budget_ms=5000),
+    )
+    response = service.respond(ChatRequest(message="waterproof boots under 100"))
+    assert not response.verifier.over_budget
+    assert response.text.endswith("Here are some waterproof boots that might suit you.")

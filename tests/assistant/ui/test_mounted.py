@@ -65,11 +65,10 @@ def test_the_storefront_page_lists_no_customers_and_takes_none_from_the_form(
     names = [c.name for c in demo_shop_real.orders.customers()]
     assert not any(n in config.text for n in names) and "C1002" not in config.text
     other = next(iter(demo_shop_real.orders.orders_for("C1002"))).order_id
-    labels = _inputs(client, "/ui")
-    data = ["where are my orders?", [], None, "(any)", "(any)", False, None, "Daniel Okafor (C1002)"][
-        : len(labels)
-    ]
-    status, text = _call(client, "/ui", data)
+    assert len(_inputs(client, "/ui")) == 6  # message, max price, category, brand, in stock, demo picker
+    status, text = _call(
+        client, "/ui", ["where are my orders?", None, "(any)", "(any)", False, "Daniel Okafor (C1002)"]
+    )
     assert status == 200 and "event: complete" in text
     assert other not in text and "Daniel" not in text
 
@@ -78,22 +77,15 @@ def test_the_customer_comes_from_the_token_cookie(keyed, demo_shop_real, open_cl
     now = int(time.time())
     token = jwt.encode({"sub": "C1001", "aud": "shopassist", "iat": now, "exp": now + 600}, SECRET, "HS256")
     client = open_client(keyed, client=REMOTE, cookies={"shopassist_customer": token})
-    labels = _inputs(client, "/ui")
     status, text = _call(
-        client,
-        "/ui",
-        ["where is my order HP-ORD-50001?", [], None, "(any)", "(any)", False, None, None][: len(labels)],
+        client, "/ui", ["where is my order HP-ORD-50001?", None, "(any)", "(any)", False, None]
     )
     assert status == 200 and "HP-ORD-50001" in text
-    other = next(iter(demo_shop_real.orders.orders_for("C1002"))).order_id
+    other = next(iter(demo_shop_real.orders.orders_for("C1002")))
     status, text = _call(
-        client,
-        "/ui",
-        [f"status of order {other}", [], None, "(any)", "(any)", False, None, None][: len(labels)],
+        client, "/ui", [f"status of order {other.order_id}", None, "(any)", "(any)", False, None]
     )
-    assert (
-        other not in text.split("sign in")[0] or "couldn't find" in text.lower() or "not find" in text.lower()
-    )
+    assert status == 200 and other.tracking_number and other.tracking_number not in text  # nothing of theirs
 
 
 def test_the_console_needs_an_operator_login(keyed, open_client):
