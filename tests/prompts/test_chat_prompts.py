@@ -13,4 +13,4 @@ def test_the_question_reaches_the_model_verbatim(position, kind):
     messages = prompts.render_messages(f"chat/{position}", system="S", kind=kind, question=question)
     last = messages[-1]
     assert last["role"] == "user" and last["content"].endswith(f'"{question}"')
-    assert "\\u0027" not in last["content"] and "\\\"" not in last["content"]
+    assert "\\u0027" not in last["content"] and '\\"' not in last["content"]

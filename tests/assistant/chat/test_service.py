@@ -171,16 +171,16 @@ class SlowGenerator(FakeGenerator):
             self.stopped = True
 
 
+def _budgeted(shop, delay: float, budget_ms: int) -> tuple[ChatService, SlowGenerator]:
+    gen = SlowGenerator("Here are some waterproof boots that might suit you.", delay=delay)
+    options = ChatOptions(shop_name="Harbor & Pine", facts_first=True, model_budget_ms=budget_ms)
+    return ChatService(shop.index, gen, shop.orders, options), gen
+
+
 def test_a_slow_closing_sentence_never_holds_the_turn_past_the_budget(demo_shop_real):
     import time
 
-    gen = SlowGenerator("Here are some waterproof boots that might suit you.", delay=0.2)
-    service = ChatService(
-        demo_shop_real.index,
-        gen,
-        demo_shop_real.orders,
-        ChatOptions(shop_name="Harbor & Pine", facts_first=True, model_budget_ms=300),
-    )
+    service, gen = _budgeted(demo_shop_real, delay=0.2, budget_ms=300)
     start = time.perf_counter()
     events = list(service.stream(ChatRequest(message="waterproof boots under 100")))
     elapsed = time.perf_counter() - start
@@ -193,13 +193,7 @@ def test_a_slow_closing_sentence_never_holds_the_turn_past_the_budget(demo_shop_
 
 
 def test_a_closing_sentence_in_time_is_kept(demo_shop_real):
-    gen = SlowGenerator("Here are some waterproof boots that might suit you.", delay=0.0)
-    service = ChatService(
-        demo_shop_real.index,
-        gen,
-        demo_shop_real.orders,
-        ChatOptions(shop_name="Harbor & Pine", facts_first=True, model_budget_ms=5000),
-    )
+    service, _ = _budgeted(demo_shop_real, delay=0.0, budget_ms=5000)
     response = service.respond(ChatRequest(message="waterproof boots under 100"))
     assert not response.verifier.over_budget
     assert response.text.endswith("Here are some waterproof boots that might suit you.")
