@@ -287,9 +287,15 @@ class ChatService:
             if follow is not None and follow.product_id is not None:
                 return self._reference_plan(message, follow.product_id, follow.note, request.state)
             if follow is not None and follow.filters is not None:
-                refined = search.run(
-                    follow.query or message, top_k=self.top_k, filters=follow.filters.merged(request.filters)
-                )
+                filters = follow.filters.merged(request.filters)
+                if not filters.categories and request.state:
+                    # "cheaper ones?" / "in blue?" refine the same kind of product: keep the shown
+                    # products' categories, or the search drifts to anything that shares a word.
+                    shown = [search.products.get(pid) for pid in request.state.product_ids]
+                    kinds = sorted({p.category for p in shown if p is not None and p.category})
+                    if kinds:
+                        filters = filters.model_copy(update={"categories": kinds})
+                refined = search.run(follow.query or message, top_k=self.top_k, filters=filters)
                 if refined.hits:
                     return self._products_plan(message, refined)
                 text = prompts.render(

@@ -82,6 +82,10 @@ def test_multi_turn_follow_ups_through_the_chat_service(demo_shop_real):
     cheaper = chat.respond(ChatRequest(message="cheaper ones?", state=first.state))
     assert cheaper.route == "products"
     assert cheaper.products and all(p.price < cheapest for p in cheaper.products)
+    kinds = {p.category for p in first.products}
+    assert {p.category for p in cheaper.products} <= kinds  # still boots, not gloves or a dry bag
+    blue = chat.respond(ChatRequest(message="in blue?", state=first.state))
+    assert blue.route == "products" and {p.category for p in blue.products} <= kinds
     second = chat.respond(ChatRequest(message="what about the second one?", state=first.state))
     assert [p.id for p in second.products] == [first.products[1].id]
     assert second.citations[0].id == first.products[1].id
