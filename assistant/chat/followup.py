@@ -55,14 +55,25 @@ _FILLER = frozenset(
 )
 
 
+_SUPERLATIVE = re.compile(
+    r"\b(?P<rating>(?:best|highest|top)[- ]rated|best rating|highest rating|best reviewed)\b"
+    r"|\b(?P<cheap>cheapest|least expensive|lowest[- ]priced?|lowest price)\b"
+    r"|\b(?P<dear>most expensive|priciest|highest[- ]priced?|highest price)\b",
+    re.I,
+)
+_AMONG = re.compile(r"\b(?:of|among)\s+(?:those|these|them|the ones|the options)\b|\b(?:which|what)\b", re.I)
+
+
 @dataclass
 class FollowUp:
-    """A resolved follow-up: either a product the customer pointed at, or a refined search."""
+    """A resolved follow-up: a product the customer pointed at, the best of the shown products by
+    a measure (picked from the catalogue's data by the caller), or a refined search."""
 
     product_id: str | None = None
     query: str | None = None
     filters: Filters | None = None
     note: str = ""
+    superlative: str | None = None  # "rating", "cheapest" or "priciest", over state.product_ids
 
 
 def resolve_followup(message: str, state: ConversationState | None, schema: CatalogSchema) -> FollowUp | None:
@@ -76,7 +87,27 @@ def resolve_followup(message: str, state: ConversationState | None, schema: Cata
         ids = state.product_ids
         if position == -1 or 1 <= position <= len(ids):
             index = len(ids) - 1 if position == -1 else position - 1
+            price = state.prices[index] if index < len(state.prices) else None
+            cheaper, pricier = _CHEAPER.search(message), _PRICIER.search(message)
+            if price is not None and (cheaper or pricier):  # "cheaper than the first one"
+                bound = (
+                    {"price_max": round(price - 0.01, 2)}
+                    if cheaper
+                    else {"price_min": round(price + 0.01, 2)}
+                )
+                merged = {**state.filters.model_dump(), "price_min": None, "price_max": None, **bound}
+                return FollowUp(
+                    query=state.query,
+                    filters=Filters.model_validate(merged),
+                    note=f"{'cheaper' if cheaper else 'pricier'} than #{index + 1}",
+                )
             return FollowUp(product_id=ids[index], note=f"you asked about #{index + 1}")
+    best = _SUPERLATIVE.search(message)
+    if best and (_AMONG.search(message) or len(tokenize(message)) <= 4):
+        kind = "rating" if best.group("rating") else "cheapest" if best.group("cheap") else "priciest"
+        return FollowUp(
+            superlative=kind, note=f"the {best.group(0).lower()} of the {len(state.product_ids)} shown"
+        )
     parsed = parse_query(message, schema)
     update = parsed.filters.model_dump(exclude_defaults=True)
     prices = [p for p in state.prices if p is not None]

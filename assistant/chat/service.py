@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -110,6 +110,10 @@ class _Plan:
     question: str
     state: ConversationState | None = None  # set by product turns: what a follow-up refers to
 
+
+_STOCK_QUESTION = re.compile(
+    r"\b(?:in stock|out of stock|available|availability|sold out|have any left|back in stock)\b", re.I
+)
 
 # Closing sentences run here so a turn can stop waiting for them (shop.model_budget_ms).
 _MODEL_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="chat-model")
@@ -284,8 +288,17 @@ class ChatService:
             return self._recommend_plan(message, profile)
         follow = resolve_followup(message, request.state, search.schema)
         try:
+            if follow is not None and follow.superlative is not None and request.state is not None:
+                chosen = self._best_of(request.state.product_ids, follow.superlative)
+                if chosen is not None:
+                    return self._reference_plan(message, chosen, follow.note, request.state)
             if follow is not None and follow.product_id is not None:
                 return self._reference_plan(message, follow.product_id, follow.note, request.state)
+            named = self._named_product(message) if _STOCK_QUESTION.search(message) else None
+            if named is not None:  # "Is the Frostline Waterproof Snow Boot in stock?": its record answers
+                return self._reference_plan(
+                    message, named, "the product you named", request.state, stock=True
+                )
             if follow is not None and follow.filters is not None:
                 filters = follow.filters.merged(request.filters)
                 if not filters.categories and request.state:
@@ -368,10 +381,43 @@ class ChatService:
             ),
         )
 
+    def _best_of(self, product_ids: Sequence[str], measure: str) -> str | None:
+        """The shown product that is best by `measure`, from the catalogue's data (never the model)."""
+        shown = [p for p in (self.index.products.get(pid) for pid in product_ids) if p is not None]
+        if measure == "rating":
+            shown = [p for p in shown if p.rating is not None]
+            return max(shown, key=lambda p: p.rating or 0.0).id if shown else None
+        priced = [p for p in shown if p.price is not None]
+        if not priced:
+            return None
+        pick = min if measure == "cheapest" else max
+        return pick(priced, key=lambda p: p.price or 0.0).id
+
+    def _named_product(self, message: str) -> str | None:
+        """The product whose full title the message names (the longest such title), if any."""
+        text = " ".join(tokenize(message))
+        best: tuple[int, str] | None = None
+        for pid, product in self.index.products.products.items():
+            title = " ".join(tokenize(product.title))
+            if (
+                len(title.split()) >= 2
+                and f" {title} " in f" {text} "
+                and (best is None or len(title) > best[0])
+            ):
+                best = (len(title), pid)
+        return best[1] if best else None
+
     def _reference_plan(
-        self, message: str, product_id: str, note: str, state: ConversationState | None
+        self,
+        message: str,
+        product_id: str,
+        note: str,
+        state: ConversationState | None,
+        *,
+        stock: bool = False,
     ) -> _Plan:
-        """A product the customer pointed at ("the second one"): its card and facts, from data."""
+        """A product the customer pointed at ("the second one", "the best rated of those", a title
+        they named): its card and facts, from data; `stock` opens with its stock state."""
         from retrieval.search import ProductHit
 
         product = self.index.products.get(product_id)
@@ -379,7 +425,13 @@ class ChatService:
             return self._simple("products", "answer", 0.0, prompts.render("chat/refuse", shop=self.shop_name))
         card = ProductCard.from_hit(ProductHit(product, 1.0, reasons=[note]))
         details = ", ".join(product.tags)
-        facts = self._card_line(card) + (f"\n{product.description}" if product.description else "")
+        facts = (
+            prompts.render("chat/stock", title=product.title, id=product.id, in_stock=product.in_stock)
+            + "\n\n"
+            if stock
+            else ""
+        )
+        facts += self._card_line(card) + (f"\n{product.description}" if product.description else "")
         facts += f"\nTags: {details}" if details else ""
         return _Plan(
             route="products",

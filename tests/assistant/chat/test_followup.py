@@ -92,3 +92,38 @@ def test_multi_turn_follow_ups_through_the_chat_service(demo_shop_real):
     assert second.state == first.state  # pointing at a product keeps the list to point into
     fresh = chat.respond(ChatRequest(message="camping stove", state=first.state))
     assert fresh.state.query != first.state.query
+
+
+@pytest.mark.slow
+def test_superlatives_comparisons_and_named_stock_questions_answer_from_the_data(demo_shop_real):
+    """Rules that the rewrite task will take over (issue 14) and stay as its fallback: each answer is
+    picked and rendered from the catalogue, so it is right whatever the model writes."""
+    from assistant.chat.protocol import ChatRequest
+    from assistant.chat.service import ChatOptions, ChatService
+    from assistant.generation.fake import FakeGenerator
+
+    chat = ChatService(
+        demo_shop_real.index, FakeGenerator(), demo_shop_real.orders, ChatOptions(shop_name="Harbor & Pine")
+    )
+    catalogue = demo_shop_real.index.products.products
+    first = chat.respond(ChatRequest(message="waterproof boots"))
+    shown = [catalogue[p.id] for p in first.products]
+
+    best = chat.respond(ChatRequest(message="Which of those has the best rating?", state=first.state))
+    top = max((p for p in shown if p.rating is not None), key=lambda p: p.rating)
+    assert best.action == "answer" and [p.id for p in best.products] == [top.id]
+    cheapest = chat.respond(ChatRequest(message="which one is the cheapest?", state=first.state))
+    assert [p.id for p in cheapest.products] == [min(shown, key=lambda p: p.price).id]
+
+    first_price = first.products[0].price
+    cheaper = chat.respond(
+        ChatRequest(message="Something cheaper than the first one you showed", state=first.state)
+    )
+    assert cheaper.products and first.products[0].id not in [p.id for p in cheaper.products]
+    assert all(p.price < first_price for p in cheaper.products)
+
+    frost = catalogue["HP-1008"]
+    stock = chat.respond(ChatRequest(message=f"Is the {frost.title} in stock?"))
+    assert [p.id for p in stock.products] == ["HP-1008"]
+    said = "in stock" if frost.in_stock else "out of stock right now"
+    assert f"{frost.title} is {said} [HP-1008]." in stock.text.split("\n\n")[:2]
