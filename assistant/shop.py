@@ -48,6 +48,16 @@ class IngestReport:
     faq_stats: IngestStats | None = None
     content_policy: str = "withhold"
     review_queued: int = 0  # fields now waiting in the content review queue (all files)
+    refused: str | None = None  # why nothing was stored (--strict with invalid rows)
+    pruning_skipped: bool = False  # --prune was asked, but rows were invalid: nothing was deleted
+
+    @property
+    def skipped_rows(self) -> int:
+        return sum(len({e.row for e in r.errors}) for r in (self.products, self.faq) if r is not None)
+
+    @property
+    def empty_files(self) -> list[str]:
+        return [str(r.path) for r in (self.products, self.faq) if r is not None and not r.items]
 
     def lines(self) -> list[str]:
         out = []
@@ -56,6 +66,12 @@ class IngestReport:
                 out.append(result.report())
             if stats is not None:
                 out.append(f"  stored: {stats}")
+        if self.pruning_skipped:
+            out.append(
+                "--prune was not applied: some rows were invalid, and their products must not be deleted"
+            )
+        if self.refused:
+            out.append(self.refused)
         if self.review_queued:
             out.append(
                 f"content review: {self.review_queued} field(s) wait for an operator (policy "
@@ -141,26 +157,37 @@ class Shop:
         mapping: dict[str, str] | None = None,
         progress: Any = None,
         sources: tuple[str, ...] = ("products", "faq"),
+        strict: bool = False,
+        encoding: str = "utf-8-sig",
     ) -> IngestReport:
         """Validate and store the given files; defaults are the configured (or demo) shop files.
         `sources` limits it to products or FAQ (`content approve --reingest` re-reads one file)."""
         report = IngestReport(content_policy=self.settings.shop.content_policy)
         products = products or self.settings.shop.catalog or demo_shop_dir() / "products.csv"
         faq = faq or self.settings.shop.faq or demo_shop_dir() / "faq.csv"
+        # Read and check everything first: a refused or empty file stores nothing, and never prunes.
         if "products" in sources:
             report.products = load_products(
-                products, mapping, content=self.content_policy("products", products)
+                products, mapping, content=self.content_policy("products", products), encoding=encoding
             )
-            if report.products.items:
-                report.product_stats = self.index.ingest_products(
-                    report.products.items, prune=prune, progress=progress
-                )
-            self._queue_review("products", report.products, prune)
         if "faq" in sources:
-            report.faq = load_faq(faq, content=self.content_policy("faq", faq))
-            if report.faq.items:
-                report.faq_stats = self.index.ingest_faq(report.faq.items, prune=prune)
-            self._queue_review("faq", report.faq, prune)
+            report.faq = load_faq(faq, content=self.content_policy("faq", faq), encoding=encoding)
+        loaded = [r for r in (report.products, report.faq) if r is not None]
+        if strict and any(r.errors for r in loaded):
+            report.refused = "--strict: rows were invalid, so nothing was stored"
+            return report
+        if report.products is not None and report.products.items:
+            safe_prune = prune and not report.products.errors  # a bad row must not delete its product
+            report.pruning_skipped = prune and not safe_prune
+            report.product_stats = self.index.ingest_products(
+                report.products.items, prune=safe_prune, progress=progress
+            )
+            self._queue_review("products", report.products, safe_prune)
+        if report.faq is not None and report.faq.items:
+            safe_prune = prune and not report.faq.errors
+            report.pruning_skipped = report.pruning_skipped or (prune and not safe_prune)
+            report.faq_stats = self.index.ingest_faq(report.faq.items, prune=safe_prune)
+            self._queue_review("faq", report.faq, safe_prune)
         report.review_queued = len(self.content_review.entries())
         return report
 

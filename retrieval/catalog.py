@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,12 @@ T = TypeVar("T", bound=BaseModel)
 
 PRODUCT_REQUIRED = ("id", "title", "price")
 FAQ_REQUIRED = ("id", "question", "answer")
+# Field limits (README "Catalogue files"): ids are keys in URLs, logs and the vector store.
+MAX_ID_CHARS = 128
+MAX_FIELD_CHARS = 20_000
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:+#-]*")
+# C0 controls except tab, newline and carriage return, plus DEL: never meaningful in shop text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 SUPPORTED_SUFFIXES = (".csv", ".jsonl", ".json", ".parquet")
 # The text a customer can be shown, scanned by a `ContentPolicy` at load (retrieval.content).
 PRODUCT_TEXT_FIELDS = ("title", "description", "brand", "category", "color", "size", "material", "tags")
@@ -68,21 +75,83 @@ class LoadResult(Generic[T]):
         return "\n".join(lines)
 
 
-def _read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
+def _decode(path: Path, encoding: str) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise CatalogError(
+            f"{path}: line {line} is not valid {encoding} (byte {exc.start}: {data[exc.start : exc.start + 1]!r}); "
+            "save the file as UTF-8 or name its encoding, e.g. --encoding latin-1"
+        ) from exc
+    except LookupError as exc:
+        raise CatalogError(f"{path}: unknown encoding {encoding!r}") from exc
+
+
+def _read_csv(path: Path, encoding: str) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
+    """Strict CSV: a row with an unterminated quote, a stray quote or the wrong number of fields is
+    reported by its line and skipped, and parsing resumes on the next line, so one bad row never
+    swallows the rows after it (Python's lenient reader would read to the end of the file)."""
+    lines = _decode(path, encoding).splitlines(keepends=True)
+    if not lines:
+        raise CatalogError(f"{path}: the file is empty; the first line must name the columns")
+    try:
+        header = next(csv.reader(lines[:1], strict=True))
+    except (csv.Error, StopIteration) as exc:
+        raise CatalogError(f"{path}: the header line cannot be read as CSV ({exc})") from exc
+    columns = [c.strip() for c in header]
+    rows: list[tuple[int, dict[str, Any]]] = []
+    start = 1  # 0-based index of the first physical line still to parse
+    while start < len(lines):
+        reader = csv.reader(lines[start:], strict=True)
+        done = 0  # physical lines of this slice consumed by complete records
+        try:
+            for record in reader:
+                line = start + reader.line_num  # 1-based line where the record ended
+                first = start + done + 1  # 1-based line where it began
+                done = reader.line_num
+                if not record or (len(record) == 1 and not record[0].strip()):
+                    continue
+                if len(record) != len(columns):
+                    rows.append(
+                        (
+                            first,
+                            {
+                                "__error__": (
+                                    f"{len(record)} fields where the header has {len(columns)}"
+                                    + (
+                                        f" (lines {first}-{line}: a quote that is never closed?)"
+                                        if line > first
+                                        else " (an unquoted comma, or a missing field?)"
+                                    )
+                                )
+                            },
+                        )
+                    )
+                    continue
+                rows.append((first, dict(zip(columns, record, strict=True))))
+            break
+        except csv.Error as exc:
+            bad = start + done + 1
+            rows.append(
+                (bad, {"__error__": f"not valid CSV from here ({exc}); check the quotes on this line"})
+            )
+            start = bad  # resume on the line after the bad row's first line
+    return columns, iter(rows)
+
+
+def _read_rows(
+    path: Path, encoding: str = "utf-8-sig"
+) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
     """Columns and (row number, raw record) pairs; row numbers are what a spreadsheet shows."""
     if not path.exists():
         raise CatalogError(f"{path}: file not found")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            columns = [c.strip() for c in (reader.fieldnames or [])]
-            reader.fieldnames = columns
-            # line_num after a record is the spreadsheet row it ended on (quoted newlines included)
-            rows = [(reader.line_num, record) for record in reader]
-        return columns, iter(rows)
+        return _read_csv(path, encoding)
     if suffix in (".jsonl", ".json"):
-        text = path.read_text(encoding="utf-8")
+        text = _decode(path, "utf-8-sig" if encoding == "utf-8-sig" else encoding)
         records: list[tuple[int, Any]]
         if suffix == ".json" or text.lstrip().startswith("["):
             try:
@@ -123,6 +192,24 @@ def _read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any
     )
 
 
+def _text_problem(name: str, value: str) -> str | None:
+    """Why a text value cannot be stored, or None: too long, control characters, a malformed id."""
+    limit = MAX_ID_CHARS if name == "id" else MAX_FIELD_CHARS
+    if len(value) > limit:
+        return f"{len(value):,} characters; the limit is {limit:,}"
+    bad = _CONTROL.search(value)
+    if bad:
+        return (
+            f"contains a control character (U+{ord(bad.group(0)):04X}) at position {bad.start()}; remove it"
+        )
+    if name == "id" and (not ID_PATTERN.fullmatch(value.strip()) or ".." in value):
+        return (
+            f"{value[:40]!r} is not a valid id: use letters, digits and _ . : + # - "
+            f"(up to {MAX_ID_CHARS} characters, starting with a letter or digit)"
+        )
+    return None
+
+
 def _split_list(value: Any, separators: str) -> list[str]:
     if isinstance(value, list):
         return [str(v).strip() for v in value if str(v).strip()]
@@ -144,10 +231,11 @@ def _load(
     list_fields: Mapping[str, str],
     content: ContentPolicy | None = None,
     text_fields: tuple[str, ...] = (),
+    encoding: str = "utf-8-sig",
 ) -> LoadResult[T]:
     path = Path(path)
     mapping = dict(mapping or {})
-    columns, rows = _read_rows(path)
+    columns, rows = _read_rows(path, encoding)
     source_of = {name: mapping.get(name, name) for name in model.model_fields}
     missing = [
         f"{name}" + (f" (mapped from '{source_of[name]}')" if source_of[name] != name else "")
@@ -166,11 +254,22 @@ def _load(
             result.errors.append(RowError(row_no, "(row)", raw["__error__"]))
             continue
         record: dict[str, Any] = {}
+        problems: list[RowError] = []
         for name, source in source_of.items():
             value = raw.get(source)
             if value is None or (isinstance(value, str) and value.strip() == ""):
+                if name in required:
+                    problems.append(RowError(row_no, name, "required, but empty"))
                 continue
+            if isinstance(value, str):
+                problem = _text_problem(name, value)
+                if problem:
+                    problems.append(RowError(row_no, name, problem))
+                    continue
             record[name] = _split_list(value, list_fields[name]) if name in list_fields else value
+        if problems:
+            result.errors += problems
+            continue
         try:
             item = model.model_validate(record)
         except ValidationError as exc:
@@ -207,6 +306,7 @@ def load_products(
     mapping: Mapping[str, str] | None = None,
     required: tuple[str, ...] = PRODUCT_REQUIRED,
     content: ContentPolicy | None = None,
+    encoding: str = "utf-8-sig",
 ) -> LoadResult[Product]:
     """Read products from CSV, JSONL or a JSON list; `mapping` maps our field names to the file's.
 
@@ -214,12 +314,19 @@ def load_products(
     With `content`, customer-visible text is scanned and flagged fields are withheld, kept or
     rejected as the policy says; `findings` lists them with row, field and span.
     """
-    return _load(Path(path), Product, required, mapping, {"tags": ";|,"}, content, PRODUCT_TEXT_FIELDS)
+    return _load(
+        Path(path), Product, required, mapping, {"tags": ";|,"}, content, PRODUCT_TEXT_FIELDS, encoding
+    )
 
 
 def load_faq(
-    path: str | Path, mapping: Mapping[str, str] | None = None, content: ContentPolicy | None = None
+    path: str | Path,
+    mapping: Mapping[str, str] | None = None,
+    content: ContentPolicy | None = None,
+    encoding: str = "utf-8-sig",
 ) -> LoadResult[FAQEntry]:
     """Read FAQ/policy entries; `examples` may hold ' | '-separated customer phrasings. `content`
     as for `load_products`."""
-    return _load(Path(path), FAQEntry, FAQ_REQUIRED, mapping, {"examples": "|"}, content, FAQ_TEXT_FIELDS)
+    return _load(
+        Path(path), FAQEntry, FAQ_REQUIRED, mapping, {"examples": "|"}, content, FAQ_TEXT_FIELDS, encoding
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
@@ -16,6 +17,9 @@ from pydantic import BaseModel, Field, field_validator
 def _hash(payload: dict[str, Any]) -> str:
     raw = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
+
+
+MAX_PRICE = 10_000_000.0
 
 
 class Product(BaseModel):
@@ -27,7 +31,7 @@ class Product(BaseModel):
     description: str = ""
     brand: str = ""
     category: str = ""
-    price: float | None = Field(default=None, ge=0)
+    price: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     currency: str = "USD"
     color: str = ""
     size: str = ""
@@ -40,6 +44,18 @@ class Product(BaseModel):
     @classmethod
     def _strip(cls, value: str) -> str:
         return value.strip()
+
+    @field_validator("price")
+    @classmethod
+    def _real_price(cls, value: float | None) -> float | None:
+        """A price a shopper can pay: finite, at most MAX_PRICE, and 0 or at least one cent."""
+        if value is None:
+            return None
+        if not math.isfinite(value) or value > MAX_PRICE:
+            raise ValueError(f"a price must be a number up to {MAX_PRICE:,.0f}")
+        if 0 < value < 0.01:
+            raise ValueError("a price below 0.01 is not a price (a typo, or the wrong unit?)")
+        return value
 
     @property
     def in_stock(self) -> bool:

@@ -29,6 +29,7 @@ from pydantic import BaseModel
 from assistant.assist.protocol import Suggestions
 from assistant.errors import BadInput, NotFound
 from assistant.grounding.pii import scrub
+from assistant.grounding.spreadsheet import safe_row
 from assistant.stores.feedback import FeedbackItem, FeedbackStore, Kind, StoredFeedback
 from assistant.stores.orders import OrderSource
 
@@ -241,7 +242,7 @@ class AssistFeedback:
                 writer = csv.writer(fh)
                 writer.writerow(["instruction", "intent", "category", "response"])
                 for r in rows:
-                    writer.writerow([r["user"], r["intent"], r["category"], r["assistant"]])
+                    writer.writerow(safe_row([r["user"], r["intent"], r["category"], r["assistant"]]))
         else:
             system = cs_system_prompt(shop_name)
             with out.open("w", encoding="utf-8") as fh:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.generation.base import ChatMessage, GenerationRequest, Generator, generate
+from assistant.grounding.spreadsheet import safe_row
 from prompts import render_messages
 from retrieval.index import memory_faq_search
 from retrieval.schema import FAQEntry
@@ -54,7 +55,7 @@ class QuestionSet:
         with tmp.open("w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
             writer.writerow(["question", "intent"])
-            writer.writerows(self.questions)
+            writer.writerows(safe_row(list(q)) for q in self.questions)
         tmp.replace(path)  # a failed run never leaves half a file where a good one was
 
 

@@ -79,3 +79,17 @@ def emit_eval(result: dict[str, Any], json_path: str | None) -> None:
         return
     print_rows(rows)
     write_json(Path(json_path) if json_path else None, result)
+
+
+# Exit codes of `ingest` beyond the error hierarchy's (assistant.errors): some rows skipped is
+# EX_DATAERR; a file with no valid row (or --strict refusing) is a bad input.
+EXIT_ROWS_SKIPPED = 65
+EXIT_REFUSED = 2
+
+
+class CommandError(click.ClickException):
+    """One line on stderr and a chosen exit code (click's own exceptions exit 1 or 2)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class

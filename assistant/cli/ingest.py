@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from assistant.cli.common import settings_of
+from assistant.cli.common import EXIT_REFUSED, EXIT_ROWS_SKIPPED, CommandError, settings_of
 
 
 def _parse_mapping(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -27,11 +27,24 @@ def _parse_mapping(pairs: tuple[str, ...]) -> dict[str, str]:
 )
 @click.option("--prune", is_flag=True, help="Delete stored products that are not in the file")
 @click.option("--map", "mapping", multiple=True, help="Field mapping FIELD=COLUMN, e.g. --map id=sku")
+@click.option("--strict", is_flag=True, help="Store nothing if any row is invalid")
+@click.option(
+    "--encoding", default="utf-8-sig", show_default=True, help="Text encoding of the files, e.g. latin-1"
+)
 @click.pass_context
 def ingest_cmd(
-    ctx: click.Context, products: Path | None, faq: Path | None, prune: bool, mapping: tuple[str, ...]
+    ctx: click.Context,
+    products: Path | None,
+    faq: Path | None,
+    prune: bool,
+    mapping: tuple[str, ...],
+    strict: bool,
+    encoding: str,
 ) -> None:
-    """Validate and load a catalogue (default: the demo shop) into the vector store."""
+    """Validate and load a catalogue (default: the demo shop) into the vector store.
+
+    Exit codes: 0 every row stored; 65 some rows were invalid and skipped (the good rows are stored,
+    unless --strict); 2 a file has no valid row, or --strict refused the files (nothing stored)."""
     from tqdm import tqdm
 
     from assistant.shop import Shop
@@ -40,7 +53,15 @@ def ingest_cmd(
     shop = Shop(settings_of(ctx))
     bar = tqdm(desc="embedding", unit="item", disable=not sys.stderr.isatty())
     try:
-        report = shop.ingest(products, faq, prune=prune, mapping=_parse_mapping(mapping), progress=bar.update)
+        report = shop.ingest(
+            products,
+            faq,
+            prune=prune,
+            mapping=_parse_mapping(mapping),
+            progress=bar.update,
+            strict=strict,
+            encoding=encoding,
+        )
     except CatalogError as exc:
         raise click.ClickException(f"{exc} Nothing stored was changed.") from exc
     finally:
@@ -50,6 +71,13 @@ def ingest_cmd(
         click.echo(line)
     counts = shop.index.counts()
     click.echo(f"store now holds {counts['products']} products and {counts['faq_documents']} FAQ documents")
+    if report.refused or report.empty_files:
+        empty = f"no valid rows in {', '.join(report.empty_files)}" if report.empty_files else ""
+        raise CommandError(report.refused or empty, EXIT_REFUSED)
+    if report.skipped_rows:
+        raise CommandError(
+            f"{report.skipped_rows} row(s) skipped; fix them and ingest again", EXIT_ROWS_SKIPPED
+        )
 
 
 def register(cli: click.Group) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from assistant import errors
-from assistant.cli.common import settings_of
+from assistant.cli.common import CommandError, settings_of
 from assistant.config import ConfigError, Settings, describe, load_settings
 from retrieval.offline import set_offline_env
 
@@ -26,12 +26,6 @@ class ShopassistGroup(click.Group):
             return super().invoke(ctx)
         except errors.handled_types() as exc:
             raise CommandError(str(exc), errors.exit_code(exc)) from exc
-
-
-class CommandError(click.ClickException):
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class
 
 
 @click.group(cls=ShopassistGroup)

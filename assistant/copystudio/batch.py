@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 from assistant.copystudio.protocol import CopyControls, CopyRequest, CopyResult
 from assistant.copystudio.service import CopyInputError, CopyService
 from assistant.errors import BadInput
+from assistant.grounding.spreadsheet import safe_cell
 
 COLUMNS = (
     "product_id",
@@ -140,7 +141,7 @@ def _encode(row: Mapping[str, Any], fmt: str) -> bytes:
     if fmt == ".jsonl":
         return (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
     buf = io.StringIO()
-    flat = {k: "; ".join(v) if isinstance(v, list) else v for k, v in row.items()}
+    flat = {k: safe_cell("; ".join(v) if isinstance(v, list) else v) for k, v in row.items()}
     csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n").writerow(flat)
     return buf.getvalue().encode("utf-8")
 

@@ -63,11 +63,19 @@ class FeedbackStore:
                 "CREATE TABLE IF NOT EXISTS feedback (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT, "
                 "item_id TEXT, verdict TEXT, text TEXT, final_text TEXT, intent TEXT, comment TEXT, created TEXT)"
             )
+            columns = {row[1] for row in db.execute("PRAGMA table_info(feedback)")}
+            if "idempotency_key" not in columns:  # stores written before idempotency keys: add, keep rows
+                db.execute("ALTER TABLE feedback ADD COLUMN idempotency_key TEXT")
+            db.execute(
+                "CREATE UNIQUE INDEX IF NOT EXISTS feedback_idempotency ON feedback(idempotency_key) "
+                "WHERE idempotency_key IS NOT NULL"
+            )
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=10)
 
-    def add(self, item: FeedbackItem) -> StoredFeedback:
+    def add(self, item: FeedbackItem, idempotency_key: str | None = None) -> StoredFeedback:
+        """Store one verdict; a retry with the same `idempotency_key` returns the first row, stores none."""
         created = datetime.now(UTC).isoformat(timespec="seconds")
         clean = item.model_copy(
             update={
@@ -77,9 +85,15 @@ class FeedbackStore:
             }
         )
         with self._lock, self._connect() as db:
+            if idempotency_key:
+                seen = db.execute(
+                    "SELECT id, created FROM feedback WHERE idempotency_key = ?", (idempotency_key,)
+                ).fetchone()
+                if seen:
+                    return StoredFeedback(**clean.model_dump(), id=int(seen[0]), created=str(seen[1]))
             cur = db.execute(
-                "INSERT INTO feedback (kind, item_id, verdict, text, final_text, intent, comment, created) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO feedback (kind, item_id, verdict, text, final_text, intent, comment, created, "
+                "idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     clean.kind,
                     clean.item_id,
@@ -89,6 +103,7 @@ class FeedbackStore:
                     clean.intent,
                     clean.comment,
                     created,
+                    idempotency_key or None,
                 ),
             )
             row_id = int(cur.lastrowid or 0)

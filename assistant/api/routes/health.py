@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 
 from assistant.api.protocol import Health
 from assistant.api.state import ApiState
@@ -14,14 +14,20 @@ def router(state: ApiState) -> APIRouter:
     shop = state.shop
 
     @api.get("/healthz", response_model=Health)
-    def healthz() -> Health:
-        """Liveness plus what the assistant can answer from; `degraded` lists what is missing."""
-        products = shop.index.products_collection.count()
-        faq = shop.index.faq_collection.count()
+    def healthz(response: Response) -> Health:
+        """Liveness plus what the assistant can answer from; `degraded` lists what is missing.
+        A store that cannot be read is a 503 with the reason, never a 500."""
         problems = []
-        if not products:
+        try:
+            products = shop.index.products_collection.count()
+            faq = shop.index.faq_collection.count()
+        except Exception as exc:  # noqa: BLE001 - Chroma raises many types when its server is gone
+            response.status_code = 503
+            problems.append(f"the vector store cannot be read ({type(exc).__name__}: {str(exc)[:200]})")
+            products = faq = 0
+        if not products and not problems:
             problems.append("no products stored: run `shopassist ingest`")
-        if not faq:
+        if not faq and response.status_code != 503:
             problems.append("no FAQ entries stored: run `shopassist ingest`")
         return Health(
             status="degraded" if problems else "ok",

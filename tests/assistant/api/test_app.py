@@ -126,3 +126,23 @@ def test_follow_up_over_the_api_echoes_the_state(client):
     first = client.post("/v1/chat", json={"message": "waterproof boots"}).json()
     second = client.post("/v1/chat", json={"message": "the second one", "state": first["state"]}).json()
     assert [p["id"] for p in second["products"]] == [first["products"][1]["id"]]
+
+
+def test_a_retried_feedback_write_is_stored_once(client, app):
+    body = {"item_id": "reply-1", "verdict": "up"}
+    first = client.post("/v1/feedback", json=body, headers={"Idempotency-Key": "k-123"})
+    again = client.post("/v1/feedback", json=body, headers={"Idempotency-Key": "k-123"})
+    other = client.post("/v1/feedback", json=body, headers={"Idempotency-Key": "k-456"})
+    assert first.status_code == again.status_code == other.status_code == 200
+    assert first.json()["id"] == again.json()["id"] != other.json()["id"]
+    assert [f.item_id for f in app.state.feedback.all("chat")].count("reply-1") == 2
+
+
+def test_health_is_degraded_not_500_when_the_store_is_unreachable(client, app, monkeypatch):
+    def down():
+        raise ConnectionError("Could not connect to a Chroma server at http://127.0.0.1:8000")
+
+    monkeypatch.setattr(app.state.shop.index.products_collection, "count", down)
+    r = client.get("/healthz")
+    assert r.status_code == 503 and r.json()["status"] == "degraded"
+    assert "vector store cannot be read" in r.json()["problems"][0] and "8000" in r.json()["problems"][0]

@@ -34,7 +34,7 @@ def test_ingest_reports_bad_rows_and_keeps_good_ones(env):
     good.write_text("id,title,price\nA1,Camp mug,9.5\nA2,Bad price,abc\nA1,Dup,3\n")
     runner = CliRunner()
     result = runner.invoke(cli, ["ingest", str(good), "--faq", str(faq)])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 65, result.output  # stored the good row, and says rows were skipped
     assert "p.csv: 1 valid rows, 2 skipped" in result.output
     assert "row 3: price:" in result.output and "row 4: id: duplicate id 'A1'" in result.output
     missing = env / "missing.csv"
@@ -48,6 +48,28 @@ def test_ingest_reports_bad_rows_and_keeps_good_ones(env):
     result = runner.invoke(cli, ["ingest", str(good), "--faq", str(faq)])
     assert "0 added, 0 updated, 1 unchanged" in result.output
     assert "store now holds 1 products" in result.output
+
+
+@pytest.mark.slow
+def test_ingest_exit_codes_strict_and_a_safe_prune(env):
+    runner = CliRunner()
+    faq = env / "faq.csv"
+    faq.write_text("id,category,question,answer,examples\nf1,returns,Can I return?,Yes within 30 days.,\n")
+    good = env / "good.csv"
+    good.write_text("id,title,price\nA1,Camp mug,9.5\nA2,Trail boot,89\n")
+    assert runner.invoke(cli, ["ingest", str(good), "--faq", str(faq)]).exit_code == 0
+    header_only = env / "empty.csv"
+    header_only.write_text("id,title,price\n")
+    result = runner.invoke(cli, ["ingest", str(header_only), "--faq", str(faq), "--prune"])
+    assert result.exit_code == 2 and "no valid rows" in result.output
+    assert "store now holds 2 products" in result.output  # an empty file never prunes the catalogue
+    typo = env / "typo.csv"
+    typo.write_text("id,title,price\nA1,Camp mug,9.5\nA2,Trail boot,\n")
+    result = runner.invoke(cli, ["ingest", str(typo), "--faq", str(faq), "--prune"])
+    assert result.exit_code == 65 and "--prune was not applied" in result.output
+    assert "store now holds 2 products" in result.output  # the bad row's product was not deleted
+    strict = runner.invoke(cli, ["ingest", str(typo), "--faq", str(faq), "--strict"])
+    assert strict.exit_code == 2 and "nothing was stored" in strict.output
 
 
 @pytest.mark.slow
