@@ -232,6 +232,7 @@ def _load(
     content: ContentPolicy | None = None,
     text_fields: tuple[str, ...] = (),
     encoding: str = "utf-8-sig",
+    strip_controls: bool = False,
 ) -> LoadResult[T]:
     path = Path(path)
     mapping = dict(mapping or {})
@@ -262,6 +263,8 @@ def _load(
                     problems.append(RowError(row_no, name, "required, but empty"))
                 continue
             if isinstance(value, str):
+                if strip_controls and name != "id":
+                    value = _CONTROL.sub(" ", value)
                 problem = _text_problem(name, value)
                 if problem:
                     problems.append(RowError(row_no, name, problem))
@@ -307,15 +310,25 @@ def load_products(
     required: tuple[str, ...] = PRODUCT_REQUIRED,
     content: ContentPolicy | None = None,
     encoding: str = "utf-8-sig",
+    strip_controls: bool = False,
 ) -> LoadResult[Product]:
     """Read products from CSV, JSONL or a JSON list; `mapping` maps our field names to the file's.
 
-    A shop catalogue needs prices (the default `required`); relevance test sets pass ("id", "title").
+    A shop catalogue needs prices (the default `required`); relevance test sets pass ("id", "title")
+    and `strip_controls` (their scraped text carries stray control characters; a shop's file is refused).
     With `content`, customer-visible text is scanned and flagged fields are withheld, kept or
     rejected as the policy says; `findings` lists them with row, field and span.
     """
     return _load(
-        Path(path), Product, required, mapping, {"tags": ";|,"}, content, PRODUCT_TEXT_FIELDS, encoding
+        Path(path),
+        Product,
+        required,
+        mapping,
+        {"tags": ";|,"},
+        content,
+        PRODUCT_TEXT_FIELDS,
+        encoding,
+        strip_controls,
     )
 
 

@@ -172,7 +172,7 @@ def load_search_products(products: str | Path) -> LoadResult[Product]:
         tab_separated = "\t" in handle.readline()
     if products.suffix == ".csv" and tab_separated:
         return _load_tsv_products(products)
-    return load_products(products, _search_mapping(products), required=("id", "title"))
+    return load_products(products, _search_mapping(products), required=("id", "title"), strip_controls=True)
 
 
 def _load_tsv_products(path: Path) -> LoadResult[Product]:

@@ -94,3 +94,10 @@ def test_a_header_only_file_has_no_rows(tmp_path):
     faq = tmp_path / "f.csv"
     faq.write_text("id,question,answer\nq1,How?,Like this.\n")
     assert load_faq(faq).items[0].id == "q1"
+
+
+def test_relevance_sets_strip_stray_controls_where_a_shop_file_is_refused(tmp_path):
+    body = "id,title,price,description\nA1,Boot,10,scraped\x1atext\n"
+    assert _load(tmp_path, body).items == []  # a shop's own file: the row is refused
+    kept = _load(tmp_path, body, required=("id", "title"), strip_controls=True).items
+    assert [p.description for p in kept] == ["scraped text"]
