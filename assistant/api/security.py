@@ -51,14 +51,23 @@ class Guard:
 
     # -- ASGI ------------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):  # lifespan
             await self.app(scope, receive, send)
             return
         headers: dict[bytes, bytes] = {}
         for name, value in scope.get("headers", []):
             headers.setdefault(name.lower(), value)
         client = self.client_address(scope, headers)
-        if not self.limiter.hit(self.per_address, "address", client):
+        if scope["type"] == "websocket":  # the same door; refused sockets are closed (policy violation)
+            try:
+                scope.setdefault("state", {})["principal"] = self.authenticate(scope["path"], headers, client)
+            except ShopassistError:
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            await self.app(scope, receive, send)
+            return
+        counted = _counted(scope["path"])
+        if counted and not self.limiter.hit(self.per_address, "address", client):
             await self._refuse(
                 scope,
                 receive,
@@ -74,8 +83,10 @@ class Guard:
         except ShopassistError as exc:
             await self._refuse(scope, receive, send, exc.status, str(exc), exc.kind)
             return
-        if principal.role != "anonymous" and not self.limiter.hit(
-            self.per_credential, "credential", principal.name
+        if (
+            counted
+            and principal.role != "anonymous"
+            and not self.limiter.hit(self.per_credential, "credential", principal.name)
         ):
             await self._refuse(
                 scope,
@@ -214,6 +225,12 @@ class Guard:
             headers.append((b"retry-after", str(retry_after).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _counted(path: str) -> bool:
+    """Paths that do work (the API, the apps' calls and logins), which the rate limits count; the
+    apps' static files are not counted, so loading a page never uses up a shopper's budget."""
+    return path.startswith("/v1/") or "/gradio_api/" in path or path.endswith("/login") or path in DOC_PATHS
 
 
 def _under(path: str, prefix: str) -> bool:

@@ -200,3 +200,18 @@ def test_every_status_has_the_error_shape_and_operator_pages_are_protected(secur
     assert client.get("/metrics", headers=ADMIN).status_code == 200
     assert client.get("/openapi.json", headers=AGENT).status_code == 200
     assert client.get("/healthz").status_code == 200
+
+
+def test_page_assets_do_not_use_up_the_rate_limit_and_sockets_meet_the_same_door(demo_shop_real, tmp_path):
+    from starlette.websockets import WebSocketDisconnect
+
+    app = _app(demo_shop_real, tmp_path, keys=KEYS, rate_limit_per_address="3/minute")
+    client = TestClient(app, client=REMOTE)
+    assert all(client.get("/healthz").status_code == 200 for _ in range(10))  # not counted
+    codes = [
+        client.post("/v1/search", json={"query": "boots"}, headers=STOREFRONT).status_code for _ in range(4)
+    ]
+    assert codes == [200, 200, 200, 429]
+    with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect("/v1/anything"):
+        pass
+    assert closed.value.code == 1008  # no credential: the socket is closed before the app sees it
