@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant import errors
-from assistant.api.protocol import ErrorResponse
+from assistant.api.protocol import ErrorResponse, error_response
 from assistant.api.routes import chat, copy, feedback, health, search, suggest
 from assistant.api.security import Guard
 from assistant.api.state import ApiState, Metrics
@@ -52,11 +52,6 @@ def describe_validation(problems: Sequence[Any]) -> str:
     return "; ".join(out)
 
 
-def error_response(status: int, message: str, kind: str) -> JSONResponse:
-    body = ErrorResponse.model_validate({"error": {"message": message, "type": kind, "code": status}})
-    return JSONResponse(body.model_dump(), status_code=status)
-
-
 def create_app(shop: Shop, *, feedback: FeedbackStore | None = None) -> FastAPI:
     """The API over one `Shop`; `shopassist api` serves it (with the Gradio UI mounted at /ui)."""
     from prometheus_fastapi_instrumentator import Instrumentator
@@ -80,9 +75,6 @@ def create_app(shop: Shop, *, feedback: FeedbackStore | None = None) -> FastAPI:
         },
     )
     app.state.api = state
-    app.state.shop = shop
-    app.state.metrics = state.metrics
-    app.state.feedback = state.feedback
     Instrumentator(
         should_group_status_codes=False, excluded_handlers=["/metrics"], registry=state.metrics.registry
     ).instrument(app, metric_namespace="shopassist")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from assistant.chat.protocol import ChatRequest, ProductCard
@@ -60,3 +61,9 @@ class ErrorResponse(BaseModel):
     """Every error has this shape (as in OpenAI-compatible servers), with a message saying what to fix."""
 
     error: ErrorBody
+
+
+def error_response(status: int, message: str, kind: str) -> JSONResponse:
+    """Every error the API sends, from a route or from the door (security.Guard), in this shape."""
+    body = ErrorResponse.model_validate({"error": {"message": message, "type": kind, "code": status}})
+    return JSONResponse(body.model_dump(), status_code=status)

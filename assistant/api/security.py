@@ -11,13 +11,13 @@ use the `limits` library (moving window, in memory: per replica).
 from __future__ import annotations
 
 import ipaddress
-import json
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from assistant.api.protocol import error_response
 from assistant.errors import Forbidden, ShopassistError
-from assistant.identity.principal import CustomerTokens, KeyRing, Principal, Unauthorized
+from assistant.identity.principal import CustomerTokens, KeyRing, Principal, Unauthorized, is_loopback
 
 if TYPE_CHECKING:
     from assistant.config import APISettings
@@ -134,13 +134,6 @@ class Guard:
             return False
         return any(ip in net for net in self.trusted)
 
-    @staticmethod
-    def _is_local(address: str) -> bool:
-        try:
-            return ipaddress.ip_address(address).is_loopback
-        except ValueError:
-            return address == "localhost"
-
     def authenticate(self, path: str, headers: dict[bytes, bytes], client: str) -> Principal:
         """The caller, or an error saying which credential is missing; the body is not read."""
         auth = headers.get(b"authorization", b"")
@@ -179,7 +172,7 @@ class Guard:
         anonymous = Principal(role="anonymous", name=f"address:{client}", client=client)
         if path in OPEN_PATHS:
             return anonymous
-        local = self._is_local(client)
+        local = is_loopback(client)
         if not self.keys:
             if local:  # no keys: this machine is the operator (make run, a local shell)
                 return Principal(role="admin", name="local", client=client)
@@ -219,12 +212,10 @@ class Guard:
         kind: str,
         retry_after: int | None = None,
     ) -> None:
-        body = json.dumps({"error": {"message": message, "type": kind, "code": status}}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        response = error_response(status, message, kind)  # the API's one error shape
         if retry_after is not None:
-            headers.append((b"retry-after", str(retry_after).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+            response.headers["Retry-After"] = str(retry_after)
+        await response(scope, receive, send)
 
 
 def _counted(path: str) -> bool:

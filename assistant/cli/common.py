@@ -37,10 +37,9 @@ def write_json(path: Path | None, data: dict[str, Any]) -> None:
     if str(path) == "-":
         click.echo(json.dumps(data, indent=2))
         return
-    if path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(data, indent=2))
-        click.echo(f"wrote {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2))
+    click.echo(f"wrote {path}")
 
 
 def heldout(

@@ -9,6 +9,7 @@ name a customer explicitly, and `customer_for` says so in one place for every su
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -20,6 +21,14 @@ if TYPE_CHECKING:
 
 Role = Literal["anonymous", "customer", "storefront", "agent", "admin"]
 OPERATOR_ROLES = frozenset({"agent", "admin"})
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether a client (or a bind) address is this machine: the "local operator" of every surface."""
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 class Unauthorized(ShopassistError):

@@ -7,10 +7,9 @@ customer tokens (the API's `Guard` runs first there).
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
-from assistant.identity.principal import OPERATOR_ROLES, KeyRing
+from assistant.identity.principal import OPERATOR_ROLES, KeyRing, is_loopback
 from assistant.shop import Shop
 from assistant.ui.console import build_console, console_css
 from assistant.ui.shopper import CSS as SHOPPER_CSS
@@ -19,16 +18,9 @@ from assistant.ui.shopper import build_shopper
 CONCURRENCY = 8
 
 
-def _loopback(host: str | None) -> bool:
-    try:
-        return ipaddress.ip_address(host or "").is_loopback
-    except ValueError:
-        return host in ("localhost", "testclient")
-
-
 def demo_mode(shop: Shop, bind_host: str) -> bool:
     """The customer picker is for trying the shop on this machine: no API keys, loopback only."""
-    return not shop.settings.api.api_keys() and _loopback(bind_host)
+    return not shop.settings.api.api_keys() and is_loopback(bind_host)
 
 
 def console_auth(shop: Shop) -> dict[str, Any]:
@@ -44,7 +36,7 @@ def console_auth(shop: Shop) -> dict[str, Any]:
         return {"auth": check, "auth_message": "Operator console: sign in with an agent or admin API key."}
 
     def local_only(request: Any) -> str | None:
-        return "local operator" if _loopback(getattr(request.client, "host", None)) else None
+        return "local operator" if is_loopback(getattr(request.client, "host", None)) else None
 
     return {"auth_dependency": local_only}
 

@@ -17,7 +17,7 @@ from typing import Any
 from assistant.chat.followup import ConversationState
 from assistant.chat.protocol import ChatRequest, ProductCard
 from assistant.errors import ShopassistError
-from assistant.identity.principal import CustomerTokens
+from assistant.identity.principal import CustomerTokens, is_loopback
 from assistant.shop import Shop
 from retrieval.filters import Filters
 
@@ -90,16 +90,6 @@ def customer_of(request: Any, tokens: CustomerTokens | None) -> str | None:
         return None
 
 
-def _is_loopback(request: Any) -> bool:
-    import ipaddress
-
-    host = getattr(getattr(request, "client", None), "host", None) or ""
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host in ("localhost", "testclient")
-
-
 def build_shopper(shop: Shop, *, demo: bool = False) -> Any:
     """The shopper app: chat, filters and product cards; nothing an operator uses.
 
@@ -141,7 +131,11 @@ def build_shopper(shop: Shop, *, demo: bool = False) -> Any:
             in_stock=bool(in_stock),
         )
         customer: str | None
-        if demo and picked in customers and _is_loopback(request):
+        if (
+            demo
+            and picked in customers
+            and is_loopback(getattr(getattr(request, "client", None), "host", None))
+        ):
             customer = customers[picked]
         else:
             customer = customer_of(request, tokens)

@@ -102,7 +102,7 @@ def test_feedback_is_stored_scrubbed_and_validated(client, app):
         },
     )
     assert r.status_code == 200 and r.json()["stored"]
-    stored = app.state.feedback.all("chat")
+    stored = app.state.api.feedback.all("chat")
     assert stored[-1].item_id == reply["id"] and "555-201-3344" not in stored[-1].comment
     bad = client.post("/v1/feedback", json={"item_id": "x", "verdict": "accept"})
     assert bad.status_code == 422 and "does not apply to chat" in bad.json()["error"]["message"]
@@ -135,14 +135,14 @@ def test_a_retried_feedback_write_is_stored_once(client, app):
     other = client.post("/v1/feedback", json=body, headers={"Idempotency-Key": "k-456"})
     assert first.status_code == again.status_code == other.status_code == 200
     assert first.json()["id"] == again.json()["id"] != other.json()["id"]
-    assert [f.item_id for f in app.state.feedback.all("chat")].count("reply-1") == 2
+    assert [f.item_id for f in app.state.api.feedback.all("chat")].count("reply-1") == 2
 
 
 def test_health_is_degraded_not_500_when_the_store_is_unreachable(client, app, monkeypatch):
     def down():
         raise ConnectionError("Could not connect to a Chroma server at http://127.0.0.1:8000")
 
-    monkeypatch.setattr(app.state.shop.index.products_collection, "count", down)
+    monkeypatch.setattr(app.state.api.shop.index.products_collection, "count", down)
     r = client.get("/healthz")
     assert r.status_code == 503 and r.json()["status"] == "degraded"
     assert "vector store cannot be read" in r.json()["problems"][0] and "8000" in r.json()["problems"][0]
