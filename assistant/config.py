@@ -335,6 +335,12 @@ class ShopSettings(BaseModel):
         "facts; later text is skipped (and its generation stopped). Empty means wait for it (a fast "
         "GPU-served model, or evaluations of the model's text)",
     )
+    rewrite_budget_ms: int | None = Field(
+        default=1500,
+        ge=0,
+        description="How long a follow-up waits for the rewrite adapter's intent before today's rules "
+        "answer instead (on this laptop-class CPU it takes about 0.3-0.6 s); empty means wait",
+    )
     facts_first: bool = Field(
         default=True,
         description="Stream the data-rendered answer (cards, policy, order rows) at once and the model's "

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.chat.service import ChatOptions, ChatService
 from assistant.config import Settings
-from assistant.generation.adapters import AdapterRegistry, adapter_for_task
+from assistant.errors import BadInput
+from assistant.generation.adapters import AdapterRegistry, adapter_for_task, base_of
 from assistant.generation.base import Generator
 from assistant.generation.factory import create_generator
 from assistant.stores.orders import OrderStore
@@ -132,11 +133,29 @@ class Shop:
     def chat(self) -> ChatService:
         if not hasattr(self, "_chat"):
             s = self.settings
-            adapter = adapter_for_task("cs", s.generator.task_adapters, AdapterRegistry.for_home(s.home))
-            self._chat = ChatService(
-                self.index, self.generator, self.orders, ChatOptions.from_settings(s, adapter)
+            registry, base = AdapterRegistry.for_home(s.home), base_of(s)
+
+            def pick(task: str) -> str | None:
+                return adapter_for_task(task, s.generator.task_adapters, registry, base)
+
+            options = ChatOptions.from_settings(
+                s, pick("cs"), rewrite_adapter=pick("rewrite"), answer_adapter=pick("answer"), base_model=base
             )
+            self._chat = ChatService(self.index, self.generator, self.orders, options)
         return self._chat
+
+    CHAT_CONFIGS = ("adapters", "rules")
+
+    def chat_config(self, name: str) -> ChatService:
+        """The chat as configured ("adapters": the configured or shipped task adapters) or with the
+        rules alone ("rules": no rewrite or answer adapter), for evaluations and benchmarks that
+        compare the two in one run."""
+        if name not in self.CHAT_CONFIGS:
+            raise BadInput(f"unknown chat config {name!r}; use {' and/or '.join(self.CHAT_CONFIGS)}")
+        options = self.chat.options
+        if name == "rules":
+            options = options.model_copy(update={"rewrite_adapter": None, "answer_adapter": None})
+        return ChatService(self.index, self.generator, self.orders, options)
 
     @property
     def suggest(self) -> SuggestService:

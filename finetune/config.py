@@ -31,7 +31,11 @@ class TrainConfig:
     """How one LoRA adapter is trained (CPU-friendly defaults for a 135M model)."""
 
     task: str = field(
-        default="cs", metadata={"help": "Task: 'cs' (customer-service replies) or 'copy' (product copy)"}
+        default="cs",
+        metadata={
+            "help": "Task: 'cs' (customer-service replies), 'copy' (product copy), 'rewrite' (follow-up "
+            "understanding) or 'answer' (short answers from facts)"
+        },
     )
     rank: int = field(default=16, metadata={"help": "LoRA rank r: size of the low-rank update"})
     alpha: int = field(default=32, metadata={"help": "LoRA alpha; the update is scaled by alpha / rank"})
@@ -96,7 +100,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.target_modules = list(self.target_modules)
         checks = [
-            (self.task in {"cs", "copy"}, "task", "'cs' or 'copy'"),
+            (self.task in {"cs", "copy", "rewrite", "answer"}, "task", "'cs', 'copy', 'rewrite' or 'answer'"),
             (self.rank >= 1, "rank", ">= 1"),
             (self.alpha >= 1, "alpha", ">= 1"),
             (0.0 <= self.dropout < 1.0, "dropout", "in [0, 1)"),

@@ -38,6 +38,22 @@ def _copy(paths: Sequence[Path], shop: str, max_examples: int | None) -> BuiltDa
     return build_copy(paths, shop, max_examples=max_examples)
 
 
+def _dialogue(task: str) -> Callable[[Sequence[Path], str, int | None], BuiltData]:
+    def build(paths: Sequence[Path], shop: str, max_examples: int | None) -> BuiltData:
+        from finetune.dialogues import build_dialogue_task
+
+        data = build_dialogue_task(task, paths)
+        if max_examples:
+            data.examples = data.examples[:max_examples]
+        return data
+
+    return build
+
+
+def _demo_shop() -> list[Path]:
+    return [DEMO_PRODUCTS, DEMO_PRODUCTS.with_name("faq.csv")]
+
+
 TASKS: dict[str, Task] = {
     "cs": Task("cs", "customer-service replies", _cs, lambda: [SHARED_DATA / "cs" / "replies_train.csv"]),
     "copy": Task(
@@ -45,6 +61,18 @@ TASKS: dict[str, Task] = {
         "product descriptions from attributes",
         _copy,
         lambda: [SHARED_DATA / "copy" / "flipkart_products.csv", DEMO_PRODUCTS],
+    ),
+    "rewrite": Task(
+        "rewrite",
+        "follow-up messages to one intent line (conversation understanding)",
+        _dialogue("rewrite"),
+        _demo_shop,
+    ),
+    "answer": Task(
+        "answer",
+        "short answers from given facts (stock, attributes, best-of, comparisons, policy)",
+        _dialogue("answer"),
+        _demo_shop,
     ),
 }
 

@@ -62,3 +62,61 @@ def attributes_text(attrs: Mapping[str, str]) -> str:
 
 def copy_user_prompt(attrs: Mapping[str, str]) -> str:
     return render("tasks/copy_user", attributes=dict(attrs))
+
+
+def rewrite_messages(rows: list[Mapping[str, Any]], last: str, message: str) -> list[dict[str, str]]:
+    """The rewrite task's turns: the shown products (see `assistant.chat.understanding.state_lines`)
+    and the customer's message; the adapter answers with one intent line."""
+    return [
+        {"role": "system", "content": render("tasks/rewrite_system")},
+        {"role": "user", "content": render("tasks/rewrite_user", rows=rows, last=last, message=message)},
+    ]
+
+
+# The fields each kind of answer needs: a shorter prompt is a faster answer on a CPU.
+ANSWER_FIELDS: dict[str, tuple[str, ...]] = {
+    "stock": ("stock",),
+    "attribute": (),  # the asked attribute alone, added by answer_facts
+    "best:rating": ("rating",),
+    "best:cheapest": ("price",),
+    "best:priciest": ("price",),
+    "compare": ("price", "rating", "stock"),
+    "list": ("price",),
+}
+
+
+def product_fact(product: Any, fields: tuple[str, ...]) -> str:
+    """One product as an answer fact: its title, then the named fields from its record."""
+    bits = []
+    for name in fields:
+        if name == "price":
+            bits.append(
+                f"price {product.price:.2f} {product.currency}"
+                if product.price is not None
+                else "price not listed"
+            )
+        elif name == "rating":
+            bits.append(f"rated {product.rating:g} out of 5" if product.rating is not None else "no rating")
+        elif name == "stock":
+            bits.append("in stock" if product.in_stock else "out of stock")
+        elif name == "color":
+            bits.append(f"colour {product.color or 'not listed'}")
+        else:
+            bits.append(f"{name} {getattr(product, name, '') or 'not listed'}")
+    return f"{product.title}: {'; '.join(bits)}" if bits else product.title
+
+
+def answer_facts(kind: str, products: list[Any], attribute: str | None = None) -> list[str]:
+    fields = ANSWER_FIELDS.get(kind, ("price",))
+    if kind == "attribute" and attribute:
+        fields = (attribute,)
+    lines = [product_fact(p, fields) for p in products]
+    return [f"{len(products)} products shown", *lines] if kind == "list" else lines
+
+
+def answer_messages(facts: list[str], ask: str, question: str) -> list[dict[str, str]]:
+    """The answer task's turns: facts rendered from data, what kind of answer, and the question."""
+    return [
+        {"role": "system", "content": render("tasks/answer_system")},
+        {"role": "user", "content": render("tasks/answer_user", facts=facts, ask=ask, question=question)},
+    ]

@@ -26,6 +26,9 @@ class ConversationState(BaseModel):
     )
     product_ids: list[str] = Field(default_factory=list, description="Products shown last, in display order")
     prices: list[float | None] = Field(default_factory=list, description="Their prices, same order")
+    last: str = Field(
+        default="", description="What the last turn was about: products, order or faq (empty: unknown)"
+    )
 
 
 _ORDINALS = {
@@ -74,6 +77,7 @@ class FollowUp:
     filters: Filters | None = None
     note: str = ""
     superlative: str | None = None  # "rating", "cheapest" or "priciest", over state.product_ids
+    kind: str = "refine"  # for a refined search: "refine", "cheaper" or "pricier"
 
 
 def resolve_followup(message: str, state: ConversationState | None, schema: CatalogSchema) -> FollowUp | None:
@@ -100,6 +104,7 @@ def resolve_followup(message: str, state: ConversationState | None, schema: Cata
                     query=state.query,
                     filters=Filters.model_validate(merged),
                     note=f"{'cheaper' if cheaper else 'pricier'} than #{index + 1}",
+                    kind="cheaper" if cheaper else "pricier",
                 )
             return FollowUp(product_id=ids[index], note=f"you asked about #{index + 1}")
     best = _SUPERLATIVE.search(message)
@@ -111,10 +116,13 @@ def resolve_followup(message: str, state: ConversationState | None, schema: Cata
     parsed = parse_query(message, schema)
     update = parsed.filters.model_dump(exclude_defaults=True)
     prices = [p for p in state.prices if p is not None]
+    kind = "refine"
     if _CHEAPER.search(message) and prices:
         update.update(price_max=round(min(prices) - 0.01, 2), price_min=None)
+        kind = "cheaper"
     elif _PRICIER.search(message) and prices:
         update.update(price_min=round(max(prices) + 0.01, 2), price_max=None)  # the old cap goes
+        kind = "pricier"
     named = {w for phrase in parsed.matched for w in tokenize(phrase)}  # colours, brands: now filters
     leftover = [w for w in tokenize(parsed.text) if w not in _FILLER and w not in named]
     if not update or leftover:
@@ -124,4 +132,6 @@ def resolve_followup(message: str, state: ConversationState | None, schema: Cata
     low, high = merged.get("price_min"), merged.get("price_max")
     if low is not None and high is not None and low > high:  # "cheaper" after "over 100": new bound wins
         merged["price_min" if "price_max" in update else "price_max"] = None
-    return FollowUp(query=state.query, filters=Filters.model_validate(merged), note="refined the last search")
+    return FollowUp(
+        query=state.query, filters=Filters.model_validate(merged), note="refined the last search", kind=kind
+    )

@@ -7,7 +7,7 @@ ever parses them out of the reply text.
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -98,6 +98,24 @@ class VerifierReport(BaseModel):
     )
 
 
+class ModelUse(BaseModel):
+    """Which model did what in this turn: who understood the message, who wrote the closing text."""
+
+    understood_by: str = Field(
+        default="rules",
+        description="'rules', or 'ADAPTER on BASE' when the rewrite adapter's intent was used",
+    )
+    intent: str | None = Field(default=None, description="The rewrite adapter's intent line, if used")
+    rewrite_fallback: str | None = Field(
+        default=None,
+        description="Why the rules answered instead of the rewrite adapter (late, invalid, down)",
+    )
+    written_by: str | None = Field(
+        default=None,
+        description="'ADAPTER on BASE' (or the base alone) for the verified model text shown; None: none shown",
+    )
+
+
 class ChatResponse(BaseModel):
     id: str = Field(
         default_factory=lambda: uuid.uuid4().hex, description="Reply id, the key for feedback on it"
@@ -111,6 +129,10 @@ class ChatResponse(BaseModel):
     verifier: VerifierReport = Field(default_factory=VerifierReport)
     state: ConversationState = Field(
         default_factory=ConversationState, description="Send this back with the next message"
+    )
+    model: ModelUse = Field(default_factory=ModelUse, description="Which model understood and wrote what")
+    request: dict[str, Any] | None = Field(
+        default=None, description="The standalone request the turn executed (op, query, filters, product ids)"
     )
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,18 +27,30 @@ from assistant.chat.protocol import (
     ChatRequest,
     ChatResponse,
     Citation,
+    ModelUse,
     ProductCard,
     Route,
     VerifierReport,
 )
+from assistant.chat.understanding import (
+    INTENT_PATTERN,
+    IntentError,
+    TurnRequest,
+    from_followup,
+    parse_intent,
+    resolve,
+    state_lines,
+)
 from assistant.errors import BadInput
 from assistant.generation.base import ChatMessage, GenerationRequest, Generator, GeneratorError
+from assistant.grounding.answers import ANSWER_WORDS, check_answer
 from assistant.grounding.language import detect_language
 from assistant.grounding.logs import LOG_KINDS
 from assistant.grounding.pii import ORDER_ID_PATTERN, scrub
 from assistant.grounding.verify import split_sentences, verify
 from assistant.stores.orders import OrderSource
 from assistant.stores.profiles import Profile, build_profile, recommend, rerank
+from prompts.tasks import answer_facts, answer_messages, rewrite_messages
 from retrieval.filters import FilterError
 from retrieval.index import ShopIndex
 from retrieval.search import ProductResults
@@ -109,7 +121,33 @@ class _Plan:
     sources: list[str]
     question: str
     state: ConversationState | None = None  # set by product turns: what a follow-up refers to
+    # For the answer task: (kind, the records it is about, the list a superlative ranges over, attribute)
+    answer: _Answer | None = None
+    request: TurnRequest | None = None  # what the turn understood the message as
 
+
+@dataclass
+class _Answer:
+    """What the answer adapter is asked: the kind of answer, the records it may talk about, the list a
+    superlative ranges over, and the fact lines it is shown (rendered from those records)."""
+
+    kind: str
+    about: list[Any]
+    shown: list[Any]
+    facts: list[str]
+
+
+@dataclass
+class _Understood:
+    request: TurnRequest
+    use: ModelUse
+
+
+_ORDER_FOLLOWUP = re.compile(
+    r"\b(?:arriv\w*|deliver\w*|ship\w*|track\w*|carrier|get here|on (?:its|the) way|where is it|"
+    r"when (?:can|will|does)|update)\b",
+    re.I,
+)
 
 _STOCK_QUESTION = re.compile(
     r"\b(?:in stock|out of stock|available|availability|sold out|have any left|back in stock)\b", re.I
@@ -139,9 +177,27 @@ class ChatOptions(BaseModel):
     model_budget_ms: int | None = Field(
         default=None, description="Wait at most this long for the closing sentence"
     )
+    rewrite_adapter: str | None = Field(
+        default=None, description="The rewrite task adapter (follow-up understanding); None: rules only"
+    )
+    answer_adapter: str | None = Field(
+        default=None, description="The answer task adapter (short answers from facts); None: the cs prompt"
+    )
+    rewrite_budget_ms: int | None = Field(
+        default=None, description="Wait at most this long for the rewrite adapter, then use the rules"
+    )
+    base_model: str = Field(default="", description="The base model's name, reported with each adapter")
 
     @classmethod
-    def from_settings(cls, settings: Settings, adapter: str | None = None) -> ChatOptions:
+    def from_settings(
+        cls,
+        settings: Settings,
+        adapter: str | None = None,
+        *,
+        rewrite_adapter: str | None = None,
+        answer_adapter: str | None = None,
+        base_model: str = "",
+    ) -> ChatOptions:
         s = settings
         return cls(
             shop_name=s.shop.name,
@@ -154,7 +210,11 @@ class ChatOptions(BaseModel):
             languages=tuple(s.generator.languages),
             facts_first=s.shop.facts_first,
             model_budget_ms=s.shop.model_budget_ms,
+            rewrite_budget_ms=s.shop.rewrite_budget_ms,
             adapter=adapter,
+            rewrite_adapter=rewrite_adapter,
+            answer_adapter=answer_adapter,
+            base_model=base_model,
         )
 
 
@@ -191,7 +251,9 @@ class ChatService:
 
     def stream(self, request: ChatRequest) -> Iterator[ChatEvent]:
         message = self.check_message(request.message)
-        plan = self._plan(message, request)
+        understood = self._understand(message, request)
+        plan = self._plan(message, request, understood)
+        use = understood.use if understood is not None else ModelUse()
         language = detect_language(message)
         if language not in self.languages:
             # The model is not asked to write a language it cannot: a fixed note in the customer's
@@ -211,6 +273,7 @@ class ChatService:
             yield ChatEvent(type="delta", delta=intro + body)
             sentences = self._closing_within_budget(plan, report)
             if sentences:
+                use.written_by = self._who(self._writer(plan))
                 closing = "\n\n" + " ".join(sentences)
                 for i, sentence in enumerate(sentences):
                     yield ChatEvent(type="delta", delta=("\n\n" if i == 0 else " ") + sentence)
@@ -222,6 +285,7 @@ class ChatService:
                 streamed.append(sentence)
                 yield ChatEvent(type="delta", delta=sentence + " ")
             if streamed:
+                use.written_by = self._who(self._writer(plan))
                 intro = " ".join(streamed)
             else:
                 report.fallback = True
@@ -241,9 +305,26 @@ class ChatService:
             products=plan.products,
             citations=plan.citations,
             verifier=report,
-            state=plan.state or request.state or ConversationState(),
+            state=self._next_state(plan, request),
+            model=use,
+            request=plan.request.model_dump(mode="json") if plan.request is not None else None,
         )
         yield ChatEvent(type="done", response=response)
+
+    @staticmethod
+    def _next_state(plan: _Plan, request: ChatRequest) -> ConversationState:
+        """What the client sends back: the products shown (kept across policy and order turns, so
+        "the second one" still means what it meant) and what this turn was about."""
+        state = plan.state or request.state or ConversationState()
+        if plan.route in {"products", "order", "faq"}:
+            state = state.model_copy(update={"last": plan.route})
+        return state
+
+    def _writer(self, plan: _Plan) -> str | None:
+        """The adapter that writes this plan's model text."""
+        if plan.answer is not None and self.options.answer_adapter:
+            return self.options.answer_adapter
+        return self.adapter
 
     def check_message(self, message: str) -> str:
         text = (message or "").strip()
@@ -263,7 +344,7 @@ class ChatService:
         return text
 
     # -- routing and facts ---------------------------------------------------------------------
-    def _plan(self, message: str, request: ChatRequest) -> _Plan:
+    def _plan(self, message: str, request: ChatRequest, understood: _Understood | None = None) -> _Plan:
         if _SMALLTALK.fullmatch(message):
             kind = "thanks" if re.search(r"thank|cheers|great|perfect|awesome", message, re.I) else "hello"
             kind = "bye" if re.search(r"bye|see you|good ?night", message, re.I) else kind
@@ -286,37 +367,13 @@ class ChatService:
         )
         if _RECOMMEND.search(message) and not [w for w in tokenize(message) if w not in _RECOMMEND_WORDS]:
             return self._recommend_plan(message, profile)
-        follow = resolve_followup(message, request.state, search.schema)
+        turn = understood.request if understood is not None else self._rules(message, request)
         try:
-            if follow is not None and follow.superlative is not None and request.state is not None:
-                chosen = self._best_of(request.state.product_ids, follow.superlative)
-                if chosen is not None:
-                    return self._reference_plan(message, chosen, follow.note, request.state)
-            if follow is not None and follow.product_id is not None:
-                return self._reference_plan(message, follow.product_id, follow.note, request.state)
-            named = self._named_product(message) if _STOCK_QUESTION.search(message) else None
-            if named is not None:  # "Is the Frostline Waterproof Snow Boot in stock?": its record answers
-                return self._reference_plan(
-                    message, named, "the product you named", request.state, stock=True
-                )
-            if follow is not None and follow.filters is not None:
-                filters = follow.filters.merged(request.filters)
-                if not filters.categories and request.state:
-                    # "cheaper ones?" / "in blue?" refine the same kind of product: keep the shown
-                    # products' categories, or the search drifts to anything that shares a word.
-                    shown = [search.products.get(pid) for pid in request.state.product_ids]
-                    kinds = sorted({p.category for p in shown if p is not None and p.category})
-                    if kinds:
-                        filters = filters.model_copy(update={"categories": kinds})
-                refined = search.run(follow.query or message, top_k=self.top_k, filters=filters)
-                if refined.hits:
-                    return self._products_plan(message, refined)
-                text = prompts.render(
-                    "chat/no_products", query=refined.query.text, filters=refined.filters.describe()
-                )
-                plan = self._simple("products", "answer", 0.0, text)
-                plan.state = request.state
-                return plan
+            if turn.op != "search":
+                executed = self._execute(turn, message, request)
+                if executed is not None:
+                    executed.request = turn
+                    return executed
             products = search.run(message, top_k=3 * self.top_k, filters=request.filters)
             products.hits = rerank(products.hits, profile)[: self.top_k]
         except FilterError as exc:
@@ -359,6 +416,7 @@ class ChatService:
 
         assert isinstance(results, ProductResults)
         cards = [ProductCard.from_hit(h) for h in results.hits]
+        records = [h.product for h in results.hits]
         lines = [self._card_line(c) for c in cards]
         return _Plan(
             route="products",
@@ -373,6 +431,7 @@ class ChatService:
             ),
             sources=[c.facts() for c in cards] + [message],
             question=message,
+            answer=_Answer("list", records, records, answer_facts("list", records)),
             state=ConversationState(
                 query=results.query.text,
                 filters=results.filters,
@@ -381,17 +440,146 @@ class ChatService:
             ),
         )
 
-    def _best_of(self, product_ids: Sequence[str], measure: str) -> str | None:
-        """The shown product that is best by `measure`, from the catalogue's data (never the model)."""
-        shown = [p for p in (self.index.products.get(pid) for pid in product_ids) if p is not None]
-        if measure == "rating":
-            shown = [p for p in shown if p.rating is not None]
-            return max(shown, key=lambda p: p.rating or 0.0).id if shown else None
-        priced = [p for p in shown if p.price is not None]
-        if not priced:
+    # -- understanding follow-ups --------------------------------------------------------------
+    def _lookup(self, product_id: str) -> Any:
+        return self.index.products.get(product_id)
+
+    def _rules(self, message: str, request: ChatRequest) -> TurnRequest:
+        """Today's rules as a request: the fallback for the rewrite adapter, and the whole answer
+        without one."""
+        state = request.state
+        search = self.index.products
+        follow = resolve_followup(message, state, search.schema)
+        named = None
+        if follow is None or (follow.product_id is None and follow.superlative is None):
+            named = self._named_product(message) if _STOCK_QUESTION.search(message) else None
+        order = bool(state and state.last == "order" and _ORDER_FOLLOWUP.search(message))
+        return from_followup(follow, message, state, self._lookup, named_stock=named, order_followup=order)
+
+    def _understand(self, message: str, request: ChatRequest) -> _Understood | None:
+        """The rewrite adapter's reading of a follow-up, within `rewrite_budget_ms`; on a late, invalid
+        or failed answer, today's rules, with the reason. None for a message with nothing before it."""
+        state = request.state
+        if state is None or not (state.product_ids or state.last):
             return None
-        pick = min if measure == "cheapest" else max
-        return pick(priced, key=lambda p: p.price or 0.0).id
+        if _SMALLTALK.fullmatch(message) or _HANDOFF.search(message) or _ORDER_ID.search(message):
+            return None
+        self.index.products.warm_up()
+        adapter = self.options.rewrite_adapter
+        if adapter is None:
+            return _Understood(self._rules(message, request), ModelUse())
+        question = scrub(message, LOG_KINDS) if self.redact_model_input else message
+        gen_request = GenerationRequest(
+            messages=[
+                ChatMessage.model_validate(m)
+                for m in rewrite_messages(state_lines(state, self._lookup), state.last, question)
+            ],
+            max_new_tokens=24,
+            temperature=0.0,
+            stop=["\n"],
+            adapter=adapter,
+            pattern=INTENT_PATTERN,
+        )
+        budget = self.options.rewrite_budget_ms
+        stop = threading.Event()
+
+        def run() -> str:
+            out = ""
+            chunks = self.generator.stream(gen_request)
+            for chunk in chunks:
+                out += chunk
+                if stop.is_set() or "\n" in out:
+                    close = getattr(chunks, "close", None)
+                    if close is not None:
+                        close()
+                    break
+            return out
+
+        why: str
+        try:
+            text = _MODEL_POOL.submit(run).result(timeout=None if budget is None else budget / 1000)
+            intent = parse_intent(text)
+            turn = resolve(
+                intent, message, state, self._lookup, self._named_product, self.index.products.schema
+            )
+            if intent.op == "search" and (rules := self._rules(message, request)).op != "search":
+                # The rules saw a follow-up the adapter did not: both readings are defensible, and the
+                # rules' one keeps the conversation (a refinement never loses the product type).
+                return _Understood(rules, ModelUse(rewrite_fallback=f"rules kept a {rules.op}"))
+            return _Understood(turn, ModelUse(understood_by=self._who(adapter), intent=intent.line()))
+        except FutureTimeout:
+            stop.set()
+            why = f"the rewrite adapter took over {budget} ms"
+        except (IntentError, GeneratorError) as exc:
+            why = f"the rewrite adapter's answer was not used: {exc}"
+        log.info("follow-up understood by the rules: %s", why)
+        return _Understood(self._rules(message, request), ModelUse(rewrite_fallback=why))
+
+    def _who(self, adapter: str | None) -> str:
+        base = self.options.base_model or self.generator.name
+        return f"{adapter} on {base}" if adapter else base
+
+    def _execute(self, turn: TurnRequest, message: str, request: ChatRequest) -> _Plan | None:
+        """The plan for an understood follow-up; None sends the message down the normal routing."""
+        state = request.state
+        search = self.index.products
+        if turn.op == "order":
+            return self._order_plan(message, request.customer_id)
+        if turn.op == "policy":
+            best = self.index.faq.run(message, top_k=3).best
+            return self._faq_plan(message, best) if best is not None else None
+        if turn.op in {"pick", "best", "stock", "attribute"}:
+            pid = turn.product_ids[0]
+            plan = self._reference_plan(message, pid, turn.note, state, stock=turn.op == "stock")
+            product = search.get(pid)
+            kind = {"best": f"best:{turn.measure}", "stock": "stock", "attribute": "attribute"}.get(turn.op)
+            if kind is not None and product is not None:
+                shown = [p for p in map(self._lookup, state.product_ids if state else []) if p is not None]
+                about = shown if turn.op == "best" else [product]
+                plan.answer = _Answer(
+                    kind, about, shown or [product], answer_facts(kind, about, turn.attribute)
+                )
+            return plan
+        if turn.op == "compare":
+            return self._compare_plan(message, turn.product_ids, state)
+        if turn.op in {"refine", "cheaper", "pricier"}:
+            refined = search.run(
+                turn.query or message, top_k=self.top_k, filters=turn.filters.merged(request.filters)
+            )
+            if refined.hits:
+                return self._products_plan(message, refined)
+            text = prompts.render(
+                "chat/no_products", query=refined.query.text, filters=refined.filters.describe()
+            )
+            plan = self._simple("products", "answer", 0.0, text)
+            plan.state = state
+            return plan
+        return None
+
+    def _compare_plan(
+        self, message: str, product_ids: Sequence[str], state: ConversationState | None
+    ) -> _Plan:
+        """Two products side by side, each line from its record; the answer task says which is cheaper."""
+        from retrieval.search import ProductHit
+
+        records = [p for p in map(self._lookup, product_ids) if p is not None]
+        if len(records) < 2:
+            return self._simple("products", "answer", 0.0, prompts.render("chat/refuse", shop=self.shop_name))
+        cards = [ProductCard.from_hit(ProductHit(p, 1.0, reasons=["you asked to compare"])) for p in records]
+        return _Plan(
+            route="products",
+            action="answer",
+            confidence=1.0,
+            products=cards,
+            citations=[Citation(id=c.id, kind="product", title=c.title) for c in cards],
+            facts="\n".join(self._card_line(c) for c in cards),
+            intro_kind="products",
+            fallback_intro=prompts.render("chat/fallback_products", count=len(cards), filters=[]),
+            sources=[c.facts() for c in cards] + [message],
+            question=message,
+            state=state,
+            answer=_Answer("compare", records, records, answer_facts("compare", records)),
+        )
 
     def _named_product(self, message: str) -> str | None:
         """The product whose full title the message names (the longest such title), if any."""
@@ -489,6 +677,7 @@ class ChatService:
             fallback_intro=prompts.render("chat/fallback_faq"),
             sources=[entry.question, entry.answer, message],
             question=message,
+            answer=_Answer("policy", [], [], [entry.answer]),
         )
 
     def _order_plan(self, message: str, customer_id: str | None) -> _Plan:
@@ -554,19 +743,27 @@ class ChatService:
         names = self._names()
         most = 1 if position == "outro" else 2  # a closing line is one sentence
         report.checked = True
-        messages = prompts.render_messages(
-            f"chat/{position}",
-            system=prompts.render("chat/system", shop=self.shop_name, position=position),
-            kind=plan.intro_kind,
-            question=scrub(plan.question, LOG_KINDS) if self.redact_model_input else plan.question,
-        )
-        for attempt in range(2):
+        question = scrub(plan.question, LOG_KINDS) if self.redact_model_input else plan.question
+        answer = plan.answer if self.options.answer_adapter else None
+        if answer is not None:
+            # The answer adapter: one short sentence from the fact lines, checked against the records.
+            messages = answer_messages(answer.facts, answer.kind, question)
+            most, attempts = 1, 1
+        else:
+            messages = prompts.render_messages(
+                f"chat/{position}",
+                system=prompts.render("chat/system", shop=self.shop_name, position=position),
+                kind=plan.intro_kind,
+                question=question,
+            )
+            attempts = 2
+        for attempt in range(attempts):
             request = GenerationRequest(
                 messages=[ChatMessage.model_validate(m) for m in messages],
                 max_new_tokens=self.max_new_tokens,
                 temperature=self.temperature if attempt == 0 else max(self.temperature, 0.7),
                 seed=attempt,
-                adapter=self.adapter,
+                adapter=self._writer(plan),
             )
             emitted = 0
             buffer = ""
@@ -581,14 +778,19 @@ class ChatService:
                     buffer += chunk
                     done, buffer = split_sentences(buffer)
                     for sentence in done:
-                        if not self._accept(sentence, plan, names, report):
+                        if not self._accept(sentence, plan, names, report, answer):
                             return
                         emitted += 1
                         yield sentence.strip()
                         if emitted >= most:
                             return
                 tail = buffer.strip()
-                if tail and emitted < most and tail[-1:] in ".!?" and self._accept(tail, plan, names, report):
+                if (
+                    tail
+                    and emitted < most
+                    and tail[-1:] in ".!?"
+                    and self._accept(tail, plan, names, report, answer)
+                ):
                     emitted += 1
                     yield tail
             except GeneratorError as exc:
@@ -600,9 +802,17 @@ class ChatService:
             # Nothing usable in the first attempt (empty, or the first sentence failed): retry once.
 
     @staticmethod
-    def _accept(sentence: str, plan: _Plan, names: list[str], report: VerifierReport) -> bool:
-        verdict = verify(sentence, plan.sources, names, closed_vocabulary=True)
+    def _accept(
+        sentence: str, plan: _Plan, names: list[str], report: VerifierReport, answer: _Answer | None = None
+    ) -> bool:
+        sources = plan.sources + (answer.facts + [ANSWER_WORDS] if answer is not None else [])
+        verdict = verify(sentence, sources, names, closed_vocabulary=True)
         if not verdict.ok:
             report.unsupported += verdict.unsupported
             return False
+        if answer is not None:
+            problems = check_answer(sentence, answer.about, kind=answer.kind, shown=answer.shown)
+            if problems:
+                report.unsupported += problems
+                return False
         return len(sentence.split()) <= 40

@@ -145,23 +145,43 @@ def bench_ingest_cmd(
 
 @bench_group.command("chat")
 @click.option("--engine", help="Generator engine (default: generator.engine)")
-@click.option("--concurrency", default=4, type=int, help="Chats at once")
+@click.option("--concurrency", default="4", help="Chats at once; comma-separated for several runs, e.g. 1,4")
 @click.option("--rounds", default=2, type=int, help="Batches of concurrent chats")
+@click.option("--followups", is_flag=True, help="Follow each product question with a follow-up on its state")
+@click.option(
+    "--configs",
+    default="adapters",
+    show_default=True,
+    help="Comma-separated: adapters (the configured or shipped task adapters), rules (no rewrite or "
+    "answer adapter: today's rules and the cs prompt), to compare in one run",
+)
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write results here")
 @click.pass_context
 def bench_chat_cmd(
-    ctx: click.Context, engine: str | None, concurrency: int, rounds: int, json_path: Path | None
+    ctx: click.Context,
+    engine: str | None,
+    concurrency: str,
+    rounds: int,
+    followups: bool,
+    configs: str,
+    json_path: Path | None,
 ) -> None:
-    """Time to the first streamed event and to the first text of chat turns, p50/p95 (target p95 < 1 s)."""
+    """Time to the first streamed event, the first text and the end of chat turns, p50/p95."""
     from assistant.chat.bench import bench_chat
     from assistant.shop import Shop
 
     settings = settings_of(ctx, engine)
     shop = Shop(settings)
     shop.ensure_ready()
-    row = {"engine": settings.generator.engine, **bench_chat(shop.chat, concurrency, rounds=rounds)}
-    print_rows([row])
-    write_json(json_path, row)
+    levels = [int(c) for c in concurrency.split(",") if c.strip()]
+    rows = []
+    for name in [c.strip() for c in configs.split(",") if c.strip()]:
+        chat = shop.chat_config(name)
+        for level in levels:
+            result = bench_chat(chat, level, rounds=rounds, followups=followups)
+            rows.append({"engine": settings.generator.engine, "config": name, **result})
+    print_rows(rows)
+    write_json(json_path, rows[0] if len(rows) == 1 else {"rows": rows})
 
 
 @bench_group.command("finetune")

@@ -309,3 +309,60 @@ def eval_replies_cmd(
 def register(cli: click.Group) -> None:
     """Add this module's commands to the main CLI."""
     cli.add_command(eval_group)
+
+
+@eval_group.command("followups")
+@click.option(
+    "--data",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Shop files the held-out turns are made from (default: the demo shop's products and FAQ)",
+)
+@click.option(
+    "--size", default=4, show_default=True, type=click.IntRange(min=1), help="Turns per kind x this"
+)
+@click.option(
+    "--configs",
+    default="rules,adapters",
+    show_default=True,
+    help="Comma-separated: rules (no adapters: today's rules and the cs prompt), adapters (the configured or shipped ones)",
+)
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the results as JSON")
+@click.pass_context
+def eval_followups_cmd(
+    ctx: click.Context, data: tuple[Path, ...], size: int, configs: str, json_path: Path | None
+) -> None:
+    """Held-out follow-up turns through whole chat turns: understood, model text, wrong facts, time."""
+    from assistant.shop import Shop
+    from finetune.dialogue_eval import run_turns
+    from finetune.dialogues import heldout_turns
+    from finetune.tasks import TASKS
+
+    settings = settings_of(ctx)
+    paths = list(data) or TASKS["rewrite"].default_data()
+    maker, turns = heldout_turns(paths, size=size)
+    shop = Shop(settings.model_copy(update={"home": settings.home / "eval-chat" / "demo"}))
+    shop.ensure_ready()
+    warm = getattr(shop.generator, "warm_up", None)
+    if warm:
+        warm()
+    customer = next((c.id for c in shop.orders.customers() if shop.orders.orders_for(c.id)), None)
+    results: dict[str, object] = {"turns": len(turns), "engine": shop.generator.name}
+    rows = []
+    for name in [c.strip() for c in configs.split(",") if c.strip()]:
+        chat = shop.chat_config(name)
+        result = run_turns(chat, maker, turns, customer)
+        result["adapters"] = {"rewrite": chat.options.rewrite_adapter, "answer": chat.options.answer_adapter}
+        results[name] = result
+        rows.append(
+            {
+                "config": name,
+                "understood": f"{result['understood']:.3f}",
+                "model text": f"{result['model_text_share']:.3f}",
+                "wrong facts": result["wrong_facts"],
+                "first text p95 s": f"{result['first_text_p95_s']:.2f}",
+                "done p95 s": f"{result['latency_p95_s']:.2f}",
+            }
+        )
+    print_rows(rows)
+    write_json(json_path, results)

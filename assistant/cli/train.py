@@ -159,7 +159,10 @@ def train_config_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.command("finetune")
 @click.option(
-    "--task", type=click.Choice(["cs", "copy"]), required=True, help="cs: replies; copy: product copy"
+    "--task",
+    type=click.Choice(["cs", "copy", "rewrite", "answer"]),
+    required=True,
+    help="cs: replies; copy: product copy; rewrite: follow-up understanding; answer: short answers from facts",
 )
 @click.option(
     "--data",

@@ -20,10 +20,13 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from assistant.errors import ConfigError
+from assistant.generation.models import DEFAULT_MODEL_NAME
 
 TASKS: dict[str, str] = {
     "cs": "customer-service replies (chat and agent assist)",
     "copy": "product descriptions from attributes",
+    "rewrite": "follow-up messages to one intent line (chat understanding)",
+    "answer": "short answers from given facts (chat and agent assist)",
 }
 
 
@@ -56,15 +59,40 @@ class AdapterRecord(BaseModel):
         return value
 
 
-class AdapterRegistry:
-    """Records keyed by name, stored in `<home>/adapters/registry.json`."""
+# Adapters that ship inside the package (trained by `shopassist finetune` on the demo shop, each folder
+# with its PEFT files and a record.json holding the training config, data fingerprint and metrics), so
+# a fresh install uses them; a shop's own adapter for the same task, once registered, wins.
+SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
+DEFAULT_BASE = DEFAULT_MODEL_NAME  # the base the shipped adapters were trained on
 
-    def __init__(self, path: Path) -> None:
+
+def shipped_records(folder: Path = SHIPPED_DIR) -> dict[str, AdapterRecord]:
+    records: dict[str, AdapterRecord] = {}
+    for record_file in sorted(folder.glob("*/record.json")) if folder.is_dir() else []:
+        raw = json.loads(record_file.read_text(encoding="utf-8"))
+        record = AdapterRecord.model_validate({**raw, "path": record_file.parent})
+        records[record.name] = record
+    return records
+
+
+def base_name(base_model: str | Path) -> str:
+    return Path(str(base_model)).name
+
+
+class AdapterRegistry:
+    """Records keyed by name, stored in `<home>/adapters/registry.json`, over the shipped adapters."""
+
+    def __init__(self, path: Path, shipped: Path | None = SHIPPED_DIR) -> None:
         self.path = path
+        self.shipped = shipped
 
     @classmethod
     def for_home(cls, home: Path) -> AdapterRegistry:
         return cls(home / "adapters" / "registry.json")
+
+    def _all(self) -> dict[str, AdapterRecord]:
+        shipped = shipped_records(self.shipped) if self.shipped is not None else {}
+        return shipped | self._read()
 
     def _read(self) -> dict[str, AdapterRecord]:
         if not self.path.exists():
@@ -89,18 +117,30 @@ class AdapterRegistry:
         os.replace(tmp, self.path)
 
     def list(self) -> list[AdapterRecord]:
-        return sorted(self._read().values(), key=lambda r: r.name)
+        return sorted(self._all().values(), key=lambda r: r.name)
+
+    def is_shipped(self, name: str) -> bool:
+        return name not in self._read() and self.shipped is not None and name in shipped_records(self.shipped)
 
     def get(self, name: str) -> AdapterRecord:
-        records = self._read()
+        records = self._all()
         if name not in records:
             known = ", ".join(records) or "none registered (run `shopassist finetune`)"
             raise RegistryError(f"no adapter named {name!r}; known: {known}")
         return records[name]
 
-    def for_task(self, task: str) -> AdapterRecord | None:
-        """The newest adapter for a task, or None when the task has none."""
-        matches = [r for r in self._read().values() if r.task == task]
+    def for_task(self, task: str, base: str | None = None) -> AdapterRecord | None:
+        """The newest registered adapter for a task (else the shipped one), or None. With `base`,
+        only adapters trained on a base of that folder name count: an adapter fits only its base."""
+
+        def fits(r: AdapterRecord) -> bool:
+            return r.task == task and (base is None or base_name(r.base_model) == base_name(base))
+
+        own = [r for r in self._read().values() if fits(r)]
+        if own:
+            return max(own, key=lambda r: r.created)
+        shipped = shipped_records(self.shipped) if self.shipped is not None else {}
+        matches = [r for r in shipped.values() if fits(r)]
         return max(matches, key=lambda r: r.created) if matches else None
 
     def register(self, record: AdapterRecord) -> AdapterRecord:
@@ -114,18 +154,32 @@ class AdapterRegistry:
 
     def remove(self, name: str) -> None:
         records = self._read()
+        if self.is_shipped(name):
+            raise RegistryError(
+                f"{name!r} ships with shopassist and cannot be removed; to not use it for its task set "
+                "generator.task_adapters.<task> = '' (the base model) or register your own adapter"
+            )
         if records.pop(name, None) is None:
             raise RegistryError(f"no adapter named {name!r} to remove")
         self._write(records)
 
 
-def adapter_for_task(task: str, configured: dict[str, str], registry: AdapterRegistry) -> str | None:
+def adapter_for_task(
+    task: str, configured: dict[str, str], registry: AdapterRegistry, base: str | None = None
+) -> str | None:
     """The adapter name a task's requests carry: the configured one ('' = the base model), else the
-    newest registered adapter for the task, else None (the base model). The one place this is decided."""
+    newest registered (else shipped) adapter for the task trained on `base`, else None (the base
+    model). The one place this is decided."""
     if task in configured:
         return configured[task] or None
-    record = registry.for_task(task)
+    record = registry.for_task(task, base)
     return record.name if record else None
+
+
+def base_of(settings: Any) -> str:
+    """The folder name of the configured base model (what an adapter must have been trained on)."""
+    model = settings.generator.model
+    return base_name(model) if model is not None else DEFAULT_BASE
 
 
 def merge_adapter(*, base_dir: str | Path, adapter_dir: str | Path, out_dir: str | Path) -> Path:

@@ -30,6 +30,11 @@ class GenerationRequest(BaseModel):
         default=None, description="Task adapter (LoRA) name, where the engine has one"
     )
     seed: int | None = None
+    pattern: str | None = Field(
+        default=None,
+        description="A regular expression the whole reply must match: engines that can decode under it "
+        "(vLLM's structured outputs) do; the others generate freely and the caller validates",
+    )
 
 
 class GeneratorError(Unavailable):

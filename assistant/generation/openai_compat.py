@@ -150,6 +150,10 @@ class OpenAICompatGenerator:
                     stop=request.stop or omit,
                     seed=request.seed if request.seed is not None else omit,
                     extra_headers=self._headers,
+                    # vLLM decodes under the grammar, so the reply always parses there.
+                    extra_body={"structured_outputs": {"regex": request.pattern}}
+                    if request.pattern
+                    else None,
                 )
                 with chunks:
                     for chunk in chunks:

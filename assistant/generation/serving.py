@@ -33,7 +33,7 @@ from pydantic import BaseModel, Field
 
 from assistant.config import Settings
 from assistant.errors import Unavailable
-from assistant.generation.adapters import AdapterRecord, AdapterRegistry, merge_adapter
+from assistant.generation.adapters import AdapterRecord, AdapterRegistry, base_name, merge_adapter
 
 log = logging.getLogger(__name__)
 
@@ -296,9 +296,15 @@ def start_server(
     else:
         name, port = BASE_SERVER, port or settings.serving.port
         base = served_base_name(settings)
-        loras = registry.list() if adapters else []
-        models = {base: "base", **{a.name: "lora" for a in loras}}
         model_dir = resolve_generator_model(settings.generator.model, settings.models_dir)
+        # Every registered adapter, and the shipped task adapters when this is their base: one multi-LoRA server.
+        fits = base_name(model_dir)
+        loras = (
+            [a for a in registry.list() if not registry.is_shipped(a.name) or base_name(a.base_model) == fits]
+            if adapters
+            else []
+        )
+        models = {base: "base", **{a.name: "lora" for a in loras}}
         cmd = build_command(settings, model_dir, base, adapters=loras, port=port)
     url = default_url(settings, port)
     for state in running_servers(settings.home):

@@ -197,3 +197,99 @@ def test_a_closing_sentence_in_time_is_kept(demo_shop_real):
     response = service.respond(ChatRequest(message="waterproof boots under 100"))
     assert not response.verifier.over_budget
     assert response.text.endswith("Here are some waterproof boots that might suit you.")
+
+
+# -- the rewrite and answer adapters (scripted by adapter name) --------------------------------------
+
+
+class TaskFake(FakeGenerator):
+    """Answers by adapter: the rewrite adapter's intent line, the answer adapter's sentence."""
+
+    def __init__(self, rewrite: str, answer: str = "", delay: float = 0.0) -> None:
+        super().__init__()
+        self.by_adapter = {"rewrite-lora": rewrite, "answer-lora": answer}
+        self.delay = delay
+
+    def stream(self, request):
+        import time
+
+        self.requests.append(request)
+        if request.adapter == "rewrite-lora" and self.delay:
+            time.sleep(self.delay)
+        yield self.by_adapter.get(request.adapter or "", "Here is what I found.")
+
+
+def _tasks(shop, rewrite: str, answer: str = "", delay: float = 0.0, budget: int | None = 2000):
+    gen = TaskFake(rewrite, answer, delay)
+    options = ChatOptions(
+        shop_name="Harbor & Pine",
+        facts_first=True,
+        model_budget_ms=2000,
+        rewrite_adapter="rewrite-lora",
+        answer_adapter="answer-lora",
+        rewrite_budget_ms=budget,
+        base_model="smollm2-135m-instruct",
+    )
+    return ChatService(shop.index, gen, shop.orders, options), gen
+
+
+def _boots(shop):
+    service = ChatService(shop.index, FakeGenerator(), shop.orders, ChatOptions(facts_first=True))
+    return service.respond(ChatRequest(message="waterproof boots")).state
+
+
+def test_the_rewrite_adapter_understands_a_follow_up_and_the_answer_adapter_answers(demo_shop_real):
+    state = _boots(demo_shop_real)
+    records = [demo_shop_real.index.products.get(pid) for pid in state.product_ids]
+    best = max(records, key=lambda p: p.rating)
+    answer = f"The {best.title} has the best rating, {best.rating:g} out of 5."
+    service, gen = _tasks(demo_shop_real, "best measure=rating", answer)
+    response = service.respond(ChatRequest(message="which do people like most?", state=state))
+    assert response.model.understood_by == "rewrite-lora on smollm2-135m-instruct"
+    assert response.model.intent == "best measure=rating"
+    assert [c.id for c in response.products] == [best.id]
+    assert (
+        response.text.endswith(answer) and response.model.written_by == "answer-lora on smollm2-135m-instruct"
+    )
+    rewrite = next(r for r in gen.requests if r.adapter == "rewrite-lora")
+    assert rewrite.pattern and "Message: which do people like most?" in rewrite.messages[-1].content
+
+
+def test_a_wrong_superlative_from_the_answer_adapter_never_reaches_the_shopper(demo_shop_real):
+    state = _boots(demo_shop_real)
+    records = [demo_shop_real.index.products.get(pid) for pid in state.product_ids]
+    worst = min(records, key=lambda p: p.rating)
+    service, _ = _tasks(demo_shop_real, "best measure=rating", f"The {worst.title} has the best rating.")
+    response = service.respond(ChatRequest(message="which is rated best?", state=state))
+    assert worst.title not in response.text.rsplit("\n\n", 1)[-1] or response.model.written_by is None
+    assert response.model.written_by is None and any(
+        "best rating" in u for u in response.verifier.unsupported
+    ), response.verifier
+
+
+@pytest.mark.parametrize(
+    "rewrite, delay, budget, why",
+    [
+        ("the cheapest please", 0.0, 2000, "not an intent line"),
+        ("pick ref=9", 0.0, 2000, "not one of the"),
+        ("cheaper", 1.0, 200, "took over 200 ms"),
+    ],
+)
+def test_the_rules_answer_when_the_rewrite_is_invalid_or_late(demo_shop_real, rewrite, delay, budget, why):
+    state = _boots(demo_shop_real)
+    service, _ = _tasks(demo_shop_real, rewrite, delay=delay, budget=budget)
+    response = service.respond(ChatRequest(message="cheaper ones?", state=state))
+    assert response.model.understood_by == "rules" and why in (response.model.rewrite_fallback or "")
+    assert response.request["op"] == "cheaper"  # the rules still keep the product type and bound
+    assert response.request["filters"]["categories"] == ["footwear"]
+    assert all(c.price < min(p for p in state.prices if p is not None) for c in response.products)
+
+
+def test_an_order_follow_up_stays_with_the_orders(demo_shop_real):
+    service, _ = _tasks(demo_shop_real, "order")
+    first = service.respond(ChatRequest(message="where is my order?", customer_id="C1001"))
+    assert first.route == "order" and first.state.last == "order"
+    follow = service.respond(
+        ChatRequest(message="when will the headlamp arrive?", customer_id="C1001", state=first.state)
+    )
+    assert follow.route == "order" and follow.model.intent == "order"

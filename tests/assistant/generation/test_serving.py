@@ -220,3 +220,31 @@ def test_merged_weights_match_the_adapter(smollm_dir, tmp_path):
     assert (tuned - plain).abs().max() > 0.5  # the adapter matters
     assert (merged - tuned).abs().max() < 0.25 * (tuned - plain).abs().max()  # bf16 rounding only
     assert (merged.argmax(-1) == tuned.argmax(-1)).float().mean() >= 0.8
+
+
+def test_shipped_adapters_serve_a_fresh_install_until_the_shop_trains_its_own(settings, tmp_path):
+    import json
+
+    from assistant.generation.adapters import RegistryError, shipped_records
+
+    shipped = tmp_path / "shipped"
+    folder = fake_adapter(shipped / "rewrite-lora", 8)
+    (folder / "record.json").write_text(
+        json.dumps({"name": "rewrite-lora", "task": "rewrite", "base_model": "smollm2-135m-instruct"})
+    )
+    registry = AdapterRegistry(settings.home / "adapters" / "registry.json", shipped=shipped)
+    assert shipped_records(shipped)["rewrite-lora"].path == folder
+    assert adapter_for_task("rewrite", {}, registry, "smollm2-135m-instruct") == "rewrite-lora"
+    assert adapter_for_task("rewrite", {}, registry, "qwen2.5-7b-instruct") is None  # fits only its base
+    assert adapter_for_task("rewrite", {"rewrite": ""}, registry) is None
+    assert [r.name for r in registry.list()] == ["rewrite-lora"]
+    with pytest.raises(RegistryError, match="ships with shopassist"):
+        registry.remove("rewrite-lora")
+    own = AdapterRecord(
+        name="rewrite-mine",
+        task="rewrite",
+        path=fake_adapter(tmp_path / "mine", 8),
+        base_model="/models/smollm2-135m-instruct",
+    )
+    registry.register(own)
+    assert adapter_for_task("rewrite", {}, registry, "smollm2-135m-instruct") == "rewrite-mine"

@@ -1,0 +1,81 @@
+"""Short answers are checked against the records: the claims, not only the words."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from assistant.grounding.answers import best_by, check_answer
+
+
+def _p(pid, title, price, rating, in_stock=True, size=""):
+    return SimpleNamespace(
+        id=pid,
+        title=title,
+        price=price,
+        rating=rating,
+        in_stock=in_stock,
+        size=size,
+        material="",
+        color="",
+        description="",
+    )
+
+
+A = _p("A", "Ridgeline Hiking Boot", 149.99, 4.7)
+B = _p("B", "Frostline Snow Boot", 129.99, 4.8, in_stock=False)
+C = _p("C", "Puddle Rain Boot", 59.99, 4.2, size="US 6-12")
+SHOWN = [A, B, C]
+
+
+@pytest.mark.parametrize(
+    "text, about, kind",
+    [
+        ("The cheapest is the Puddle Rain Boot at 59.99 USD.", [C], "best:cheapest"),
+        ("The Frostline Snow Boot has the best rating, 4.8 out of 5.", [B], "best:rating"),
+        ("Sorry, the Frostline Snow Boot is out of stock right now.", [B], "stock"),
+        ("Yes, the Ridgeline Hiking Boot is in stock.", [A], "stock"),
+        ("The Puddle Rain Boot comes in US 6-12.", [C], "attribute"),
+        (
+            "The Puddle Rain Boot is cheaper at 59.99 USD; the Ridgeline Hiking Boot costs 149.99 USD and is rated higher.",
+            [A, C],
+            "compare",
+        ),
+    ],
+)
+def test_true_answers_pass(text, about, kind):
+    assert check_answer(text, about, kind=kind, shown=SHOWN) == []
+
+
+@pytest.mark.parametrize(
+    "text, about, kind, needle",
+    [
+        (
+            "The cheapest is the Ridgeline Hiking Boot at 149.99 USD.",
+            [A],
+            "best:cheapest",
+            "Puddle Rain Boot",
+        ),
+        ("The Ridgeline Hiking Boot has the best rating, 4.7 out of 5.", [A], "best:rating", "Frostline"),
+        ("Yes, the Frostline Snow Boot is in stock.", [B], "stock", "stock"),
+        ("The Ridgeline Hiking Boot is out of stock.", [A], "stock", "out of stock"),
+        ("The Puddle Rain Boot costs 49.99 USD.", [C], "attribute", "not the price"),
+        ("The Puddle Rain Boot is rated 4.9 out of 5.", [C], "attribute", "not the rating"),
+        (
+            "The Ridgeline Hiking Boot is cheaper at 149.99 USD; the Puddle Rain Boot costs 59.99 USD.",
+            [A, C],
+            "compare",
+            "it is not",
+        ),
+        ("It is a great boot.", [A], "attribute", "names none"),
+    ],
+)
+def test_false_claims_are_caught(text, about, kind, needle):
+    problems = check_answer(text, about, kind=kind, shown=SHOWN)
+    assert problems and any(needle in p for p in problems), problems
+
+
+def test_best_by_reads_the_records():
+    assert (
+        best_by(SHOWN, "cheapest") is C and best_by(SHOWN, "priciest") is A and best_by(SHOWN, "rating") is B
+    )
+    assert best_by([], "rating") is None
