@@ -52,7 +52,9 @@ def wrong_facts(text: str, turn: Turn, products: Sequence[Any]) -> list[str]:
     problems = []
     gold = turn.answer.lower()
     titles = [p.title for p in products if p.title.lower() in text.lower()]
-    problems += [f"names {t}" for t in titles if t.lower() not in gold]
+    # A single-product answer may name its product ("it" in the gold answer); others must name the gold's.
+    own = " ".join(turn.facts).lower() if turn.answer_kind in {"stock", "attribute"} else ""
+    problems += [f"names {t}" for t in titles if t.lower() not in gold and t.lower() not in own]
     allowed = set(_NUMBER.findall(turn.answer)) | {"5"}
     if turn.answer_kind == "list":
         allowed |= set(_NUMBER.findall(" ".join(turn.facts)))

@@ -352,7 +352,8 @@ def _short(title: str) -> str:
 
 def _query_for(products: Sequence[Any]) -> str:
     tags = [t for p in products for t in p.tags if ": " not in t]
-    common = max(set(tags), key=tags.count) if tags else products[0].category
+    # sorted first: a max over a set would break ties by hash order, which changes per process
+    common = max(sorted(set(tags)), key=tags.count) if tags else products[0].category
     return f"{common} {products[0].category}".strip() if common != products[0].category else common
 
 
@@ -550,39 +551,29 @@ def _price(p: Any) -> str:
     return f"{p.price:.2f} {p.currency}"
 
 
-STOCK_IN = [
-    "Yes, the {title} is in stock.",
-    "Yes, the {title} is available right now.",
-    "Good news: the {title} is in stock.",
-]
-STOCK_OUT = [
-    "Sorry, the {title} is out of stock right now.",
-    "No, the {title} is out of stock at the moment.",
-    "Unfortunately the {title} is out of stock.",
-]
+# Short on purpose: every token is ~70 ms on a laptop CPU, and the answer must arrive within
+# shop.model_budget_ms. A single-product answer says "it": its one product is its subject.
+STOCK_IN = ["Yes, it is in stock.", "Yes, it is available right now.", "Good news: it is in stock."]
+STOCK_OUT = ["Sorry, it is out of stock right now.", "No, it is out of stock at the moment."]
 LIST_ANSWERS = [
-    "Here are {n} options; the cheapest is the {title} at {price}.",
-    "I found {n} options, and the {title} is the cheapest at {price}.",
-    "Here are {n} matches; the lowest price is the {title} at {price}.",
+    "{n} options; the cheapest is the {title} at {price}.",
+    "The cheapest of these {n} is the {title} at {price}.",
 ]
 
 
 def _stock_answer(p: Any, rng: random.Random) -> str:
-    return rng.choice(STOCK_IN if p.in_stock else STOCK_OUT).format(title=p.title)
+    return rng.choice(STOCK_IN if p.in_stock else STOCK_OUT)
 
 
 def _attribute_answer(p: Any, attr: str, rng: random.Random) -> str:
-    t = p.title
     return {
-        "material": f"The {t} is made of {p.material}.",
-        "color": f"The {t} comes in {p.color}.",
-        "size": f"The {t} comes in {p.size}.",
-        "brand": f"The {t} is made by {p.brand}.",
-        "price": f"The {t} costs {_price(p)}." if p.price is not None else f"The {t} has no listed price.",
-        "rating": f"The {t} is rated {p.rating:g} out of 5."
-        if p.rating is not None
-        else f"The {t} has no rating yet.",
-        "category": f"The {t} is in {p.category}.",
+        "material": f"It is made of {p.material}.",
+        "color": f"It comes in {p.color}.",
+        "size": f"It comes in {p.size}.",
+        "brand": f"It is made by {p.brand}.",
+        "price": f"It costs {_price(p)}." if p.price is not None else "It has no listed price.",
+        "rating": f"It is rated {p.rating:g} out of 5." if p.rating is not None else "It has no rating yet.",
+        "category": f"It is in {p.category}.",
     }[attr]
 
 

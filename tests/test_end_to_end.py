@@ -40,3 +40,35 @@ def test_policy_question_with_the_real_models(real_chat):
     response = real_chat.respond(ChatRequest(message="can i pay with paypal?"))
     assert response.route == "faq" and response.citations[0].id == "faq-payment-methods"
     assert "PayPal" in response.text
+
+
+def test_the_shipped_adapters_understand_and_answer_a_follow_up(demo_shop_real, smollm_dir):
+    """The shipped rewrite and answer adapters on the real model: a follow-up about the shown
+    products is understood by the adapter, answered from the records, and checked against them."""
+    from assistant.generation.adapters import DEFAULT_BASE, AdapterRegistry, adapter_for_task
+    from assistant.generation.embedded import EmbeddedGenerator
+
+    registry = AdapterRegistry(smollm_dir / "no-registry.json")  # the shipped adapters alone
+    names = {t: adapter_for_task(t, {}, registry, DEFAULT_BASE) for t in ("rewrite", "answer")}
+    assert names == {"rewrite": "rewrite-lora", "answer": "answer-lora"}
+    gen = EmbeddedGenerator(smollm_dir, adapters=lambda name: registry.get(name).path)
+    options = ChatOptions(
+        shop_name="Harbor & Pine",
+        rewrite_adapter=names["rewrite"],
+        answer_adapter=names["answer"],
+        model_budget_ms=None,  # wait for the answer: this checks its content, not its speed
+        rewrite_budget_ms=None,
+        base_model=DEFAULT_BASE,
+    )
+    chat = ChatService(demo_shop_real.index, gen, demo_shop_real.orders, options)
+    first = chat.respond(ChatRequest(message="waterproof boots"))
+    shown = [demo_shop_real.index.products.get(c.id) for c in first.products]
+    follow = chat.respond(ChatRequest(message="which of those has the best rating?", state=first.state))
+    assert follow.model.understood_by == "rewrite-lora on smollm2-135m-instruct", follow.model
+    best = max(shown, key=lambda p: p.rating)
+    assert [c.id for c in follow.products] == [best.id]  # picked from the records, not by the model
+    if follow.model.written_by:  # the adapter's sentence reached the shopper: it names the right one
+        closing = follow.text.rsplit("\n\n", 1)[-1]
+        assert best.title in closing and all(p.title not in closing for p in shown if p.id != best.id)
+    else:
+        assert follow.verifier.unsupported

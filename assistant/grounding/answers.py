@@ -73,11 +73,21 @@ def check_answer(
         return []
     shown = list(shown if shown is not None else products)
     problems: list[str] = []
-    mentions = _mentions(text, products)
+    about_ids = {p.id for p in products}
+    everyone = list(products) + [p for p in shown if p.id not in about_ids]
+    mentions = _mentions(text, everyone)  # any shown title, so naming the wrong product is seen
+    single = len(products) == 1 and kind in {"stock", "attribute"}
+    if single:
+        problems += [
+            f"names the {p.title}, not the product asked about" for _, p in mentions if p.id not in about_ids
+        ]
+    if not mentions and single:
+        mentions = [(-1, products[0])]  # "Yes, it is in stock.": its one product is the subject
     if not mentions:
         return ["names none of the products it is about"]
     for start, product in mentions:
-        tail = text[start + len(product.title) : start + len(product.title) + 60]
+        after = 0 if start < 0 else start + len(product.title)
+        tail = text[after : after + 60]
         tail = re.split(r"[;!?]\s|\.\s|, |\band\b|\bfor the\b|\bagainst\b|\bwhile\b", tail)[0]
         for match in _NUMBER.finditer(tail):
             problem = _number_problem(

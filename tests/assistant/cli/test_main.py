@@ -111,3 +111,23 @@ def test_eval_chat_leaves_out_examples_that_are_also_questions(env):
     assert "examples left out because they are also questions: 1" in result.output
     data = json.loads(out.read_text())
     assert data["examples_dropped_overlap"] == 1 and data["questions"]["n"] == 2
+
+
+@pytest.mark.slow
+def test_eval_followups_compares_rules_and_adapters_in_one_run(env):
+    """Held-out follow-ups through whole turns (the fake engine writes no valid intent, so the
+    adapters' config falls back to the rules and both must understand the same share)."""
+    import json
+
+    out = env / "followups.json"
+    result = CliRunner().invoke(cli, ["eval", "followups", "--size", "1", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    rules, adapters = data["rules"], data["adapters"]
+    assert data["turns"] > 100 and rules["turns"] == adapters["turns"] == data["turns"]
+    assert 0.2 < rules["understood"] < 1.0  # the rules miss held-out wordings; measured, not asserted exact
+    assert adapters["adapters"] == {"rewrite": "rewrite-lora", "answer": "answer-lora"}  # shipped ones
+    assert adapters["understood_by"] == {"rules": adapters["turns"]}  # the fake's text is never an intent
+    assert abs(adapters["understood"] - rules["understood"]) < 0.05
+    bad = CliRunner().invoke(cli, ["eval", "followups", "--configs", "magic"])
+    assert bad.exit_code != 0 and "unknown chat config 'magic'" in bad.output

@@ -34,6 +34,8 @@ SHOWN = [A, B, C]
         ("The Frostline Snow Boot has the best rating, 4.8 out of 5.", [B], "best:rating"),
         ("Sorry, the Frostline Snow Boot is out of stock right now.", [B], "stock"),
         ("Yes, the Ridgeline Hiking Boot is in stock.", [A], "stock"),
+        ("Yes, it is in stock.", [A], "stock"),
+        ("It costs 59.99 USD.", [C], "attribute"),
         ("The Puddle Rain Boot comes in US 6-12.", [C], "attribute"),
         (
             "The Puddle Rain Boot is cheaper at 59.99 USD; the Ridgeline Hiking Boot costs 149.99 USD and is rated higher.",
@@ -66,7 +68,10 @@ def test_true_answers_pass(text, about, kind):
             "compare",
             "it is not",
         ),
-        ("It is a great boot.", [A], "attribute", "names none"),
+        ("It is a great boot.", [A, B], "compare", "names none"),
+        ("Yes, it is in stock.", [B], "stock", "out of stock"),
+        ("It costs 49.99 USD.", [C], "attribute", "not the price"),
+        ("Yes, the Ridgeline Hiking Boot is in stock.", [B], "stock", "not the product asked about"),
     ],
 )
 def test_false_claims_are_caught(text, about, kind, needle):
