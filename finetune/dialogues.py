@@ -384,6 +384,9 @@ class DialogueMaker:
         self.categories = [c for c, ps in self.by_category.items() if len(ps) >= 2]
         self.faq = list(faq)
         self.rng = random.Random(seed)
+        # The answers' wording draws from its own stream, so editing an answer template never
+        # changes which rewrite examples are drawn (nor their fingerprint).
+        self.phrasing = random.Random(seed + 7919)
         self.colors = sorted({p.color.split("/")[0].strip().lower() for p in self.products if p.color})
         self.brands = sorted({p.brand for p in self.products if p.brand})
 
@@ -451,10 +454,10 @@ class DialogueMaker:
                     return None
                 op, args["attr"] = "attribute", attr
                 answer_kind, facts = "attribute", answer_facts("attribute", [target], attr)
-                answer = _attribute_answer(target, attr, rng)
+                answer = _attribute_answer(target, attr, self.phrasing)
             elif kind == "stock":
                 answer_kind, facts = "stock", answer_facts("stock", [target])
-                answer = _stock_answer(target, rng)
+                answer = _stock_answer(target, self.phrasing)
             elif kind == "compare":
                 if len(shown) < 2:
                     return None
@@ -464,7 +467,7 @@ class DialogueMaker:
                 args["ref"] = f"{a},{b}"
                 pair = [shown[a - 1], shown[b - 1]]
                 answer_kind, facts = "compare", answer_facts("compare", pair)
-                answer = _compare_answer(pair, rng)
+                answer = _compare_answer(pair, self.phrasing)
                 if answer is None:
                     return None
         elif kind == "stock_named":
@@ -473,7 +476,7 @@ class DialogueMaker:
             slots["title"] = target.title
             op, args["ref"] = "stock", "named"
             answer_kind, facts = "stock", answer_facts("stock", [target])
-            answer = _stock_answer(target, rng)
+            answer = _stock_answer(target, self.phrasing)
         elif kind.startswith("best_"):
             measure = kind.split("_")[1]
             op, args["measure"] = "best", measure
@@ -485,7 +488,7 @@ class DialogueMaker:
                 return None  # a tie: no single right answer
             answer_kind = f"best:{measure}"
             facts = answer_facts(answer_kind, shown)
-            answer = _best_answer(self.by_id[pid], measure, rng)
+            answer = _best_answer(self.by_id[pid], measure, self.phrasing)
         elif kind == "order":
             item = rng.choice(self.products)
             slots["item"] = item.title.split()[-1].lower()
@@ -539,7 +542,7 @@ class DialogueMaker:
             answer = f"Here are {len(shown)} options."
         else:
             p = self.by_id[pid]
-            answer = self.rng.choice(LIST_ANSWERS).format(n=len(shown), title=p.title, price=_price(p))
+            answer = self.phrasing.choice(LIST_ANSWERS).format(n=len(shown), title=p.title, price=_price(p))
         return Turn("list", state.query, state, "none", Intent(op="search"), answer, "list", facts)
 
 
@@ -578,13 +581,14 @@ def _attribute_answer(p: Any, attr: str, rng: random.Random) -> str:
 
 
 def _best_answer(p: Any, measure: str, rng: random.Random) -> str:
+    """The chosen product's card is shown with the answer, so "it" names it (and keeps it short)."""
     if measure == "rating":
         return rng.choice(
-            ["The {t} has the best rating, {r:g} out of 5.", "The best rated is the {t}, at {r:g} out of 5."]
-        ).format(t=p.title, r=p.rating)
+            ["It has the best rating, {r:g} out of 5.", "It is the best rated, at {r:g} out of 5."]
+        ).format(r=p.rating)
     word = "cheapest" if measure == "cheapest" else "most expensive"
-    return rng.choice(["The {w} is the {t} at {pr}.", "The {t} is the {w}, at {pr}."]).format(
-        w=word, t=p.title, pr=_price(p)
+    return rng.choice(["It is the {w}, at {pr}.", "It is the {w} of these, at {pr}."]).format(
+        w=word, pr=_price(p)
     )
 
 
@@ -596,10 +600,9 @@ def _compare_answer(pair: Sequence[Any], rng: random.Random) -> str | None:
     top: Any = None
     if a.rating is not None and b.rating is not None and a.rating != b.rating:
         top = a if a.rating > b.rating else b
-    if top is cheap:  # each title once: the word-level verifier drops repeated words
-        return f"The {cheap.title} is cheaper at {_price(cheap)} and rated higher; the {dear.title} costs {_price(dear)}."
-    rated = " and is rated higher" if top is dear else ""
-    return f"The {cheap.title} is cheaper at {_price(cheap)}; the {dear.title} costs {_price(dear)}{rated}."
+    if top is cheap:  # short: it must fit the budget; the price right after the title is checked
+        return f"The {cheap.title} costs {_price(cheap)}, is cheaper and is rated higher."
+    return f"The {cheap.title} costs {_price(cheap)} and is cheaper."
 
 
 # How many turns of each kind one build makes (scaled by `size`): the mix the adapters learn.

@@ -135,6 +135,7 @@ class _Answer:
     about: list[Any]
     shown: list[Any]
     facts: list[str]
+    subject: Any = None  # the one card shown with the answer, what "it" means
 
 
 @dataclass
@@ -537,7 +538,7 @@ class ChatService:
                 shown = [p for p in map(self._lookup, state.product_ids if state else []) if p is not None]
                 about = shown if turn.op == "best" else [product]
                 plan.answer = _Answer(
-                    kind, about, shown or [product], answer_facts(kind, about, turn.attribute)
+                    kind, about, shown or [product], answer_facts(kind, about, turn.attribute), product
                 )
             return plan
         if turn.op == "compare":
@@ -811,7 +812,9 @@ class ChatService:
             report.unsupported += verdict.unsupported
             return False
         if answer is not None:
-            problems = check_answer(sentence, answer.about, kind=answer.kind, shown=answer.shown)
+            problems = check_answer(
+                sentence, answer.about, kind=answer.kind, shown=answer.shown, subject=answer.subject
+            )
             if problems:
                 report.unsupported += problems
                 return False

@@ -64,11 +64,18 @@ def _subject(text: str, at: int, mentions: list[tuple[int, Any]]) -> Any | None:
 
 
 def check_answer(
-    text: str, products: Sequence[Any], *, kind: str, shown: Sequence[Any] | None = None
+    text: str,
+    products: Sequence[Any],
+    *,
+    kind: str,
+    shown: Sequence[Any] | None = None,
+    subject: Any | None = None,
 ) -> list[str]:
     """What in `text` contradicts the records (empty: nothing). `products` are the records the answer
     may talk about; `shown` the list a superlative ranges over (default: `products`); `kind` is the
-    answer task's kind (stock, attribute, best:rating, compare, list, policy)."""
+    answer task's kind (stock, attribute, best:rating, compare, list, policy); `subject` the product
+    an answer that names none ("It is the cheapest, at 44.99 USD.") is about: the one card shown
+    with it (default: the only product of a stock or attribute answer)."""
     if kind == "policy":
         return []
     shown = list(shown if shown is not None else products)
@@ -81,14 +88,20 @@ def check_answer(
         problems += [
             f"names the {p.title}, not the product asked about" for _, p in mentions if p.id not in about_ids
         ]
-    if not mentions and single:
-        mentions = [(-1, products[0])]  # "Yes, it is in stock.": its one product is the subject
+    if subject is None and single:
+        subject = products[0]
+    if not mentions and subject is not None:
+        mentions = [(-1, subject)]  # "Yes, it is in stock.": the product on the card is the subject
     if not mentions:
         return ["names none of the products it is about"]
     for start, product in mentions:
         after = 0 if start < 0 else start + len(product.title)
         tail = text[after : after + 60]
-        tail = re.split(r"[;!?]\s|\.\s|, |\band\b|\bfor the\b|\bagainst\b|\bwhile\b", tail)[0]
+        # a named product's claim ends at the next clause; an answer about "it" is about it throughout
+        clause = (
+            r"[;!?]\s|\.\s" if start < 0 else r"[;!?]\s|\.\s|, |\band\b|\bfor the\b|\bagainst\b|\bwhile\b"
+        )
+        tail = re.split(clause, tail)[0]
         for match in _NUMBER.finditer(tail):
             problem = _number_problem(
                 float(match.group(0)), tail[: match.start()], tail[match.end() :], product
@@ -134,14 +147,14 @@ def check_answer(
 def _number_problem(value: float, before: str, after: str, product: Any) -> str | None:
     """A number written about a product: a price must be its price, a rating its rating, and any
     other number must appear in its record (a size like "3 oz", a model number in the title)."""
-    if _PRICE_AFTER.match(after) or _PRICE_BEFORE.search(before):
-        ok = product.price is not None and abs(value - product.price) < 0.005
-        return None if ok else f"not the price of the {product.title}"
     if _RATING_AFTER.match(after) or _RATING_BEFORE.search(before):
         if _RATING_AFTER.match(after) and value == 5 and before.rstrip().endswith("out of"):
             return None
         ok = product.rating is not None and abs(value - product.rating) < 0.005
         return None if ok else f"not the rating of the {product.title}"
+    if _PRICE_AFTER.match(after) or _PRICE_BEFORE.search(before):
+        ok = product.price is not None and abs(value - product.price) < 0.005
+        return None if ok else f"not the price of the {product.title}"
     if before.rstrip().lower().endswith("out of") and value == 5:
         return None
     own = " ".join(

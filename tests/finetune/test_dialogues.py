@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from assistant.chat.understanding import parse_intent
-from assistant.grounding.answers import ANSWER_WORDS, check_answer
+from assistant.grounding.answers import ANSWER_WORDS, best_by, check_answer
 from assistant.grounding.verify import verify
 from finetune.dialogues import T, _split_templates, build_dialogue_task, heldout_turns
 from finetune.tasks import TASKS
@@ -57,7 +57,8 @@ def test_gold_answers_pass_both_checks():
         assert verify(t.answer, [*t.facts, t.message, ANSWER_WORDS], names, closed_vocabulary=True).ok, (
             t.answer
         )
-        assert check_answer(t.answer, about, kind=t.answer_kind, shown=shown) == [], t.answer
+        subject = best_by(shown, t.answer_kind.split(":")[1]) if t.answer_kind.startswith("best") else None
+        assert check_answer(t.answer, about, kind=t.answer_kind, shown=shown, subject=subject) == [], t.answer
         checked += 1
     assert checked > 40
 

@@ -79,7 +79,8 @@ def served(vllm_python: Path, smollm_dir: Path, tmp_path_factory: pytest.TempPat
 def test_models_lists_base_and_adapter(served):
     settings, _, state = served
     data = httpx.get(f"{state.url}/v1/models", timeout=10).json()["data"]
-    assert {m["id"] for m in data} == {"smollm2-135m-instruct", "cs-test"}
+    # the registered adapter and the shipped task adapters, all on one base (multi-LoRA)
+    assert {m["id"] for m in data} == {"smollm2-135m-instruct", "cs-test", "rewrite-lora", "answer-lora"}
     assert state.models == {"smollm2-135m-instruct": "base", "cs-test": "lora"}
     assert serving.endpoint_for(settings.home, "cs-test") == state.url  # the record routes the name
 

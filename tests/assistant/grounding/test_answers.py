@@ -84,3 +84,22 @@ def test_best_by_reads_the_records():
         best_by(SHOWN, "cheapest") is C and best_by(SHOWN, "priciest") is A and best_by(SHOWN, "rating") is B
     )
     assert best_by([], "rating") is None
+
+
+def test_an_answer_about_the_card_may_say_it():
+    assert (
+        check_answer("It is the cheapest, at 59.99 USD.", SHOWN, kind="best:cheapest", shown=SHOWN, subject=C)
+        == []
+    )
+    wrong = check_answer(
+        "It is the cheapest, at 49.99 USD.", SHOWN, kind="best:cheapest", shown=SHOWN, subject=C
+    )
+    assert wrong and "not the price" in wrong[0]
+    named = check_answer(
+        "The Ridgeline Hiking Boot is the cheapest.", SHOWN, kind="best:cheapest", shown=SHOWN, subject=C
+    )
+    assert named and "Puddle Rain Boot" in named[0]
+    assert check_answer(
+        "The Puddle Rain Boot costs 59.99 USD, is cheaper and is rated higher.", [A, C], kind="compare"
+    )
+    assert check_answer("The Puddle Rain Boot costs 59.99 USD and is cheaper.", [A, C], kind="compare") == []
