@@ -311,13 +311,17 @@ class Turn:
     kind: str
     message: str
     state: ConversationState
-    last: str
     intent: Intent
     answer: str | None = None
     answer_kind: str | None = None
     facts: list[str] = field(default_factory=list)
     faq_id: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def last(self) -> str:
+        """What the turn before was about, as the rewrite prompt says it."""
+        return self.state.last
 
 
 _NOT_NOUNS = frozenset(
@@ -504,9 +508,7 @@ class DialogueMaker:
         if args.get("ref", "").isdigit() and "{short}" in template and _ambiguous(shown, target):
             return None  # two shown products share the name a shopper would use
         intent = Intent.model_validate({"op": op, "args": args})
-        return Turn(
-            kind, message, state, state.last, intent, answer, answer_kind, facts, meta={"template": template}
-        )
+        return Turn(kind, message, state, intent, answer, answer_kind, facts, meta={"template": template})
 
     def policy_turn(self, heldout: bool) -> Turn | None:
         """A policy question asked in the middle of a product conversation (op `policy`) and its
@@ -525,7 +527,6 @@ class DialogueMaker:
             "policy",
             message,
             state,
-            state.last,
             Intent(op="policy"),
             _first_sentence(row["answer"]),
             "policy",
@@ -543,7 +544,7 @@ class DialogueMaker:
         else:
             p = self.by_id[pid]
             answer = self.phrasing.choice(LIST_ANSWERS).format(n=len(shown), title=p.title, price=_price(p))
-        return Turn("list", state.query, state, "none", Intent(op="search"), answer, "list", facts)
+        return Turn("list", state.query, state, Intent(op="search"), answer, "list", facts)
 
 
 def _ambiguous(shown: Sequence[Any], target: Any) -> bool:

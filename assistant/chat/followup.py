@@ -80,6 +80,14 @@ class FollowUp:
     kind: str = "refine"  # for a refined search: "refine", "cheaper" or "pricier"
 
 
+def price_bound(prices: list[float], *, cheaper: bool) -> dict[str, float | None]:
+    """Filters for "cheaper" (below the lowest of these prices) or "pricier" (above the highest);
+    the opposite bound goes. One rule for the fallback rules and the rewrite adapter's requests."""
+    if cheaper:
+        return {"price_max": round(min(prices) - 0.01, 2), "price_min": None}
+    return {"price_min": round(max(prices) + 0.01, 2), "price_max": None}
+
+
 def resolve_followup(message: str, state: ConversationState | None, schema: CatalogSchema) -> FollowUp | None:
     """The follow-up this message is, against the last product turn; None for a fresh question."""
     if state is None or not state.product_ids:
@@ -94,12 +102,7 @@ def resolve_followup(message: str, state: ConversationState | None, schema: Cata
             price = state.prices[index] if index < len(state.prices) else None
             cheaper, pricier = _CHEAPER.search(message), _PRICIER.search(message)
             if price is not None and (cheaper or pricier):  # "cheaper than the first one"
-                bound = (
-                    {"price_max": round(price - 0.01, 2)}
-                    if cheaper
-                    else {"price_min": round(price + 0.01, 2)}
-                )
-                merged = {**state.filters.model_dump(), "price_min": None, "price_max": None, **bound}
+                merged = {**state.filters.model_dump(), **price_bound([price], cheaper=bool(cheaper))}
                 return FollowUp(
                     query=state.query,
                     filters=Filters.model_validate(merged),
@@ -118,10 +121,10 @@ def resolve_followup(message: str, state: ConversationState | None, schema: Cata
     prices = [p for p in state.prices if p is not None]
     kind = "refine"
     if _CHEAPER.search(message) and prices:
-        update.update(price_max=round(min(prices) - 0.01, 2), price_min=None)
+        update.update(price_bound(prices, cheaper=True))
         kind = "cheaper"
     elif _PRICIER.search(message) and prices:
-        update.update(price_min=round(max(prices) + 0.01, 2), price_max=None)  # the old cap goes
+        update.update(price_bound(prices, cheaper=False))  # the old cap goes
         kind = "pricier"
     named = {w for phrase in parsed.matched for w in tokenize(phrase)}  # colours, brands: now filters
     leftover = [w for w in tokenize(parsed.text) if w not in _FILLER and w not in named]

@@ -39,6 +39,7 @@ from assistant.chat.understanding import (
     from_followup,
     parse_intent,
     resolve,
+    shown_records,
     state_lines,
 )
 from assistant.errors import BadInput
@@ -121,8 +122,7 @@ class _Plan:
     sources: list[str]
     question: str
     state: ConversationState | None = None  # set by product turns: what a follow-up refers to
-    # For the answer task: (kind, the records it is about, the list a superlative ranges over, attribute)
-    answer: _Answer | None = None
+    answer: _Answer | None = None  # what the answer adapter is asked, where the turn has one
     request: TurnRequest | None = None  # what the turn understood the message as
 
 
@@ -153,6 +153,14 @@ _ORDER_FOLLOWUP = re.compile(
 _STOCK_QUESTION = re.compile(
     r"\b(?:in stock|out of stock|available|availability|sold out|have any left|back in stock)\b", re.I
 )
+
+
+def _close(chunks: Iterator[str]) -> None:
+    """Stop a generation early: the embedded engine frees its batch row when its stream is closed."""
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()
+
 
 # Closing sentences run here so a turn can stop waiting for them (shop.model_budget_ms).
 _MODEL_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="chat-model")
@@ -321,11 +329,13 @@ class ChatService:
             state = state.model_copy(update={"last": plan.route})
         return state
 
+    def _answer_task(self, plan: _Plan) -> _Answer | None:
+        """The answer adapter's task for this plan, when there is an adapter and the plan has one."""
+        return plan.answer if self.options.answer_adapter else None
+
     def _writer(self, plan: _Plan) -> str | None:
         """The adapter that writes this plan's model text."""
-        if plan.answer is not None and self.options.answer_adapter:
-            return self.options.answer_adapter
-        return self.adapter
+        return self.options.answer_adapter if self._answer_task(plan) is not None else self.adapter
 
     def check_message(self, message: str) -> str:
         text = (message or "").strip()
@@ -490,9 +500,7 @@ class ChatService:
             for chunk in chunks:
                 out += chunk
                 if stop.is_set() or "\n" in out:
-                    close = getattr(chunks, "close", None)
-                    if close is not None:
-                        close()
+                    _close(chunks)
                     break
             return out
 
@@ -535,7 +543,7 @@ class ChatService:
             product = search.get(pid)
             kind = {"best": f"best:{turn.measure}", "stock": "stock", "attribute": "attribute"}.get(turn.op)
             if kind is not None and product is not None:
-                shown = [p for p in map(self._lookup, state.product_ids if state else []) if p is not None]
+                shown = shown_records(state, self._lookup)
                 about = shown if turn.op == "best" else [product]
                 plan.answer = _Answer(
                     kind, about, shown or [product], answer_facts(kind, about, turn.attribute), product
@@ -745,7 +753,7 @@ class ChatService:
         most = 1 if position == "outro" else 2  # a closing line is one sentence
         report.checked = True
         question = scrub(plan.question, LOG_KINDS) if self.redact_model_input else plan.question
-        answer = plan.answer if self.options.answer_adapter else None
+        answer = self._answer_task(plan)
         if answer is not None:
             # The answer adapter: one short sentence from the fact lines, checked against the records.
             messages = answer_messages(answer.facts, answer.kind, question)
@@ -772,9 +780,7 @@ class ChatService:
                 chunks = self.generator.stream(request)
                 for chunk in chunks:
                     if stop is not None and stop.is_set():  # over budget: stop the engine's work too
-                        close = getattr(chunks, "close", None)
-                        if close is not None:
-                            close()
+                        _close(chunks)
                         return
                     buffer += chunk
                     done, buffer = split_sentences(buffer)

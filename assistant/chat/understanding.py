@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from assistant.chat.followup import ConversationState, FollowUp
+from assistant.chat.followup import ConversationState, FollowUp, price_bound
 from assistant.errors import BadInput
 from assistant.grounding.answers import best_by
 from retrieval.filters import Filters
@@ -278,8 +278,7 @@ def resolve(
         )
     if op == "best":
         measure = args["measure"]
-        shown = [p for p in (lookup(pid) for pid in ids) if p is not None]
-        pick = best_of(shown, measure)
+        pick = best_of(shown_records(state, lookup), measure)
         if pick is None:
             raise IntentError(f"none of the shown products has a {measure}")
         return TurnRequest(
@@ -300,10 +299,7 @@ def resolve(
         known = [p for p in prices if p is not None]
         if not known:
             raise IntentError("the shown products have no prices to compare with")
-        if op == "cheaper":
-            data.update(price_max=round(min(known) - 0.01, 2), price_min=None)
-        else:
-            data.update(price_min=round(max(known) + 0.01, 2), price_max=None)
+        data.update(price_bound(known, cheaper=op == "cheaper"))
     else:
         if "color" in args:
             data["colors"] = [args["color"].replace("_", " ")]
@@ -320,8 +316,7 @@ def resolve(
         if "add" in args:
             query = f"{query} {args['add'].replace('_', ' ')}".strip()
     if not data.get("categories"):
-        kinds = sorted({p.category for p in (lookup(pid) for pid in ids) if p is not None and p.category})
-        data["categories"] = kinds
+        data["categories"] = shown_categories(state, lookup)
     try:
         filters = Filters.model_validate(data)
     except ValidationError as exc:
@@ -330,6 +325,16 @@ def resolve(
         op, "refined the last search"
     )
     return TurnRequest(op=op, query=query, filters=filters, note=note, source="model")
+
+
+def shown_records(state: ConversationState | None, lookup: Callable[[str], Any]) -> list[Any]:
+    """The records of the products shown last, in order (a product gone from the catalogue is left out)."""
+    return [p for p in map(lookup, state.product_ids if state else []) if p is not None]
+
+
+def shown_categories(state: ConversationState | None, lookup: Callable[[str], Any]) -> list[str]:
+    """The categories of the shown products: what "cheaper ones?" / "in blue?" keep searching in."""
+    return sorted({p.category for p in shown_records(state, lookup) if p.category})
 
 
 def best_of(products: Sequence[Any], measure: str) -> str | None:
@@ -355,8 +360,7 @@ def from_followup(
     if order_followup:
         return TurnRequest(op="order")
     if follow is not None and follow.superlative is not None and state is not None:
-        shown = [p for p in (lookup(pid) for pid in state.product_ids) if p is not None]
-        pick = best_of(shown, follow.superlative)
+        pick = best_of(shown_records(state, lookup), follow.superlative)
         if pick is not None:
             return TurnRequest(
                 op="best",
@@ -370,16 +374,9 @@ def from_followup(
         return TurnRequest(op="stock", product_ids=[named_stock], note="the product you named")
     if follow is not None and follow.filters is not None:
         filters = follow.filters
-        if not filters.categories and state is not None:
-            kinds = sorted(
-                {
-                    p.category
-                    for p in (lookup(pid) for pid in state.product_ids)
-                    if p is not None and p.category
-                }
-            )
-            if kinds:
-                filters = filters.model_copy(update={"categories": kinds})
+        kinds = shown_categories(state, lookup) if not filters.categories else []
+        if kinds:
+            filters = filters.model_copy(update={"categories": kinds})
         op: Op = (
             "cheaper" if follow.kind == "cheaper" else "pricier" if follow.kind == "pricier" else "refine"
         )

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from assistant.cli.common import print_rows, settings_of, write_json
+from assistant.cli.common import comma_list, print_rows, settings_of, write_json
 
 if TYPE_CHECKING:
     from assistant.assist.feedback import AssistFeedback
@@ -215,7 +215,7 @@ def register(cli: click.Group) -> None:
         from retrieval.datasets import load_labelled_questions
 
         try:
-            cuts = [float(t) for t in thresholds.split(",") if t.strip()]
+            cuts = [float(t) for t in comma_list(thresholds)]
         except ValueError as exc:
             raise click.BadParameter(f"{thresholds!r} is not a comma-separated list of numbers") from exc
         if not cuts or any(not 0.0 <= t <= 1.0 for t in cuts):

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from assistant.cli.common import print_rows, settings_of, write_json
+from assistant.cli.common import comma_list, print_rows, settings_of, write_json
 from assistant.config import Settings
 
 
@@ -44,10 +44,10 @@ def bench_generate_cmd(
     from assistant.generation.factory import create_generator
 
     settings = settings_of(ctx)
-    levels = [int(x) for x in concurrency.split(",") if x.strip()]
+    levels = [int(x) for x in comma_list(concurrency)]
     runs: list[tuple[str, Generator, str | None]] = []
     built: dict[tuple[str, str | None], Generator] = {}
-    for spec in (x.strip() for x in engine.split(",") if x.strip()):
+    for spec in comma_list(engine):
         name, _, url = spec.partition("@")
         name, _, run_adapter = name.partition(":")
         key = (name, url or None)
@@ -120,7 +120,7 @@ def bench_ingest_cmd(
     from retrieval.evaluate import bench_ingest
 
     try:
-        sizes = [int(x) for x in batch_sizes.split(",") if x.strip()]
+        sizes = [int(x) for x in comma_list(batch_sizes)]
     except ValueError as exc:
         raise click.BadParameter(
             f"{batch_sizes!r} is not a list of whole numbers", param_hint="--batch-sizes"
@@ -173,9 +173,9 @@ def bench_chat_cmd(
     settings = settings_of(ctx, engine)
     shop = Shop(settings)
     shop.ensure_ready()
-    levels = [int(c) for c in concurrency.split(",") if c.strip()]
+    levels = [int(c) for c in comma_list(concurrency)]
     rows = []
-    for name in [c.strip() for c in configs.split(",") if c.strip()]:
+    for name in comma_list(configs):
         chat = shop.chat_config(name)
         for level in levels:
             result = bench_chat(chat, level, rounds=rounds, followups=followups)
@@ -205,7 +205,7 @@ def bench_finetune_cmd(
     from finetune.bench import SETUPS, bench_finetune
 
     settings = settings_of(ctx)
-    names = [s.strip() for s in setups.split(",") if s.strip()]
+    names = comma_list(setups)
     unknown = [n for n in names if n not in SETUPS]
     if unknown:
         raise click.UsageError(f"unknown setup(s) {', '.join(unknown)}; known: {', '.join(SETUPS)}")

@@ -19,6 +19,11 @@ def settings_of(ctx: click.Context, engine: str | None = None) -> Settings:
     return settings
 
 
+def comma_list(value: str) -> list[str]:
+    """The items of a comma-separated option ("1,4", "rules, adapters"), stripped, empties dropped."""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
 def print_rows(rows: list[dict[str, Any]]) -> None:
     """A plain aligned table: one line per row, columns from the first row."""
     if not rows:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from assistant.cli.common import settings_of, write_json
+from assistant.cli.common import comma_list, settings_of, write_json
 from assistant.copystudio.protocol import FORMS, LENGTHS, TONES
 
 
@@ -175,7 +175,7 @@ def register(cli: click.Group) -> None:
             service.products,
             category=category,
             brand=brand,
-            ids=[i.strip() for i in ids.split(",") if i.strip()] if ids else None,
+            ids=comma_list(ids) if ids else None,
         )
         if not chosen:
             raise click.ClickException("the filter selects no products; check --category/--brand spelling")

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import click
 
-from assistant.cli.common import adapter_for, emit_eval, heldout, print_rows, settings_of, write_json
+from assistant.cli.common import (
+    adapter_for,
+    comma_list,
+    emit_eval,
+    heldout,
+    print_rows,
+    settings_of,
+    write_json,
+)
 
 
 @click.group("eval")
@@ -306,11 +314,6 @@ def eval_replies_cmd(
     emit_eval(result, json_path)
 
 
-def register(cli: click.Group) -> None:
-    """Add this module's commands to the main CLI."""
-    cli.add_command(eval_group)
-
-
 @eval_group.command("followups")
 @click.option(
     "--data",
@@ -349,7 +352,7 @@ def eval_followups_cmd(
     customer = next((c.id for c in shop.orders.customers() if shop.orders.orders_for(c.id)), None)
     results: dict[str, object] = {"turns": len(turns), "engine": shop.generator.name}
     rows = []
-    for name in [c.strip() for c in configs.split(",") if c.strip()]:
+    for name in comma_list(configs):
         chat = shop.chat_config(name)
         result = run_turns(chat, maker, turns, customer)
         result["adapters"] = {"rewrite": chat.options.rewrite_adapter, "answer": chat.options.answer_adapter}
@@ -366,3 +369,8 @@ def eval_followups_cmd(
         )
     print_rows(rows)
     write_json(json_path, results)
+
+
+def register(cli: click.Group) -> None:
+    """Add this module's commands to the main CLI."""
+    cli.add_command(eval_group)

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from assistant.cli.common import settings_of, write_json
+from assistant.cli.common import comma_list, settings_of, write_json
 
 
 @click.command("train-ranker")
@@ -145,9 +145,7 @@ def train_config_options(command: Callable[..., Any]) -> Callable[..., Any]:
             option = click.option(
                 f"--{flag}",
                 f.name,
-                callback=lambda _ctx, _param, value: (
-                    [m.strip() for m in value.split(",") if m.strip()] if value else None
-                ),
+                callback=lambda _ctx, _param, value: comma_list(value) if value else None,
                 help=help_text + " (comma-separated)",
             )
         else:

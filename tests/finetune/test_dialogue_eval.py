@@ -16,8 +16,7 @@ def _turn(answer: str, kind: str = "stock") -> Turn:
     return Turn(
         kind,
         "is it in stock?",
-        ConversationState(),
-        "products",
+        ConversationState(last="products"),
         Intent(op="stock", args={"ref": "1"}),
         answer,
         kind,
@@ -39,14 +38,13 @@ def test_wrong_facts_compares_with_the_gold_answer():
 
 def test_understood_counts_routes_for_policy_and_orders_and_requests_otherwise():
     gold = TurnRequest(op="pick", product_ids=["A"])
-    turn = _turn("")
     done = ChatResponse(
         text="x", action="answer", route="products", confidence=1.0, request=gold.model_dump(mode="json")
     )
-    assert understood(done, turn, gold)
-    assert not understood(done, turn, TurnRequest(op="pick", product_ids=["B"]))
-    assert understood(done.model_copy(update={"route": "faq"}), turn, TurnRequest(op="policy"))
-    assert not understood(done, turn, TurnRequest(op="order"))
+    assert understood(done, gold)
+    assert not understood(done, TurnRequest(op="pick", product_ids=["B"]))
+    assert understood(done.model_copy(update={"route": "faq"}), TurnRequest(op="policy"))
+    assert not understood(done, TurnRequest(op="order"))
     assert closing_text(done) == ""  # no model text was shown
     written = done.model_copy(
         update={"text": "facts\n\nYes, it is.", "model": ModelUse(written_by="answer-lora")}
