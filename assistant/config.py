@@ -63,6 +63,19 @@ class AssistSettings(BaseModel):
         "like the chat's intro, else the template sentence); off is faster and fully templated",
     )
     max_ticket_chars: int = Field(default=5000, ge=10, description="Longest ticket text accepted")
+    model_drafts: bool = Field(
+        default=True,
+        description="Let the model draft each suggestion's reply from the ticket and the FAQ answer (the draft "
+        "task's adapter where one fits the base model); a draft is used only if it passes the claim check "
+        "and is still about its FAQ entry, else the templated reply is suggested",
+    )
+    draft_budget_ms: int = Field(
+        default=20000,
+        ge=0,
+        description="How long a ticket waits for its drafts (all drafted together); a draft not done by "
+        "then is dropped for the templated reply. 0 turns drafting off",
+    )
+    draft_max_tokens: int = Field(default=220, ge=16, le=2048, description="Longest draft (tokens)")
 
 
 class CopySettings(BaseModel):

@@ -26,6 +26,10 @@ class TrainConfigError(BadInput):
     """A training setting is out of range; the message names the field and the allowed values."""
 
 
+# The tasks `finetune.tasks.TASKS` builds data for (kept here, where the config is checked).
+TASK_NAMES = ("cs", "copy", "draft", "rewrite", "answer")
+
+
 @dataclass
 class TrainConfig:
     """How one LoRA adapter is trained (CPU-friendly defaults for a 135M model)."""
@@ -100,7 +104,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.target_modules = list(self.target_modules)
         checks = [
-            (self.task in {"cs", "copy", "rewrite", "answer"}, "task", "'cs', 'copy', 'rewrite' or 'answer'"),
+            (self.task in TASK_NAMES, "task", "one of " + ", ".join(TASK_NAMES)),
             (self.rank >= 1, "rank", ">= 1"),
             (self.alpha >= 1, "alpha", ">= 1"),
             (0.0 <= self.dropout < 1.0, "dropout", "in [0, 1)"),

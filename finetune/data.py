@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from prompts.tasks import (
     copy_system_prompt,
     copy_user_prompt,
     cs_system_prompt,
+    draft_messages,
     example_id,
     product_attributes,
 )
@@ -146,6 +147,30 @@ def _read_csv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
 
 
 # -- customer-service replies -------------------------------------------------------------------------
+def _reply_rows(
+    rows: list[dict[str, str]], data: BuiltData, refuse: Callable[[dict[str, str]], str | None] | None = None
+) -> Iterator[tuple[dict[str, str], str, str, str]]:
+    """The rows of a replies file with both sides, each (ticket, reply) once, and its example id:
+    the cs and draft tasks share the ids, so they hold out the same tickets. `refuse` names why a
+    row is skipped (counted in `data.skipped`)."""
+    seen: set[str] = set()
+    for row in rows:
+        question, reply = (row.get("instruction") or "").strip(), (row.get("response") or "").strip()
+        if not question or not reply:
+            data.skipped["empty instruction or response"] += 1
+            continue
+        why = refuse(row) if refuse else None
+        if why:
+            data.skipped[why] += 1
+            continue
+        ex_id = example_id("cs", question, reply)
+        if ex_id in seen:
+            data.skipped["duplicate"] += 1
+            continue
+        seen.add(ex_id)
+        yield row, question, reply, ex_id
+
+
 def build_cs(
     path: str | Path,
     shop_name: str,
@@ -163,17 +188,7 @@ def build_cs(
     values = shop_placeholder_values(shop_name, fills)
     system = cs_system_prompt(shop_name)
     data = BuiltData("cs", [], sources=[str(path)])
-    seen: set[str] = set()
-    for row in rows:
-        question, reply = (row.get("instruction") or "").strip(), (row.get("response") or "").strip()
-        if not question or not reply:
-            data.skipped["empty instruction or response"] += 1
-            continue
-        ex_id = example_id("cs", question, reply)
-        if ex_id in seen:
-            data.skipped["duplicate"] += 1
-            continue
-        seen.add(ex_id)
+    for row, question, reply, ex_id in _reply_rows(rows, data):
         user, n_user = scrub_counts(question)
         answer, n_answer = scrub_counts(reply)
         data.scrubbed.update(n_user + n_answer)
@@ -190,6 +205,82 @@ def build_cs(
         if max_examples and len(data.examples) >= max_examples:
             break
     return data
+
+
+def build_draft(replies: str | Path, faq: str | Path, *, max_examples: int | None = None) -> BuiltData:
+    """Agent-assist drafts: (the FAQ answer of the reply's intent, the ticket) to the agent's reply.
+
+    `replies` is the Bitext layout (instruction, intent, response) that `assist feedback export`
+    writes, so accepted and edited suggestions are the next training data; `faq` is the shop's FAQ
+    (ids = the intents) or Bitext's intent FAQ. Placeholders stay in the target (the service fills
+    what the shop knows after the draft). Ids are the cs task's (`_reply_rows`). Sentences of a reply whose numbers, contacts or names the
+    ticket and answer do not hold are dropped (`clean_reply`).
+    """
+    from retrieval.datasets import load_intent_faq
+
+    answers = {e.id: e.answer for e in load_intent_faq(faq)}
+    if not answers:
+        raise DataError(f"{faq} holds no FAQ answers (columns intent/id and answer)")
+    rows = _read_csv(Path(replies), ("instruction", "intent", "response"))
+    system = draft_messages("", "")[0]["content"]
+    data = BuiltData("draft", [], sources=[str(replies), str(faq)])
+    for row, question, reply, ex_id in _reply_rows(
+        rows, data, lambda row: None if row.get("intent", "").strip() in answers else "intent not in the FAQ"
+    ):
+        intent = row["intent"].strip()
+        ticket, n_user = scrub_counts(question)
+        target, n_reply = scrub_counts(_echoed_numbers(reply, question))
+        data.scrubbed.update(n_user + n_reply)
+        target, dropped = clean_reply(target, [ticket, answers[intent]])
+        data.skipped["sentences with unsupported claims (dropped)"] += dropped
+        if len(target.split()) < 8:
+            data.skipped["reply mostly unsupported"] += 1
+            continue
+        user = draft_messages(ticket, answers[intent])[1]["content"]
+        data.examples.append(
+            Example(ex_id, "draft", system, user, target, meta={"intent": intent, "ticket": ticket})
+        )
+        if max_examples and len(data.examples) >= max_examples:
+            break
+    return data
+
+
+def _echoed_numbers(reply: str, question: str) -> str:
+    """A reply that repeats the ticket's order number gets the placeholder the scrubbed ticket has."""
+    for number in set(re.findall(r"\b\d{5,}\b", question)):
+        reply = re.sub(rf"\b{number}\b", "{{Order Number}}", reply)
+    return reply
+
+
+def clean_reply(text: str, sources: Sequence[str]) -> tuple[str, int]:
+    """The reply without its sentences whose numbers, contacts or names the sources do not hold
+    (references that invent teach a model to invent), list items renumbered; and how many went."""
+    from assistant.grounding.replies import claims
+
+    kept: dict[int, list[str]] = {}
+    markers: dict[int, str] = {}
+    dropped = 0
+    for claim in claims(text, sources):
+        markers[claim.line] = claim.marker
+        if claim.problems:
+            dropped += 1
+        else:
+            kept.setdefault(claim.line, []).append(claim.text)
+    lines: list[str] = []
+    item = 0
+    for n in range(len(text.splitlines())):
+        if n not in markers:  # a blank line
+            if lines and lines[-1]:
+                lines.append("")
+            continue
+        if n not in kept:
+            continue
+        marker = markers[n]
+        if marker.strip()[:1].isdigit():
+            item += 1
+            marker = re.sub(r"\d+", str(item), marker, count=1)
+        lines.append(marker + " ".join(kept[n]))
+    return "\n".join(lines).strip(), dropped
 
 
 # -- product copy -----------------------------------------------------------------------------------

@@ -18,18 +18,13 @@ kept Unicode words and whole placeholders and did not stem (it scored lower on s
 from __future__ import annotations
 
 import functools
-import re
 import statistics
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from assistant.grounding.pii import find_pii
+from assistant.grounding.replies import invented_contacts
 from finetune.data import Example, placeholders_in
-
-_URL_RE = re.compile(
-    r"\b(?:https?://|www\.)\S+|\b[a-z0-9-]+\.(?:com|net|org|io|co|shop|store)\b", re.IGNORECASE
-)
 
 
 @functools.cache
@@ -44,16 +39,6 @@ def rouge_l(candidate: str, reference: str) -> float:
     """ROUGE-L F1 of a candidate against one reference (rouge-score, Porter-stemmed tokens; see the
     module docstring). 0.0 when either side has no tokens."""
     return float(_rouge_l_scorer().score(reference, candidate)["rougeL"].fmeasure)
-
-
-def invented_contacts(reply: str, prompt: str) -> list[str]:
-    """Emails, phone numbers and URLs in the reply that the prompt did not contain."""
-    pii = find_pii(reply, {"email", "phone"})
-    without_emails = reply
-    for f in pii:
-        without_emails = without_emails.replace(f.text, " ")
-    found = [f.text for f in pii] + _URL_RE.findall(without_emails)
-    return [x for x in found if x.lower() not in prompt.lower()]
 
 
 def reply_format(

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from finetune.config import TrainConfig
-from finetune.data import BuiltData, DataError, build_copy, build_cs
+from finetune.data import BuiltData, DataError, build_copy, build_cs, build_draft
 
 log = logging.getLogger(__name__)
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -36,6 +36,16 @@ def _cs(paths: Sequence[Path], shop: str, max_examples: int | None) -> BuiltData
 
 def _copy(paths: Sequence[Path], shop: str, max_examples: int | None) -> BuiltData:
     return build_copy(paths, shop, max_examples=max_examples)
+
+
+def _draft(paths: Sequence[Path], shop: str, max_examples: int | None) -> BuiltData:
+    if len(paths) != 2:
+        raise DataError(
+            "the draft task reads a replies file (instruction,intent,response) and the FAQ its intents "
+            "name; pass --data replies.csv --data faq.csv"
+        )
+    replies, faq = sorted(paths, key=lambda p: "faq" in p.name.lower())
+    return build_draft(replies, faq, max_examples=max_examples)
 
 
 def _dialogue(task: str) -> Callable[[Sequence[Path], str, int | None], BuiltData]:
@@ -61,6 +71,12 @@ TASKS: dict[str, Task] = {
         "product descriptions from attributes",
         _copy,
         lambda: [SHARED_DATA / "copy" / "flipkart_products.csv", DEMO_PRODUCTS],
+    ),
+    "draft": Task(
+        "draft",
+        "agent-assist reply drafts from the ticket and the shop's FAQ answer",
+        _draft,
+        lambda: [SHARED_DATA / "cs" / "replies_train.csv", SHARED_DATA / "cs" / "faq.csv"],
     ),
     "rewrite": Task(
         "rewrite",

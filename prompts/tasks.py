@@ -120,3 +120,13 @@ def answer_messages(facts: list[str], ask: str, question: str) -> list[dict[str,
         {"role": "system", "content": render("tasks/answer_system")},
         {"role": "user", "content": render("tasks/answer_user", facts=facts, ask=ask, question=question)},
     ]
+
+
+def draft_messages(ticket: str, answer: str) -> list[dict[str, str]]:
+    """The draft task's turns (agent assist): the shop's FAQ answer and the ticket; the adapter
+    answers with the reply an agent may send. Order facts are not here: they are rendered from
+    data under the draft, so the model never restates an order."""
+    return [
+        {"role": "system", "content": render("tasks/draft_system")},
+        {"role": "user", "content": render("tasks/draft_user", answer=answer, ticket=ticket)},
+    ]

@@ -57,6 +57,15 @@ class Suggestion(BaseModel):
     placeholders: list[str] = Field(default_factory=list, description="Placeholders the agent must fill")
     filled: dict[str, str] = Field(default_factory=dict, description="Placeholders filled from data")
     opening_from_model: bool = Field(default=False, description="The first sentence was written by the model")
+    written_by: str = Field(
+        default="template",
+        description="Who wrote the reply's words: 'template' (the FAQ answer as written) or the model and "
+        "adapter that drafted it",
+    )
+    draft_problems: list[str] = Field(
+        default_factory=list,
+        description="Why the model's draft was not used (claims the sources do not hold, off topic, late)",
+    )
 
 
 class Suggestions(BaseModel):

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -25,8 +28,10 @@ from assistant.assist.policy import Policies, PolicyMap, Subflow, load_policies,
 from assistant.assist.protocol import Source, Suggestion, Suggestions, Ticket
 from assistant.config import AssistSettings
 from assistant.errors import BadInput
+from assistant.generation.base import GeneratorError
 from assistant.grounding.pii import ORDER_ID_PATTERN, scrub
 from assistant.stores.orders import Customer, Order, OrderSource
+from prompts.tasks import draft_messages
 from retrieval.schema import FAQEntry
 
 if TYPE_CHECKING:
@@ -42,6 +47,8 @@ OPENING_WORDS = """thank thanks reaching contacting sorry hear understand apolog
     frustrating trouble glad happy help assist sort look into request question concern waiting wait patience
     refund return order package delivery account password money back"""
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
+# Drafts of one ticket run here together, so the embedded engine decodes them in one batch.
+_DRAFT_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="assist-draft")
 
 
 class TicketError(BadInput):
@@ -163,6 +170,8 @@ class SuggestService:
         shop_name: str = "our shop",
         generator: Callable[[], Generator] | None = None,
         adapter: str | None = None,
+        draft_adapter: str | None = None,
+        base_name: str = "base model",
         currency: str = "USD",
     ) -> None:
         self.faq = faq
@@ -173,21 +182,26 @@ class SuggestService:
         self.shop_name = shop_name
         self._generator = generator
         self.adapter = adapter
+        self.draft_adapter = draft_adapter
+        self.base_name = base_name
         self.currency = currency
 
     @classmethod
     def from_shop(cls, shop: Any) -> SuggestService:
         """The service over a `Shop` (duck-typed: the shop composes services, not the other way)."""
-        from assistant.generation.adapters import AdapterRegistry, adapter_for_task
+        from assistant.generation.adapters import AdapterRegistry, adapter_for_task, base_of
 
         s = shop.settings
+        registry, base = AdapterRegistry.for_home(s.home), base_of(s)
         return cls(
             shop.index.faq,
             shop.orders,
             settings=s.assist,
             shop_name=s.shop.name,
             generator=lambda: shop.generator,
-            adapter=adapter_for_task("cs", s.generator.task_adapters, AdapterRegistry.for_home(s.home)),
+            adapter=adapter_for_task("cs", s.generator.task_adapters, registry, base),
+            draft_adapter=adapter_for_task("draft", s.generator.task_adapters, registry, base),
+            base_name=base,
         )
 
     # -- public ----------------------------------------------------------------------------------
@@ -232,15 +246,29 @@ class SuggestService:
         suggestions = [
             self._suggestion(rank, c, context, opening, from_model, values) for rank, c in enumerate(kept, 1)
         ]
+        notes = list(context.notes)
+        if self._drafting():
+            notes += self._draft_all(ranked.scrubbed, kept, suggestions, context, values)
         return Suggestions(
             ticket_id=ticket_id,
             suggestions=suggestions,
-            notes=context.notes,
+            notes=notes,
             threshold=threshold,
             ticket_scrubbed=ranked.scrubbed,
         )
 
     # -- parts -----------------------------------------------------------------------------------
+    def _order_text(self, subflow: Subflow | None, context: _OrderContext) -> str:
+        if context.case is None or not (context.named or self.policy_map.about_orders(subflow)):
+            return ""
+        return prompts.render(
+            "assist/order",
+            case=context.case,
+            orders=context.orders,
+            order_id=context.order_id,
+            currency=self.currency,
+        )
+
     def _suggestion(
         self,
         rank: int,
@@ -255,15 +283,8 @@ class SuggestService:
         sources = [Source(kind="faq", id=entry.id, title=entry.question)]
         if subflow is not None:
             sources.append(Source(kind="policy", id=subflow.id, title=f"{subflow.flow}: {subflow.name}"))
-        order_text = ""
-        if context.case is not None and (context.named or self.policy_map.about_orders(subflow)):
-            order_text = prompts.render(
-                "assist/order",
-                case=context.case,
-                orders=context.orders,
-                order_id=context.order_id,
-                currency=self.currency,
-            )
+        order_text = self._order_text(subflow, context)
+        if order_text:
             sources += [
                 Source(kind="order", id=o.order_id, title=f"Order {o.order_id}") for o in context.orders
             ]
@@ -322,6 +343,106 @@ class SuggestService:
         else:
             ctx.case = "ask"
         return ctx
+
+    # -- drafts (the draft task) -----------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Load the model now, where drafts are on, so the first ticket does not pay for it."""
+        if self._drafting():
+            assert self._generator is not None
+            warm = getattr(self._generator(), "warm_up", None)
+            if warm is not None:
+                warm()
+
+    def _drafting(self) -> bool:
+        return (
+            self.settings.model_drafts and self.settings.draft_budget_ms > 0 and self._generator is not None
+        )
+
+    def _draft_all(
+        self,
+        scrubbed: str,
+        kept: Sequence[Candidate],
+        suggestions: list[Suggestion],
+        context: _OrderContext,
+        values: dict[str, str],
+    ) -> list[str]:
+        """Replace each templated reply by the model's draft where the draft passes the checks.
+
+        The drafts run together (the embedded engine batches them) under one deadline,
+        `assist.draft_budget_ms`; a late, failed or unchecked draft leaves the templated reply,
+        with the reason in `draft_problems`. Returns notes for the agent.
+        """
+        deadline = time.monotonic() + self.settings.draft_budget_ms / 1000
+        futures = [_DRAFT_POOL.submit(self._draft_text, scrubbed, c.entry.answer, deadline) for c in kept]
+        late = unavailable = 0
+        for cand, suggestion, future in zip(kept, suggestions, futures, strict=True):
+            try:
+                draft = future.result(timeout=max(0.0, deadline - time.monotonic()) + 1.0)
+            except FutureTimeout:
+                draft = None
+            except GeneratorError as exc:
+                log.warning("draft: the model is unavailable, using the templated reply: %s", exc)
+                unavailable += 1
+                suggestion.draft_problems = ["the model is unavailable"]
+                continue
+            if draft is None:
+                late += 1
+                suggestion.draft_problems = ["not done within assist.draft_budget_ms"]
+                continue
+            problems = self._check_draft(draft, scrubbed, cand.entry, values)
+            if problems:
+                suggestion.draft_problems = problems
+                continue
+            subflow = self.subflow_for(cand.entry)
+            text = prompts.render("assist/draft", draft=draft, order=self._order_text(subflow, context))
+            suggestion.text, suggestion.filled, suggestion.placeholders = fill(text, values)
+            suggestion.written_by = f"{self.draft_adapter or 'base'} on {self.base_name}"
+            suggestion.opening_from_model = False
+        notes = []
+        if late:
+            notes.append(
+                f"{late} draft(s) took longer than {self.settings.draft_budget_ms} ms "
+                "(assist.draft_budget_ms): those suggestions are the FAQ answers as written."
+            )
+        if unavailable:
+            notes.append("The model is unavailable: the suggestions are the FAQ answers as written.")
+        return notes
+
+    def _draft_text(self, scrubbed: str, answer: str, deadline: float) -> str | None:
+        """The model's draft, or None if the deadline passes first (the generation is then stopped)."""
+        from assistant.generation.base import ChatMessage, GenerationRequest, close_stream
+
+        assert self._generator is not None
+        request = GenerationRequest(
+            messages=[ChatMessage.model_validate(m) for m in draft_messages(scrubbed, answer)],
+            max_new_tokens=self.settings.draft_max_tokens,
+            temperature=0.0,
+            adapter=self.draft_adapter,
+        )
+        parts: list[str] = []
+        chunks = self._generator().stream(request)
+        for chunk in chunks:
+            if time.monotonic() > deadline:
+                close_stream(chunks)
+                return None
+            parts.append(chunk)
+        return "".join(parts).strip()
+
+    def _check_draft(self, draft: str, scrubbed: str, entry: FAQEntry, values: dict[str, str]) -> list[str]:
+        """The claim check (numbers, contacts, names only from the sources), then the topic check:
+        the shop's own FAQ retriever must still find the draft's entry among its top three."""
+        from assistant.grounding.replies import check_draft
+
+        sources = [scrubbed, entry.question, entry.answer, self.shop_name, *values.values()]
+        problems = check_draft(draft, sources, max_words=self.settings.draft_max_tokens)
+        if problems:
+            return problems
+        hits = self.faq.run(draft, top_k=3).hits
+        if entry.id not in [h.entry.id for h in hits]:
+            return [
+                f"off topic: the FAQ finds {', '.join(h.entry.id for h in hits) or 'nothing'} for the draft"
+            ]
+        return []
 
     def _opening(self, scrubbed: str, entries: list[FAQEntry]) -> tuple[str, bool]:
         """The opening sentence: the model's when enabled and it passes the verifier, else the template's."""

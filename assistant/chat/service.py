@@ -43,7 +43,13 @@ from assistant.chat.understanding import (
     state_lines,
 )
 from assistant.errors import BadInput
-from assistant.generation.base import ChatMessage, GenerationRequest, Generator, GeneratorError
+from assistant.generation.base import (
+    ChatMessage,
+    GenerationRequest,
+    Generator,
+    GeneratorError,
+    close_stream,
+)
 from assistant.grounding.answers import ANSWER_WORDS, check_answer
 from assistant.grounding.language import detect_language
 from assistant.grounding.logs import LOG_KINDS
@@ -153,13 +159,6 @@ _ORDER_FOLLOWUP = re.compile(
 _STOCK_QUESTION = re.compile(
     r"\b(?:in stock|out of stock|available|availability|sold out|have any left|back in stock)\b", re.I
 )
-
-
-def _close(chunks: Iterator[str]) -> None:
-    """Stop a generation early: the embedded engine frees its batch row when its stream is closed."""
-    close = getattr(chunks, "close", None)
-    if close is not None:
-        close()
 
 
 # Closing sentences run here so a turn can stop waiting for them (shop.model_budget_ms).
@@ -500,7 +499,7 @@ class ChatService:
             for chunk in chunks:
                 out += chunk
                 if stop.is_set() or "\n" in out:
-                    _close(chunks)
+                    close_stream(chunks)
                     break
             return out
 
@@ -780,7 +779,7 @@ class ChatService:
                 chunks = self.generator.stream(request)
                 for chunk in chunks:
                     if stop is not None and stop.is_set():  # over budget: stop the engine's work too
-                        _close(chunks)
+                        close_stream(chunks)
                         return
                     buffer += chunk
                     done, buffer = split_sentences(buffer)

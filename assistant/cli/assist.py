@@ -169,6 +169,91 @@ def register(cli: click.Group) -> None:
         else:
             print_suggestions(result)
 
+    @eval_group.command("drafts")
+    @click.option(
+        "--data",
+        "data",
+        multiple=True,
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Replies CSV (instruction,intent,response) and the FAQ its intents name (default: Bitext's in "
+        "../shared/data/cs)",
+    )
+    @click.option("--max-tickets", default=100, show_default=True, type=click.IntRange(min=1))
+    @click.option(
+        "--configs",
+        default="template,adapter",
+        show_default=True,
+        help="Comma-separated: template (no model), base (the base model drafts), adapter (the draft adapter)",
+    )
+    @click.option(
+        "--adapter", help="Draft adapter (default: the registered or shipped one for the base model)"
+    )
+    @click.option(
+        "--concurrency", default=1, show_default=True, type=click.IntRange(min=1), help="Tickets at once"
+    )
+    @click.option("--budget-ms", type=click.IntRange(min=0), help="Override assist.draft_budget_ms")
+    @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the results as JSON")
+    @click.pass_context
+    def eval_drafts_cmd(
+        ctx: click.Context,
+        data: tuple[Path, ...],
+        max_tickets: int,
+        configs: str,
+        adapter: str | None,
+        concurrency: int,
+        budget_ms: int | None,
+        json_path: Path | None,
+    ) -> None:
+        """Model-drafted suggestions on held-out tickets: share written and checked, ROUGE-L, invented facts."""
+        from assistant.cli.common import heldout
+        from assistant.generation.adapters import AdapterRegistry, adapter_for_task, base_of
+        from finetune.data import build_cs
+        from finetune.draft_eval import CONFIGS, run_drafts
+        from finetune.tasks import TASKS
+
+        settings = settings_of(ctx)
+        chosen = comma_list(configs)
+        unknown = [c for c in chosen if c not in CONFIGS]
+        if unknown:
+            raise click.BadParameter(f"unknown {', '.join(unknown)}; choose from {', '.join(CONFIGS)}")
+        paths = list(data) or TASKS["draft"].default_data()
+        examples = heldout("draft", paths, settings, 0.1, max_tickets)
+        replies = next(p for p in paths if "faq" not in p.name.lower())
+        faq = next(p for p in paths if "faq" in p.name.lower())
+        references = {e.id: e.assistant for e in build_cs(replies, settings.shop.name).examples}
+        name = adapter or adapter_for_task(
+            "draft", {}, AdapterRegistry.for_home(settings.home), base_of(settings)
+        )
+        if "adapter" in chosen and name is None:
+            raise click.ClickException(
+                "no draft adapter for this base model; train one with `shopassist finetune --task draft`"
+            )
+        setup = build_eval_service(settings, faq, [(e.meta["ticket"], e.meta["intent"]) for e in examples])
+        setup.service.settings = setup.service.settings.model_copy(update={"model_drafts": True})
+        setup.service.warm_up()
+        result = run_drafts(
+            setup.service,
+            examples,
+            references,
+            chosen,
+            adapter=name,
+            concurrency=concurrency,
+            budget_ms=budget_ms,
+        )
+        result |= {"data": [str(p) for p in paths], "adapter": name, "concurrency": concurrency, **setup.info}
+        rows = [
+            {
+                "config": c,
+                **{k: v for k, v in r.items() if k not in ("samples", "invented_examples", "why_not_model")},
+            }
+            for c, r in result["configs"].items()
+        ]
+        print_rows(rows)
+        for c, r in result["configs"].items():
+            if r["why_not_model"]:
+                click.echo(f"{c}: model text not used because {r['why_not_model']}")
+        write_json(json_path, result)
+
     @eval_group.command("suggest")
     @click.option(
         "--faq",

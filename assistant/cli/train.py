@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from assistant.cli.common import comma_list, settings_of, write_json
+from finetune.config import TASK_NAMES
 
 
 @click.command("train-ranker")
@@ -158,9 +159,10 @@ def train_config_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.command("finetune")
 @click.option(
     "--task",
-    type=click.Choice(["cs", "copy", "rewrite", "answer"]),
+    type=click.Choice(list(TASK_NAMES)),
     required=True,
-    help="cs: replies; copy: product copy; rewrite: follow-up understanding; answer: short answers from facts",
+    help="cs: replies; copy: product copy; draft: agent-assist reply drafts from the FAQ answer; rewrite: "
+    "follow-up understanding; answer: short answers from facts",
 )
 @click.option(
     "--data",

@@ -50,5 +50,12 @@ class Generator(Protocol):
         ...
 
 
+def close_stream(chunks: Iterator[str]) -> None:
+    """Stop a generation early: the embedded engine frees its batch row when its stream is closed."""
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()
+
+
 def generate(generator: Generator, request: GenerationRequest) -> str:
     return "".join(generator.stream(request))

@@ -73,6 +73,17 @@ def render_card(s: Suggestion) -> str:
     if s.filled:
         filled = ", ".join(f"{_e(k)} = {_e(v)}" for k, v in s.filled.items())
         parts.append(f"<div class='assist-muted'>Filled from data: {filled}</div>")
+    if s.written_by != "template":
+        parts.append(
+            f"<div class='assist-muted assist-by' data-written-by='{_e(s.written_by)}'>Drafted by "
+            f"{_e(s.written_by)} from the FAQ answer; numbers, contacts and names checked against it.</div>"
+        )
+    elif s.draft_problems:
+        why = "; ".join(_e(p) for p in s.draft_problems[:3])
+        parts.append(
+            f"<div class='assist-muted assist-by' data-written-by='template'>The FAQ answer as written "
+            f"(the model's draft was not used: {why}).</div>"
+        )
     parts.append("</div>")
     return "".join(parts)
 

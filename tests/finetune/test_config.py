@@ -53,3 +53,10 @@ def test_cuda_gets_a_larger_batch_unless_chosen():
     assert device_defaults({"device": "cpu"}) == {"device": "cpu"}
     assert device_defaults({"device": "cuda"})["batch_size"] == 16
     assert device_defaults({"device": "cuda", "batch_size": 2})["batch_size"] == 2
+
+
+def test_every_task_with_data_is_a_task_the_config_accepts():
+    from finetune.config import TASK_NAMES
+    from finetune.tasks import TASKS
+
+    assert set(TASKS) == set(TASK_NAMES)

@@ -156,3 +156,67 @@ def test_packing_keeps_examples_whole_and_positions_restart(tokenizer):
     assert batch.real_tokens == sum(len(e.input_ids) for e in encs if e)
     padded = collate([[e] for e in encs if e], pad_id=2, packed=False, pad_to=128)
     assert all(len(r) == 128 for r in padded.input_ids) and padded.attention_mask is not None
+
+
+# -- the draft task ----------------------------------------------------------------------------------
+def test_draft_examples_clean_invented_sentences_and_keep_the_cs_split(tmp_path):
+    from finetune.data import build_cs, build_draft
+
+    replies = tmp_path / "replies.csv"
+    replies.write_text(
+        "instruction,intent,category,response\n"
+        '"cancel order 732201349959 please",cancel_order,ORDER,"I can help you cancel {{Order Number}}.\n\n'
+        "1. Sign in to your account.\n2. Pay the 15 dollar fee first.\n3. Open your order details and click Cancel Order.\n\n"
+        'Our team is available 24/7 to help with order 732201349959."\n'
+        '"how to fly",fly,TRAVEL,"Flap your arms."\n'
+    )
+    faq = tmp_path / "faq.csv"
+    faq.write_text(
+        "intent,category,answer\ncancel_order,ORDER,You can cancel from your order details with the Cancel Order button.\n"
+    )
+    data = build_draft(replies, faq)
+    assert len(data.examples) == 1 and data.skipped["intent not in the FAQ"] == 1
+    ex = data.examples[0]
+    assert ex.task == "draft" and "Answer: You can cancel" in ex.user and "{{Order Number}}" in ex.user
+    assert "732201349959" not in ex.user + ex.assistant  # scrubbed, also where the reply echoes it
+    # the fee line and the 24/7 sentence are dropped, the list renumbered
+    assert ex.assistant == (
+        "I can help you cancel {{Order Number}}.\n\n1. Sign in to your account.\n"
+        "2. Open your order details and click Cancel Order."
+    )
+    assert data.skipped["sentences with unsupported claims (dropped)"] == 2
+    cs = build_cs(replies, "Shop")
+    assert ex.id == cs.examples[0].id  # the same held-out tickets as the cs task
+
+
+def test_the_draft_task_needs_both_files(tmp_path):
+    from finetune.tasks import build_task_data
+
+    f = tmp_path / "replies.csv"
+    f.write_text("instruction,intent,response\nx,y,z\n")
+    with pytest.raises(DataError, match="--data replies.csv --data faq.csv"):
+        build_task_data("draft", [f], "Shop", None)
+
+
+def test_exported_agent_feedback_is_draft_training_data_with_the_shops_faq(tmp_path):
+    """`assist feedback export x.csv` writes instruction,intent,category,response with the shop's FAQ
+    ids as intents: with the shop's faq.csv that is the draft task's next training data."""
+    from finetune.data import build_draft
+    from finetune.tasks import DEMO_PRODUCTS
+
+    export = tmp_path / "feedback.csv"
+    with export.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["instruction", "intent", "category", "response"])
+        w.writerow(
+            [
+                "how long does shipping take?",
+                "faq-shipping-standard",
+                "shipping",
+                "Standard shipping takes 3-5 business days and costs $5.95, free from $50.",
+            ]
+        )
+    data = build_draft(export, DEMO_PRODUCTS.with_name("faq.csv"))
+    (ex,) = data.examples
+    assert "Answer: Standard shipping within the US takes 3-5 business days" in ex.user
+    assert ex.assistant.startswith("Standard shipping takes 3-5 business days")  # its numbers are the FAQ's

@@ -2,8 +2,9 @@
 
 import pytest
 
+from assistant.grounding.replies import invented_contacts
 from finetune.data import Example
-from finetune.evaluate import eval_replies, invented_contacts, reply_format, rouge_l
+from finetune.evaluate import eval_replies, reply_format, rouge_l
 
 
 def test_rouge_l():

@@ -150,9 +150,90 @@ def test_model_opening_that_invents_facts_is_replaced_by_the_template(make_servi
     assert "$50" not in s.text and gen.requests  # the model was asked, its sentence dropped
 
 
-def test_model_is_not_called_by_default(make_service):
+def test_by_default_the_model_drafts_the_reply_and_does_not_write_an_opening(make_service):
     gen = FakeGenerator()
     service, _ = make_service([(REFUND, 0.8)], generator=gen)
+    s = service.run(Ticket(text="refund")).suggestions[0]
+    assert len(gen.requests) == 1 and "Answer: Refunds go back" in gen.requests[0].messages[1].content
+    # "Here is what I found." is too short to be a reply: the templated one stays, and says why
+    assert s.written_by == "template" and s.draft_problems and "Refunds go back" in s.text
+
+
+DRAFT = (
+    "I'm sorry to hear you want your money back. Refunds go back to the original payment method "
+    "you used for {{Order Number}}, so please check that account."
+)
+
+
+def test_a_checked_draft_replaces_the_template_with_known_placeholders_filled(make_service):
+    gen = FakeGenerator([DRAFT])
+    service, _ = make_service([(REFUND, 0.8)], generator=gen)
+    service.draft_adapter = "draft-lora"
+    result = service.run(Ticket(text="where is my refund for HP-ORD-50008", customer_id="C1003"))
+    s = result.suggestions[0]
+    assert s.written_by.startswith("draft-lora on ") and not s.draft_problems
+    assert gen.requests[0].adapter == "draft-lora"
+    assert s.text.startswith("Hi Priya Raman,") and "Refunds go back to the original payment method" in s.text
+    assert "HP-ORD-50008" in s.text and s.filled["Order Number"] == "HP-ORD-50008"
+    # the order block is still rendered from data under the draft
+    assert "USPS tracking number 9400430195178874263411" in s.text
+
+
+@pytest.mark.parametrize(
+    "draft, problem",
+    [
+        (DRAFT + " You will get 50 dollars back within 3 days.", "50"),
+        (DRAFT + " Call us at +1 415 555 0100 any time.", "contact"),
+        (DRAFT.replace("Refunds go back", "Exchanges go through FedEx"), "FedEx"),
+    ],
+)
+def test_a_draft_with_claims_the_sources_lack_is_not_suggested(make_service, draft, problem):
+    gen = FakeGenerator([draft])
+    service, _ = make_service([(REFUND, 0.8)], generator=gen)
+    s = service.run(Ticket(text="refund")).suggestions[0]
+    assert s.written_by == "template" and any(problem in p for p in s.draft_problems)
+    assert s.text.count("Refunds go back to the original payment method.") == 1  # the FAQ answer as written
+
+
+def test_a_draft_the_faq_files_under_another_entry_is_off_topic(make_service):
+    class ByQuery:
+        """The retriever finds the tracking entry for anything but the ticket itself."""
+
+        def run(self, query, *, top_k=3):
+            from retrieval.search import FAQHit, FAQResults
+
+            hit = REFUND if query.startswith("refund") else TRACK
+            return FAQResults([FAQHit(hit, score=1.0, dense=0.8)], True, 0.6)
+
+    gen = FakeGenerator([DRAFT])
+    service, _ = make_service([], generator=gen)
+    service.faq = ByQuery()
+    s = service.run(Ticket(text="refund please")).suggestions[0]
+    assert s.written_by == "template" and "off topic" in s.draft_problems[0]
+
+
+def test_late_drafts_leave_the_templates_and_a_note(make_service):
+    import time
+
+    class Slow(FakeGenerator):
+        def stream(self, request):
+            for chunk in super().stream(request):
+                time.sleep(0.05)
+                yield chunk
+
+    gen = Slow([DRAFT])
+    service, _ = make_service([(REFUND, 0.8)], generator=gen, draft_budget_ms=100)
+    start = time.perf_counter()
+    result = service.run(Ticket(text="refund"))
+    assert time.perf_counter() - start < 2.0
+    assert result.suggestions[0].written_by == "template"
+    assert "assist.draft_budget_ms" in result.suggestions[0].draft_problems[0]
+    assert any("took longer" in n for n in result.notes)
+
+
+def test_drafting_can_be_turned_off(make_service):
+    gen = FakeGenerator([DRAFT])
+    service, _ = make_service([(REFUND, 0.8)], generator=gen, model_drafts=False)
     service.run(Ticket(text="refund"))
     assert gen.requests == []
 

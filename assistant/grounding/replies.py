@@ -1,0 +1,95 @@
+"""Checks for a reply an agent may send (agent-assist drafts): what a model must not add.
+
+A draft may paraphrase the shop's answer (an agent reads it before sending), so unlike a chat
+sentence it is not held to a closed vocabulary. It is held to what would hurt a customer if the
+agent missed it: a number (amount, days, percentage, order number), number word, contact detail or
+name the sources do not hold, and degenerate text.
+`{{Placeholders}}` are fine anywhere: they are the agent's to fill.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from assistant.grounding.pii import find_pii
+from assistant.grounding.sentences import split_sentences
+from assistant.grounding.verify import verify
+
+# {{Order Number}}, and the [Customer Support Phone Number] form some help desks use.
+PLACEHOLDER = re.compile(r"\{\{\s*[^{}]+?\s*\}\}|\[[A-Z][\w ]{2,40}\]")
+_LIST_MARKER = re.compile(r"\s*(?:\d{1,2}[.)]|[-*\u2022])\s+")
+_URL_RE = re.compile(
+    r"\b(?:https?://|www\.)\S+|\b[a-z0-9-]+\.(?:com|net|org|io|co|shop|store)\b", re.IGNORECASE
+)
+# Number words a reply uses as plain English ("one of our agents"), not as a quantity.
+_PLAIN_NUMBER_WORDS = frozenset({"one"})
+
+
+def invented_contacts(reply: str, prompt: str) -> list[str]:
+    """Emails, phone numbers and URLs in the reply that the prompt did not contain."""
+    pii = find_pii(reply, {"email", "phone"})
+    without_emails = reply
+    for f in pii:
+        without_emails = without_emails.replace(f.text, " ")
+    found = [f.text for f in pii] + _URL_RE.findall(without_emails)
+    return [x for x in found if x.lower() not in prompt.lower()]
+
+
+def check_draft(
+    text: str,
+    sources: Sequence[str],
+    *,
+    min_words: int = 8,
+    max_words: int = 260,
+) -> list[str]:
+    """What is wrong with a drafted reply (empty when it may be suggested).
+
+    `sources` are the texts the draft may draw on (the scrubbed ticket, the FAQ answer, the shop's
+    name and known values). Whether the draft is about the right entry is the caller's check (the
+    assist service asks its FAQ retriever), since shared words ("order", "account") cannot tell.
+    """
+    problems: list[str] = []
+    words = text.split()
+    if len(words) < min_words:
+        problems.append(f"too short ({len(words)} words)")
+    if len(words) > max_words:
+        problems.append(f"too long ({len(words)} words)")
+    for claim in claims(text, sources):
+        problems += claim.problems
+    grams = [tuple(w.lower() for w in words[i : i + 4]) for i in range(len(words) - 3)]
+    if len(grams) - len(set(grams)) > 2:
+        problems.append("repeats itself")
+    return list(dict.fromkeys(problems))
+
+
+@dataclass
+class Claim:
+    """One sentence of a reply: its line, the list marker that line starts with, and what in the
+    sentence the sources do not hold."""
+
+    line: int
+    marker: str
+    text: str
+    problems: list[str]
+
+
+def claims(text: str, sources: Sequence[str]) -> list[Claim]:
+    """Each sentence of `text`, checked with placeholders and list markers set aside: numbers,
+    number words, contacts and names absent from the sources. Training targets are cleaned with it
+    (finetune.data.build_draft), so drafts are trained on the claims they are later checked for."""
+    blob = "\n".join(sources)
+    out: list[Claim] = []
+    for n, line in enumerate(text.splitlines()):
+        match = _LIST_MARKER.match(line)
+        marker = match.group(0) if match else ""
+        done, rest = split_sentences(line[len(marker) :] + " ")
+        for sentence in [*done, rest]:
+            if not sentence.strip():
+                continue
+            plain = PLACEHOLDER.sub(" ", sentence)
+            found = [f"contact: {c}" for c in invented_contacts(plain, blob)]
+            found += [u for u in verify(plain, sources).unsupported if u.lower() not in _PLAIN_NUMBER_WORDS]
+            out.append(Claim(n, marker, sentence.strip(), found))
+    return out

@@ -1,0 +1,54 @@
+"""Drafted agent replies: numbers, contacts and names only from the sources; placeholders and list
+markers are not claims; degenerate text is caught."""
+
+from __future__ import annotations
+
+from assistant.grounding.replies import check_draft, claims, invented_contacts
+
+ANSWER = "You can cancel from your order details by clicking the 'Cancel Order' button within 24 hours."
+TICKET = "how do i cancel order {{Order Number}}"
+
+
+def test_a_faithful_stepwise_draft_passes():
+    draft = (
+        "I understand you want to cancel order {{Order Number}}. Here is how:\n\n"
+        "1. Sign in to your {{Website Name}} account.\n2. Open your order details.\n"
+        "3. Click the Cancel Order button within 24 hours."
+    )
+    assert check_draft(draft, [TICKET, ANSWER]) == []
+
+
+def test_invented_amounts_contacts_and_names_are_reported():
+    draft = (
+        "You can cancel within 48 hours from your order details. A fee of $15 applies. "
+        "Email help@shop.example or call +1 415 555 0100. Our Lisbon team handles it."
+    )
+    problems = check_draft(draft, [TICKET, ANSWER])
+    assert "48" in problems and "$15" in problems and "Lisbon" in problems
+    assert any(p.startswith("contact:") for p in problems)
+
+
+def test_placeholders_in_either_form_are_not_claims():
+    draft = "Call {{Customer Support Phone Number}} or [Customer Support Email] to cancel your order details."
+    assert check_draft(draft, [TICKET, ANSWER]) == []
+
+
+def test_short_and_repetitive_drafts_are_reported():
+    assert check_draft("Sure, cancel it.", [TICKET, ANSWER])[0].startswith("too short")
+    loop = "please open your order details " * 6
+    assert "repeats itself" in check_draft(loop, [TICKET, ANSWER])
+
+
+def test_claims_keep_lines_and_list_markers():
+    text = "Steps:\n1. Open your order details.\n2. Pay 30 dollars."
+    found = claims(text, [ANSWER])
+    assert [(c.line, c.marker, bool(c.problems)) for c in found] == [
+        (0, "", False),
+        (1, "1. ", False),
+        (2, "2. ", True),
+    ]
+
+
+def test_contacts_in_the_prompt_are_not_invented():
+    assert invented_contacts("write to jo@x.io", "my email is jo@x.io") == []
+    assert invented_contacts("see www.shop.com", "nothing") == ["www.shop.com"]
