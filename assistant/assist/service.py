@@ -51,6 +51,14 @@ PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 _DRAFT_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="assist-draft")
 
 
+def _whole_sentences(text: str) -> str:
+    """A draft cut by the token limit ends at its last whole sentence."""
+    if not text or text[-1] in ".!?)}\"'":
+        return text
+    ends = [m.end() for m in re.finditer(r"[.!?](?=\s)", text)]
+    return text[: ends[-1]] if ends else text
+
+
 class TicketError(BadInput):
     """The ticket cannot be processed (empty, too long); the message says what to change."""
 
@@ -426,7 +434,7 @@ class SuggestService:
                 close_stream(chunks)
                 return None
             parts.append(chunk)
-        return "".join(parts).strip()
+        return _whole_sentences("".join(parts).strip())
 
     def _check_draft(self, draft: str, scrubbed: str, entry: FAQEntry, values: dict[str, str]) -> list[str]:
         """The claim check (numbers, contacts, names only from the sources), then the topic check:

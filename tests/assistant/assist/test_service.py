@@ -255,3 +255,11 @@ def test_refund_ticket_on_the_demo_shop(demo_shop_real):
     assert top.text.startswith("Hi Priya Raman,")
     off_topic = demo_shop_real.suggest.run(Ticket(text="what's the weather like on mars"))
     assert off_topic.no_suggestion
+
+
+def test_a_draft_cut_by_the_token_limit_ends_at_its_last_whole_sentence(make_service):
+    gen = FakeGenerator([DRAFT + " If you need more help, pl"])
+    service, _ = make_service([(REFUND, 0.8)], generator=gen)
+    s = service.run(Ticket(text="refund")).suggestions[0]
+    assert s.written_by != "template" and "so please check that account.\n" in s.text
+    assert "If you need more help" not in s.text

@@ -63,3 +63,39 @@ def test_suggest_then_feedback_report_and_export(env):
     line = json.loads(out.read_text())
     assert "maya@example.com" not in out.read_text() and "Maya" not in out.read_text()
     assert line["assistant"].startswith("Hi {{Customer Name}}, done.")
+
+
+def test_eval_drafts_compares_configurations_on_held_out_tickets(env, monkeypatch):
+    """The fake engine's text is no reply: every suggestion keeps its template, and the run says why."""
+    import assistant.shop
+    from tests.conftest import HashEmbedding
+
+    monkeypatch.setattr(assistant.shop, "embedding_function", lambda settings, cache=True: HashEmbedding())
+    faq = env / "faq.csv"
+    faq.write_text(
+        "intent,category,answer\n"
+        "cancel_order,ORDER,You can cancel an order from your order details page.\n"
+        "track_order,ORDER,Your order's tracking link is in your order details.\n"
+    )
+    replies = env / "replies.csv"
+    rows = ["instruction,intent,category,response"]
+    for n in range(80):
+        intent = ("cancel_order", "track_order")[n % 2]
+        word = "cancel" if n % 2 == 0 else "track"
+        rows.append(
+            f'"please {word} my order number {n}",{intent},ORDER,"Sure, open your order details to {word} it."'
+        )
+    replies.write_text("\n".join(rows) + "\n")
+    out = env / "drafts.json"
+    args = ["eval", "drafts", "--data", str(replies), "--data", str(faq), "--max-tickets", "5"]
+    result = CliRunner().invoke(
+        cli, [*args, "--configs", "template,adapter", "--adapter", "draft-lora-test", "--json", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["tickets"] == 5 and data["adapter"] == "draft-lora-test"
+    template, adapter = data["configs"]["template"], data["configs"]["adapter"]
+    assert template["model_written_share"] == adapter["model_written_share"] == 0.0
+    assert adapter["why_not_model"] and not template["why_not_model"]
+    bad = CliRunner().invoke(cli, [*args, "--configs", "magic"])
+    assert bad.exit_code != 0 and "unknown magic" in bad.output
