@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from assistant.errors import BadInput
+from assistant.generation.adapters import TASKS as ADAPTER_TASKS
 
 ATTENTION_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
 ALL_LINEAR_TARGETS = (*ATTENTION_TARGETS, "gate_proj", "up_proj", "down_proj")
@@ -26,8 +27,9 @@ class TrainConfigError(BadInput):
     """A training setting is out of range; the message names the field and the allowed values."""
 
 
-# The tasks `finetune.tasks.TASKS` builds data for (kept here, where the config is checked).
-TASK_NAMES = ("cs", "copy", "draft", "rewrite", "answer")
+# The tasks an adapter can be trained for: the adapter registry's list, which `finetune.tasks.TASKS`
+# builds data for.
+TASK_NAMES = tuple(ADAPTER_TASKS)
 
 
 @dataclass

@@ -255,32 +255,10 @@ def _echoed_numbers(reply: str, question: str) -> str:
 def clean_reply(text: str, sources: Sequence[str]) -> tuple[str, int]:
     """The reply without its sentences whose numbers, contacts or names the sources do not hold
     (references that invent teach a model to invent), list items renumbered; and how many went."""
-    from assistant.grounding.replies import claims
+    from assistant.grounding.replies import drop_unsupported
 
-    kept: dict[int, list[str]] = {}
-    markers: dict[int, str] = {}
-    dropped = 0
-    for claim in claims(text, sources):
-        markers[claim.line] = claim.marker
-        if claim.problems:
-            dropped += 1
-        else:
-            kept.setdefault(claim.line, []).append(claim.text)
-    lines: list[str] = []
-    item = 0
-    for n in range(len(text.splitlines())):
-        if n not in markers:  # a blank line
-            if lines and lines[-1]:
-                lines.append("")
-            continue
-        if n not in kept:
-            continue
-        marker = markers[n]
-        if marker.strip()[:1].isdigit():
-            item += 1
-            marker = re.sub(r"\d+", str(item), marker, count=1)
-        lines.append(marker + " ".join(kept[n]))
-    return "\n".join(lines).strip(), dropped
+    kept, dropped = drop_unsupported(text, sources)
+    return kept or "", len(dropped)
 
 
 # -- product copy -----------------------------------------------------------------------------------

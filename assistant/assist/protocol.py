@@ -64,7 +64,8 @@ class Suggestion(BaseModel):
     )
     draft_problems: list[str] = Field(
         default_factory=list,
-        description="Why the model's draft was not used (claims the sources do not hold, off topic, late)",
+        description="What the checks found in the model's draft: why it was not used (claims the sources "
+        "do not hold, off topic, late), or the sentences removed from it before it was suggested",
     )
 
 

@@ -397,9 +397,9 @@ class SuggestService:
                 late += 1
                 suggestion.draft_problems = ["not done within assist.draft_budget_ms"]
                 continue
-            problems = self._check_draft(draft, scrubbed, cand.entry, values)
+            draft, problems, removed = self._check_draft(draft, scrubbed, cand.entry, values)
+            suggestion.draft_problems = problems + removed
             if problems:
-                suggestion.draft_problems = problems
                 continue
             subflow = self.subflow_for(cand.entry)
             text = prompts.render("assist/draft", draft=draft, order=self._order_text(subflow, context))
@@ -436,21 +436,30 @@ class SuggestService:
             parts.append(chunk)
         return _whole_sentences("".join(parts).strip())
 
-    def _check_draft(self, draft: str, scrubbed: str, entry: FAQEntry, values: dict[str, str]) -> list[str]:
-        """The claim check (numbers, contacts, names only from the sources), then the topic check:
-        the shop's own FAQ retriever must still find the draft's entry among its top three."""
-        from assistant.grounding.replies import check_draft
+    def _check_draft(
+        self, draft: str, scrubbed: str, entry: FAQEntry, values: dict[str, str]
+    ) -> tuple[str, list[str], list[str]]:
+        """The draft as it may be suggested, its problems (non-empty: not used) and the sentences
+        removed from it. Sentences whose numbers, contacts or names the sources lack are removed
+        (a list step failing rejects the draft: a procedure missing a step is wrong); then the whole
+        draft is checked, and the shop's own FAQ retriever must still find its entry in its top three."""
+        from assistant.grounding.replies import check_draft, drop_unsupported
 
         sources = [scrubbed, entry.question, entry.answer, self.shop_name, *values.values()]
-        problems = check_draft(draft, sources, max_words=self.settings.draft_max_tokens)
+        kept, dropped = drop_unsupported(draft, sources, keep_lists_whole=True)
+        removed = [f"removed: {c.text} ({', '.join(c.problems)})" for c in dropped]
+        if kept is None:
+            return draft, [f"a step states what the sources do not: {', '.join(dropped[0].problems)}"], []
+        if len(kept.split()) * 2 < len(draft.split()):
+            return draft, ["most of the draft states what the sources do not"] + removed, []
+        problems = check_draft(kept, sources, max_words=self.settings.draft_max_tokens)
         if problems:
-            return problems
-        hits = self.faq.run(draft, top_k=3).hits
+            return kept, problems, removed
+        hits = self.faq.run(kept, top_k=3).hits
         if entry.id not in [h.entry.id for h in hits]:
-            return [
-                f"off topic: the FAQ finds {', '.join(h.entry.id for h in hits) or 'nothing'} for the draft"
-            ]
-        return []
+            found = ", ".join(h.entry.id for h in hits) or "nothing"
+            return kept, [f"off topic: the FAQ finds {found} for the draft"], removed
+        return kept, [], removed
 
     def _opening(self, scrubbed: str, entries: list[FAQEntry]) -> tuple[str, bool]:
         """The opening sentence: the model's when enabled and it passes the verifier, else the template's."""

@@ -26,7 +26,8 @@ TASKS: dict[str, str] = {
     "cs": "customer-service replies (chat and agent assist)",
     "copy": "product descriptions from attributes",
     "rewrite": "follow-up messages to one intent line (chat understanding)",
-    "answer": "short answers from given facts (chat and agent assist)",
+    "answer": "short answers from given facts (chat)",
+    "draft": "agent-assist reply drafts from the ticket and the FAQ answer",
 }
 
 

@@ -93,3 +93,37 @@ def claims(text: str, sources: Sequence[str]) -> list[Claim]:
             found += [u for u in verify(plain, sources).unsupported if u.lower() not in _PLAIN_NUMBER_WORDS]
             out.append(Claim(n, marker, sentence.strip(), found))
     return out
+
+
+def drop_unsupported(
+    text: str, sources: Sequence[str], *, keep_lists_whole: bool = False
+) -> tuple[str | None, list[Claim]]:
+    """`text` without its sentences that fail `claims`, numbered list items renumbered, and the
+    dropped claims. With `keep_lists_whole`, a failing list item returns None instead: a step
+    removed from a procedure leaves instructions that are wrong, not merely shorter."""
+    kept: dict[int, list[str]] = {}
+    markers: dict[int, str] = {}
+    dropped: list[Claim] = []
+    for claim in claims(text, sources):
+        markers[claim.line] = claim.marker
+        if not claim.problems:
+            kept.setdefault(claim.line, []).append(claim.text)
+            continue
+        if keep_lists_whole and claim.marker:
+            return None, [claim]
+        dropped.append(claim)
+    lines: list[str] = []
+    item = 0
+    for n in range(len(text.splitlines())):
+        if n not in markers:  # a blank line
+            if lines and lines[-1]:
+                lines.append("")
+            continue
+        if n not in kept:
+            continue
+        marker = markers[n]
+        if marker.strip()[:1].isdigit():
+            item += 1
+            marker = re.sub(r"\d+", str(item), marker, count=1)
+        lines.append(marker + " ".join(kept[n]))
+    return "\n".join(lines).strip(), dropped

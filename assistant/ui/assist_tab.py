@@ -74,9 +74,12 @@ def render_card(s: Suggestion) -> str:
         filled = ", ".join(f"{_e(k)} = {_e(v)}" for k, v in s.filled.items())
         parts.append(f"<div class='assist-muted'>Filled from data: {filled}</div>")
     if s.written_by != "template":
+        removed = len(s.draft_problems)
         parts.append(
             f"<div class='assist-muted assist-by' data-written-by='{_e(s.written_by)}'>Drafted by "
-            f"{_e(s.written_by)} from the FAQ answer; numbers, contacts and names checked against it.</div>"
+            f"{_e(s.written_by)} from the FAQ answer; numbers, contacts and names checked against it"
+            + (f" ({removed} unsupported sentence(s) removed)" if removed else "")
+            + ".</div>"
         )
     elif s.draft_problems:
         why = "; ".join(_e(p) for p in s.draft_problems[:3])
