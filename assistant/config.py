@@ -325,7 +325,19 @@ class RetrievalSettings(BaseModel):
     )
     ranker: Path | None = Field(
         default=None,
-        description="Learned re-ranker file from `shopassist train-ranker`; empty means reciprocal rank fusion",
+        description="Learned re-ranker file from `shopassist train-ranker`; empty means the fusion below",
+    )
+    fusion: Literal["rrf", "convex", "adaptive"] = Field(
+        default="adaptive",
+        description="How product search merges its BM25 and dense lists: 'rrf' (reciprocal rank fusion, dense "
+        "weight alpha), 'convex' (normalized scores) or 'adaptive' (RRF whose dense weight is 2/3 of alpha for a "
+        "catalogue of bare titles, rising to all of it when products carry descriptions)",
+    )
+    alpha: float = Field(
+        default=0.3,
+        ge=0.0,
+        le=1.0,
+        description="Weight of the dense lists in the fusion (0..1); BM25 gets the rest",
     )
 
 

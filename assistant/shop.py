@@ -112,6 +112,8 @@ class Shop:
             products_collection=settings.store.products_collection,
             faq_collection=settings.store.faq_collection,
             faq_min_score=settings.retrieval.faq_min_score,
+            fusion=settings.retrieval.fusion,
+            alpha=settings.retrieval.alpha,
             ranker=_load_ranker(settings.retrieval.ranker),
             lexical_dir=settings.chroma_path / "lexical"
             if settings.store.url is None

@@ -56,7 +56,7 @@ class ShopIndex:
         faq_collection: str = "faq",
         faq_min_score: float = 0.6,
         lexical_dir: Path | None = None,
-        fusion: str = "rrf",
+        fusion: str = "adaptive",
         alpha: float = 0.3,
         ranker: Any = None,
     ) -> None:

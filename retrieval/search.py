@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from retrieval.filters import CatalogSchema, FacetArrays, Filters
-from retrieval.fusion import FUSIONS, rrf
+from retrieval.fusion import FUSIONS, rrf, text_ratio
 from retrieval.lexical import LexicalIndex, fingerprint
 from retrieval.query import ParsedQuery, parse_query
 from retrieval.schema import FAQEntry, Product
@@ -116,7 +116,7 @@ class ProductSearch(_LazyIndex):
         collection: Any,
         *,
         candidates: int = 100,
-        fusion: str = "rrf",
+        fusion: str = "adaptive",
         alpha: float = 0.3,
         rrf_k: int = 60,
         lexical_dir: Path | None = None,
@@ -176,6 +176,8 @@ class ProductSearch(_LazyIndex):
         # Products whose title is their whole text are not in the title collection (same vectors).
         self._title_is_text = frozenset(i for i, d, p in zip(ids, docs, items, strict=True) if d == p.title)
         self._title_count = len(ids) - len(self._title_is_text)
+        # How much text products carry beyond their titles: the adaptive fusion's dense weight.
+        self._text_ratio = text_ratio(docs, [p.title for p in items])
 
     def get(self, product_id: str) -> Product | None:
         self.warm_up()
@@ -292,8 +294,10 @@ class ProductSearch(_LazyIndex):
             return dict(zip(candidates.ids, map(float, self.ranker.score(candidates)), strict=True))
         lexical_lists = [signals.get(k, []) for k in ("lexical", "title_lexical")]
         dense_lists = [signals[k] for k in ("dense", "title_dense") if k in signals]
-        fused = FUSIONS[self.fusion](lexical_lists, dense_lists, k=self.rrf_k, alpha=self.alpha)
-        bonus = 0.5 / (self.rrf_k + 1) if self.fusion == "rrf" else 0.05
+        fused = FUSIONS[self.fusion](
+            lexical_lists, dense_lists, k=self.rrf_k, alpha=self.alpha, text_ratio=self._text_ratio
+        )
+        bonus = 0.05 if self.fusion == "convex" else 0.5 / (self.rrf_k + 1)  # scores vs reciprocal ranks
         for hint in parsed.category_hints:
             for pid in fused:
                 if self.products[pid].category.lower() == hint.lower():

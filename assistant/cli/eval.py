@@ -17,6 +17,7 @@ from assistant.cli.common import (
     settings_of,
     write_json,
 )
+from retrieval.fusion import FUSIONS
 
 
 @click.group("eval")
@@ -35,9 +36,11 @@ def eval_group() -> None:
 )
 @click.option("--max-queries", type=int, help="Evaluate a fixed random sample of the judged queries")
 @click.option(
-    "--fusion", type=click.Choice(["rrf", "convex"]), help="Fusion for the hybrid mode (default: rrf)"
+    "--fusion",
+    type=click.Choice(sorted(FUSIONS)),
+    help="Fusion for the hybrid mode (default: retrieval.fusion)",
 )
-@click.option("--alpha", type=float, help="Dense weight in the fusion (0..1)")
+@click.option("--alpha", type=float, help="Dense weight in the fusion, 0..1 (default: retrieval.alpha)")
 @click.option(
     "--learned-folds",
     default=0,
@@ -63,7 +66,10 @@ def eval_search_cmd(
     learned_folds: int,
     json_path: Path | None,
 ) -> None:
-    """nDCG@10, recall@100 and latency of BM25-only, dense-only and hybrid search, plus ingest rate."""
+    """nDCG@10, recall@100 and latency of BM25-only, dense-only and hybrid search, plus ingest rate.
+
+    "hybrid" is product search as configured: `retrieval.fusion` and `retrieval.alpha` (or
+    --fusion/--alpha), and the learned ranker of `retrieval.ranker` when one is set."""
     from assistant.shop import embedding_function
     from retrieval.datasets import load_search_set
     from retrieval.evaluate import build_search_index, evaluate_search
@@ -72,7 +78,18 @@ def eval_search_cmd(
     search_set = load_search_set(products, queries, qrels, gain_offset)
     if search_set.errors:
         click.echo(f"{len(search_set.errors)} product rows skipped, e.g. {search_set.errors[0]}", err=True)
-    options = {k: v for k, v in {"fusion": fusion, "alpha": alpha}.items() if v is not None}
+    configured = settings.retrieval
+    options: dict[str, object] = {
+        "fusion": fusion or configured.fusion,
+        "alpha": configured.alpha if alpha is None else alpha,
+    }
+    if configured.ranker is not None:
+        from retrieval.rerank import LearnedRanker, RankerError
+
+        try:
+            options["ranker"] = LearnedRanker.load(configured.ranker)
+        except RankerError as exc:
+            raise click.ClickException(str(exc)) from exc
     # No embedding cache here: every mode must pay for its own query embedding in the latencies.
     eval_index = build_search_index(
         search_set, settings.home / "eval", embedding_function(settings, cache=False), **options
@@ -91,7 +108,11 @@ def eval_search_cmd(
     if filters is not None:
         result["filters"] = filters.model_dump(exclude_defaults=True)
     search = eval_index.index.products
-    result["settings"] = {"fusion": search.fusion, "alpha": search.alpha}
+    result["settings"] = {
+        "fusion": search.fusion,
+        "alpha": search.alpha,
+        "ranker": str(configured.ranker) if configured.ranker is not None else None,
+    }
     rows = [{"mode": m, **v} for m, v in result["modes"].items()]
     print_rows(rows)
     ing = result["ingest"]
@@ -99,6 +120,11 @@ def eval_search_cmd(
         f"{result['products']} products, {result['queries']} judged queries; ingest: "
         f"{ing.get('products_per_s', '?')} products/s{' (cached index)' if ing.get('cached') else ''}"
     )
+    if configured.ranker is not None:
+        click.echo(
+            f"hybrid re-ranked by the configured learned ranker {configured.ranker} (trained on "
+            f"{result['hybrid_ranker'].get('queries', '?')} queries: optimistic if those include these)"
+        )
     write_json(json_path, result)
 
 

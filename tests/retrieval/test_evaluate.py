@@ -117,3 +117,43 @@ def test_ndcg_and_recall_match_ranx_on_random_runs():
 
     compare(runs, 10, 100)
     compare(condensed, 10, 100)
+
+
+class _PreferOne:
+    """A stand-in learned ranker that puts one product first whatever the query."""
+
+    meta = {"format": "test", "queries": 7}
+
+    def __init__(self, favourite: str) -> None:
+        self.favourite = favourite
+        self.calls = 0
+
+    def score(self, candidates):
+        import numpy as np
+
+        self.calls += 1
+        return np.array([1.0 if pid == self.favourite else 0.0 for pid in candidates.ids])
+
+
+def test_evaluate_search_ranks_hybrid_with_the_configured_ranker(tmp_path):
+    from retrieval.datasets import SearchSet
+    from retrieval.evaluate import build_search_index, evaluate_search
+    from retrieval.schema import Product
+    from tests.conftest import HashEmbedding
+
+    titles = ["red running shoe", "blue running shoe", "cast iron pan", "snow boot", "wool sock"]
+    products = [Product(id=str(i), title=t) for i, t in enumerate(titles)]
+    search_set = SearchSet(
+        products, {"q1": "running shoe", "q2": "pan"}, {"q1": {"0": 2.0}, "q2": {"2": 3.0}}
+    )
+    built = build_search_index(search_set, tmp_path, HashEmbedding())
+    plain = evaluate_search(built, search_set, depth=5)
+    assert plain["hybrid_ranker"] is None and plain["modes"]["hybrid"]["ndcg@10"] == 1.0
+    ranker = _PreferOne("4")  # the sock, relevant to neither query
+    built.index.products.ranker = ranker
+    ranked = evaluate_search(built, search_set, depth=5)
+    assert ranker.calls == 2  # one call per query, in the hybrid mode only
+    assert ranked["hybrid_ranker"] == {"format": "test", "queries": 7}
+    assert ranked["modes"]["hybrid"]["ndcg@10"] < 1.0  # the sock now ranks first
+    assert ranked["modes"]["lexical"]["ndcg@10"] == plain["modes"]["lexical"]["ndcg@10"]
+    assert built.index.products.ranker is ranker  # the configured ranker stays in place

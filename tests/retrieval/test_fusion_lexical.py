@@ -14,7 +14,7 @@ def test_rrf_and_weighted_lists():
 def test_convex_normalizes_each_list():
     fused = fuse_convex([[("a", 100.0), ("b", 50.0)]], [[("b", 0.9), ("a", 0.1)]], alpha=0.5)
     assert fused["a"] == pytest.approx(0.5) and fused["b"] == pytest.approx(0.5)
-    assert set(FUSIONS) == {"rrf", "convex"}
+    assert set(FUSIONS) == {"rrf", "convex", "adaptive"}
 
 
 def test_lexical_tokens_stem_and_keep_phrases():

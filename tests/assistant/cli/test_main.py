@@ -131,3 +131,49 @@ def test_eval_followups_compares_rules_and_adapters_in_one_run(env):
     assert abs(adapters["understood"] - rules["understood"]) < 0.05
     bad = CliRunner().invoke(cli, ["eval", "followups", "--configs", "magic"])
     assert bad.exit_code != 0 and "unknown chat config 'magic'" in bad.output
+
+
+def _search_files(folder):
+    (folder / "products.csv").write_text(
+        "product_id,title\n0,red running shoe\n1,blue running shoe\n2,cast iron pan\n3,snow boot\n4,wool sock\n"
+    )
+    (folder / "queries.csv").write_text("query_id,query\nq1,running shoe\nq2,pan\n")
+    (folder / "qrels.csv").write_text("query_id,product_id,grade\nq1,0,3\nq1,1,2\nq2,2,3\n")
+    return ["--products", "products.csv", "--queries", "queries.csv", "--qrels", "qrels.csv"]
+
+
+def test_eval_search_uses_and_reports_the_configured_ranker(env, monkeypatch):
+    """`eval search` evaluates the configuration as set: a configured learned ranker orders the
+    hybrid mode, and the run says which ranker, fusion and alpha it used."""
+    import numpy as np
+
+    import assistant.shop
+    from retrieval.rerank import FEATURES, Candidates, LearnedRanker, TrainingQuery
+    from tests.conftest import HashEmbedding
+
+    monkeypatch.setattr(assistant.shop, "embedding_function", lambda settings, cache=True: HashEmbedding())
+    args = ["eval", "search", *_search_files(env)]
+    rng = np.random.default_rng(0)
+    training = [
+        TrainingQuery(
+            Candidates([f"c{i}" for i in range(6)], rng.random((6, len(FEATURES)), dtype=np.float32)),
+            {"c0": 2.0},
+        )
+        for _ in range(8)
+    ]
+    ranker = LearnedRanker.fit(training, trees=5, min_samples=1).save(env / "ranker.json")
+    plain = CliRunner().invoke(cli, [*args, "--json", "plain.json"])
+    assert plain.exit_code == 0, plain.output
+    report = json.loads((env / "plain.json").read_text())
+    assert report["settings"] == {"fusion": "adaptive", "alpha": 0.3, "ranker": None}
+    assert report["hybrid_ranker"] is None
+    monkeypatch.setenv("SHOPASSIST_RETRIEVAL__RANKER", str(ranker))
+    ranked = CliRunner().invoke(cli, [*args, "--alpha", "0.5", "--json", "ranked.json"])
+    assert ranked.exit_code == 0, ranked.output
+    assert "re-ranked by the configured learned ranker" in ranked.output
+    report = json.loads((env / "ranked.json").read_text())
+    assert report["settings"] == {"fusion": "adaptive", "alpha": 0.5, "ranker": str(ranker)}
+    assert report["hybrid_ranker"]["queries"] == 8
+    (env / "ranker.json").write_text("not a ranker")
+    broken = CliRunner().invoke(cli, args)
+    assert broken.exit_code == 1 and "train-ranker" in broken.output
