@@ -208,9 +208,12 @@ def load_lora_model(model_dir: Path, config: TrainConfig, device: str, dtype: An
 def _save_checkpoint(
     ckpt_dir: Path, model: Any, optimizer: Any, scheduler: Any, state: dict[str, Any]
 ) -> None:
-    """Write the checkpoint into a temporary folder, then swap it in: a kill never leaves half of one."""
+    """Write the checkpoint into a temporary folder, then swap it in: a kill never leaves half of one.
+    The state keeps the peak memory so far, so a resumed run reports the peak of all its processes."""
     import numpy as np
     import torch
+
+    state["peak_rss_gib"] = max(float(state.get("peak_rss_gib") or 0.0), peak_rss_gib())
 
     tmp = ckpt_dir.with_name(ckpt_dir.name + ".tmp")
     if tmp.exists():
@@ -459,7 +462,7 @@ def train(
         "train_examples": len(encoded),
         "val_examples_scored": len(val_encoded),
         "dropped_long_prompts": dropped,
-        "peak_rss_gib": peak_rss_gib(),
+        "peak_rss_gib": max(peak_rss_gib(), float(state.get("peak_rss_gib") or 0.0)),
         "device": device,
         "dtype": str(dtype).replace("torch.", ""),
         "threads": torch.get_num_threads(),

@@ -97,6 +97,8 @@ def test_tiny_finetune_resumes_exports_and_changes_output(settings, smollm_dir, 
     out = settings.home / "adapters" / "tiny"
     assert first["step"] == 3 and not first["finished"] and "registered" not in first
     assert adam_step(out / "checkpoint") == 3 and scheduler_step(out / "checkpoint") == 3
+    # the peak memory so far travels with the checkpoint: a resumed run reports the peak of all its runs
+    assert json.loads((out / "checkpoint" / "state.json").read_text())["peak_rss_gib"] > 0.1
 
     second = run_finetune(settings, config, data=[data], name="tiny", resume=True, merge=True, progress=False)
     assert second["resumed_from_step"] == 3 and second["step"] == 6 and second["finished"]
