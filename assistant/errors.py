@@ -67,6 +67,7 @@ class ConfigError(ShopassistError, ValueError):
 
 def _foreign() -> dict[type[Exception], type[ShopassistError]]:
     """Errors of the layer below (`retrieval`, which must not import this package), by type."""
+    from retrieval.calibration import CalibrationError
     from retrieval.catalog import CatalogError
     from retrieval.embeddings import EmbeddingModelNotFound
     from retrieval.filters import FilterError
@@ -76,6 +77,7 @@ def _foreign() -> dict[type[Exception], type[ShopassistError]]:
         FilterError: InvalidFilter,
         CatalogError: BadInput,
         RankerError: BadInput,
+        CalibrationError: BadInput,
         EmbeddingModelNotFound: ConfigError,
     }
 

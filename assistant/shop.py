@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.chat.service import ChatOptions, ChatService
 from assistant.config import Settings
-from assistant.errors import BadInput
+from assistant.errors import BadInput, ConfigError
 from assistant.generation.adapters import AdapterRegistry, adapter_for_task, base_of
 from assistant.generation.base import Generator
 from assistant.generation.factory import create_generator
@@ -98,6 +98,20 @@ def _load_ranker(path: Path | None) -> Any:
     return LearnedRanker.load(path)
 
 
+def _load_faq_calibration(settings: Settings) -> Any:
+    """The configured FAQ calibration, or None; a bad file is a configuration error that says what
+    to fix (retrieval's CalibrationError is not in assistant.errors' table)."""
+    path = settings.retrieval.faq_calibration
+    if path is None:
+        return None
+    from retrieval.calibration import CalibrationError, FAQCalibration
+
+    try:
+        return FAQCalibration.load(path if path.is_absolute() else settings.home / path)
+    except CalibrationError as exc:
+        raise ConfigError(f"retrieval.faq_calibration: {exc}") from exc
+
+
 class Shop:
     def __init__(self, settings: Settings, generator: Generator | None = None) -> None:
         from retrieval.store import open_client
@@ -115,6 +129,7 @@ class Shop:
             fusion=settings.retrieval.fusion,
             alpha=settings.retrieval.alpha,
             ranker=_load_ranker(settings.retrieval.ranker),
+            faq_calibration=_load_faq_calibration(settings),
             lexical_dir=settings.chroma_path / "lexical"
             if settings.store.url is None
             else settings.home / "lexical",

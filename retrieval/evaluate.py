@@ -18,12 +18,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from retrieval.datasets import SearchSet
 from retrieval.filters import Filters
 from retrieval.schema import FAQEntry, Product
 from retrieval.search import Mode
+
+if TYPE_CHECKING:
+    from retrieval.calibration import FAQCalibration, FAQSignals
 
 MODES = ("lexical", "dense", "hybrid")
 
@@ -299,3 +302,89 @@ def bench_ingest(
     for row in rows:
         row["ratio_vs_first"] = round(row["products_per_s"] / rows[0]["products_per_s"], 2)
     return rows
+
+
+def faq_signals(
+    entries: Sequence[FAQEntry],
+    questions: Sequence[tuple[str, str]],
+    out_of_scope: Sequence[str],
+    embedding_function: Any,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[tuple[FAQSignals, bool]], list[FAQSignals]]:
+    """What the FAQ search knows about its top entry for every question: (signals, top-1 is the
+    gold intent) for the labelled questions, the signals alone for the out-of-scope ones."""
+    from retrieval.index import memory_faq_search
+
+    if not entries:
+        raise ValueError("the FAQ has no entries to calibrate")
+    known = {e.id for e in entries}
+    unknown = sorted({intent for _, intent in questions if intent not in known})
+    if unknown:
+        raise ValueError(f"questions name intents missing from the FAQ: {', '.join(unknown[:10])}")
+    in_scope: list[tuple[FAQSignals, bool]] = []
+    oos: list[FAQSignals] = []
+    with memory_faq_search(entries, embedding_function) as search:
+        for text, intent in questions:
+            got = search.run(text, top_k=1)
+            assert got.signals is not None  # the FAQ has entries, so there is a top hit
+            in_scope.append((got.signals, got.hits[0].entry.id == intent))
+            if progress:
+                progress(1)
+        for text in out_of_scope:
+            signals = search.run(text, top_k=1).signals
+            assert signals is not None
+            oos.append(signals)
+            if progress:
+                progress(1)
+    return in_scope, oos
+
+
+T = TypeVar("T")
+
+
+def halves(items: Sequence[T], seed: int = 0) -> tuple[list[T], list[T]]:
+    """A fixed random half for fitting and the other half for reporting."""
+    order = list(range(len(items)))
+    random.Random(seed).shuffle(order)
+    return [items[i] for i in order[0::2]], [items[i] for i in order[1::2]]
+
+
+CURVE_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
+
+
+def evaluate_calibration(
+    in_scope: Sequence[tuple[FAQSignals, bool]],
+    out_of_scope: Sequence[FAQSignals],
+    *,
+    features: Sequence[str] | None = None,
+    precision: float = 0.95,
+    refusal: float = 0.95,
+    fixed_threshold: float = 0.6,
+    seed: int = 0,
+) -> tuple[FAQCalibration, dict[str, Any]]:
+    """Fit a calibration on a fixed half of each set and report it on the other half: the chosen
+    point, the curve over `CURVE_THRESHOLDS`, and the fixed similarity threshold (today's rule,
+    `retrieval.faq_min_score`) on the same reporting half for comparison."""
+    from retrieval.calibration import DEFAULT_FEATURES, curve, fit_calibration, operating_point
+
+    fit_in, report_in = halves(in_scope, seed)
+    fit_out, report_out = halves(out_of_scope, seed)
+    calibration = fit_calibration(
+        fit_in, fit_out, features=features or DEFAULT_FEATURES, precision=precision, refusal=refusal
+    )
+    chosen = curve(calibration, report_in, report_out, [calibration.threshold])[0]
+    dense_in = [(s.top_dense, right) for s, right in report_in]
+    dense_out = [s.top_dense for s in report_out]
+    result = {
+        "features": list(calibration.features),
+        "fit": {"in_scope": len(fit_in), "out_of_scope": len(fit_out), **calibration.meta["fit"]},
+        "report": {"in_scope": len(report_in), "out_of_scope": len(report_out)},
+        "top1_accuracy": round(sum(right for _, right in report_in) / max(len(report_in), 1), 4),
+        "targets": calibration.meta["targets"],
+        "chosen": chosen,
+        "curve": curve(calibration, report_in, report_out, CURVE_THRESHOLDS),
+        "fixed_threshold": operating_point(fixed_threshold, dense_in, dense_out),
+        "fixed_threshold_curve": [operating_point(t, dense_in, dense_out) for t in (0.4, 0.5, 0.6, 0.7, 0.8)],
+    }
+    return calibration, result

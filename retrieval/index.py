@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retrieval.schema import FAQEntry, Product
 from retrieval.search import FAQSearch, ProductSearch, faq_records_docs
 from retrieval.store import IngestStats, Record, get_collection, sync_records
+
+if TYPE_CHECKING:
+    from retrieval.calibration import FAQCalibration
 
 
 def faq_records(entries: Sequence[FAQEntry]) -> list[Record]:
@@ -59,7 +62,9 @@ class ShopIndex:
         fusion: str = "adaptive",
         alpha: float = 0.3,
         ranker: Any = None,
+        faq_calibration: FAQCalibration | None = None,
     ) -> None:
+        """`faq_calibration` decides when an FAQ match is confident; without one, `faq_min_score`."""
         self.client = client
         self.embedding_function = embedding_function
         self.products_collection = get_collection(client, products_collection, embedding_function)
@@ -74,7 +79,12 @@ class ShopIndex:
             ranker=ranker,
             embed=embedding_function,
         )
-        self.faq = FAQSearch(self.faq_collection, min_score=faq_min_score, embed=embedding_function)
+        self.faq = FAQSearch(
+            self.faq_collection,
+            min_score=faq_min_score,
+            embed=embedding_function,
+            calibration=faq_calibration,
+        )
 
     def ingest_products(
         self,

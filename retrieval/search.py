@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
+from retrieval.calibration import FAQSignals
 from retrieval.filters import CatalogSchema, FacetArrays, Filters
 from retrieval.fusion import FUSIONS, rrf, text_ratio
 from retrieval.lexical import LexicalIndex, fingerprint
@@ -22,6 +23,7 @@ from retrieval.store import read_all
 from retrieval.text import tokenize
 
 if TYPE_CHECKING:
+    from retrieval.calibration import FAQCalibration
     from retrieval.rerank import Candidates, LearnedRanker
 
 R_co = TypeVar("R_co", covariant=True)
@@ -381,9 +383,15 @@ class FAQHit:
 
 @dataclass
 class FAQResults:
+    """`confident` is the routing decision: the calibration's when one is loaded (`calibrated`,
+    with its `probability` for the top entry), else top dense similarity >= `threshold`."""
+
     hits: list[FAQHit]
     confident: bool
     threshold: float
+    signals: FAQSignals | None = None
+    probability: float | None = None
+    calibrated: bool = False
 
     @property
     def best(self) -> FAQHit | None:
@@ -410,10 +418,14 @@ class FAQSearch(_LazyIndex):
         alpha: float = 0.5,
         embed: Any = None,
         min_examples: int = 20,
+        calibration: FAQCalibration | None = None,
     ) -> None:
         """`embed` (texts -> vectors) enables the learned router once the entries carry at least
-        `min_examples` example phrasings each on average; below that, retrieval alone ranks."""
+        `min_examples` example phrasings each on average; below that, retrieval alone ranks.
+        `calibration` (from `shopassist calibrate-faq`) replaces the `min_score` threshold in the
+        confident decision."""
         self.collection = collection
+        self.calibration = calibration
         self.embed = embed
         self.alpha = alpha
         self.min_examples = min_examples
@@ -432,6 +444,10 @@ class FAQSearch(_LazyIndex):
         for m in metas:
             self.entries.setdefault(str(m["entry_id"]), FAQEntry.from_metadata(str(m["entry_id"]), m))
         self._lexical = LexicalIndex.build(docs)
+        words: dict[str, set[str]] = {}
+        for doc_id, doc in zip(ids, docs, strict=True):
+            words.setdefault(self._entry_of[doc_id], set()).update(tokenize(doc))
+        self._entry_words = {e: frozenset(w) for e, w in words.items()}
         self.classifier = self._train()
 
     def _train(self) -> Any:
@@ -451,19 +467,18 @@ class FAQSearch(_LazyIndex):
     ) -> FAQResults:
         self.warm_up()
         if not self._doc_ids:
-            return FAQResults([], False, self.min_score)
+            return FAQResults([], False, self.min_score, calibrated=self.calibration is not None)
         n = min(self.candidates, len(self._doc_ids))
         dense_best: dict[str, float] = {}
         for doc_id, sim in _dense_query(self.collection, query, n, None):
             entry = self._entry_of[doc_id]
             dense_best[entry] = max(dense_best.get(entry, -1.0), sim)
         lex_best: dict[str, float] = {}
-        if mode != "dense":
-            scores = self._lexical.scores(query)
-            for doc_id, s in zip(self._doc_ids, scores, strict=True):
-                if s > 0:
-                    entry = self._entry_of[doc_id]
-                    lex_best[entry] = max(lex_best.get(entry, 0.0), float(s))
+        scores = self._lexical.scores(query)  # every mode: the calibration's signals need BM25's pick
+        for doc_id, s in zip(self._doc_ids, scores, strict=True):
+            if s > 0:
+                entry = self._entry_of[doc_id]
+                lex_best[entry] = max(lex_best.get(entry, 0.0), float(s))
         dense_rank = sorted(dense_best, key=lambda e: -dense_best[e])
         lex_rank = sorted(lex_best, key=lambda e: -lex_best[e])
         if mode == "learned" or (mode == "hybrid" and self.classifier is not None):
@@ -476,8 +491,8 @@ class FAQSearch(_LazyIndex):
             ]
             # Confident only when the classifier accepts the intent and the question is also close
             # in meaning to that entry: a classifier has no "none of these" class of its own.
-            confident = bool(hits) and hits[0].score > 0 and hits[0].dense >= self.min_score
-            return FAQResults(hits, confident, self.min_score)
+            accepted = bool(hits) and hits[0].score > 0
+            return self._decide(query, hits, accepted, dense_best, lex_rank)
         # Without a trained router, "hybrid" ranks by meaning alone: on Bitext, fusing BM25 into
         # cold FAQ retrieval lowered accuracy@1 at every weight tried (0.74 dense vs 0.62-0.68).
         both = [dense_rank, lex_rank]
@@ -493,5 +508,34 @@ class FAQSearch(_LazyIndex):
             )
             for e, s in sorted(fused.items(), key=lambda kv: -kv[1])[:top_k]
         ]
-        confident = bool(hits) and hits[0].dense >= self.min_score
-        return FAQResults(hits, confident, self.min_score)
+        return self._decide(query, hits, bool(hits), dense_best, lex_rank)
+
+    def _decide(
+        self,
+        query: str,
+        hits: list[FAQHit],
+        accepted: bool,
+        dense_best: dict[str, float],
+        lex_rank: list[str],
+    ) -> FAQResults:
+        """The confident decision on the top hit: the calibration's when one is loaded, else the
+        fixed similarity threshold; `accepted` is what the ranker itself says (the router's margin)."""
+        if not hits:
+            return FAQResults(hits, False, self.min_score, calibrated=self.calibration is not None)
+        signals = self.signals(query, hits[0].entry.id, dense_best, lex_rank)
+        if self.calibration is None:
+            return FAQResults(hits, accepted and hits[0].dense >= self.min_score, self.min_score, signals)
+        p = self.calibration.probability(signals)
+        threshold = self.calibration.threshold
+        return FAQResults(hits, accepted and p >= threshold, threshold, signals, p, calibrated=True)
+
+    def signals(self, query: str, top: str, dense_best: dict[str, float], lex_rank: list[str]) -> FAQSignals:
+        """What a calibration reads about the top entry `top` (see retrieval.calibration)."""
+        words = set(tokenize(query))
+        found = words & self._entry_words.get(top, frozenset())
+        return FAQSignals(
+            top_dense=dense_best.get(top, 0.0),
+            second_dense=max((s for e, s in dense_best.items() if e != top), default=0.0),
+            lexical_agrees=bool(lex_rank) and lex_rank[0] == top,
+            word_overlap=len(found) / len(words) if words else 0.0,
+        )

@@ -224,7 +224,12 @@ class SuggestService:
         """Scrub the ticket, retrieve FAQ candidates (a few extra for deduplication), deduplicate."""
         scrubbed = scrub(self.check(ticket.text))
         results = self.faq.run(scrubbed, top_k=self.settings.max_suggestions + 2)
-        candidates = [Candidate(h.entry, round(max(0.0, min(1.0, h.dense)), 3)) for h in results.hits]
+        # A calibrated search (retrieval.faq_calibration) that finds no confident match vetoes every
+        # candidate, as it makes the chat refuse: confidence 0 passes no min_confidence above 0.
+        veto = results.calibrated and not results.confident
+        candidates = [
+            Candidate(h.entry, 0.0 if veto else round(max(0.0, min(1.0, h.dense)), 3)) for h in results.hits
+        ]
         return Ranked(scrubbed, dedupe(candidates))
 
     def render(self, ticket: Ticket, ranked: Ranked, threshold: float) -> Suggestions:

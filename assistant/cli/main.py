@@ -84,6 +84,7 @@ COMMAND_MODULES = (
     "assistant.cli.train",
     "assistant.cli.copy",
     "assistant.cli.assist",
+    "assistant.cli.calibrate",
 )
 
 

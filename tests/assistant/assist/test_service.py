@@ -284,3 +284,26 @@ def test_a_draft_cut_by_the_token_limit_ends_at_its_last_whole_sentence(make_ser
     s = service.run(Ticket(text="refund")).suggestions[0]
     assert s.written_by != "template" and "so please check that account.\n" in s.text
     assert "If you need more help" not in s.text
+
+
+def test_a_calibrated_no_confident_match_is_no_suggestion(make_service):
+    """With retrieval.faq_calibration, the search's confident decision also decides for agents:
+    a close but refused match (the charged-twice ticket near the sales-tax entry) is no suggestion."""
+    from retrieval.search import FAQResults
+
+    service, faq = make_service([(REFUND, 0.8), (RETURN, 0.7)], min_confidence=0.5)
+    scripted = faq.run
+
+    def calibrated(confident):
+        def run(query, *, top_k=3):
+            hits = scripted(query, top_k=top_k).hits
+            return FAQResults(hits, confident, 0.9, probability=0.95 if confident else 0.2, calibrated=True)
+
+        return run
+
+    faq.run = calibrated(False)
+    refused = service.run(Ticket(text="I was charged twice"))
+    assert refused.no_suggestion and not refused.suggestions and "faq-refunds-method" in refused.reason
+    faq.run = calibrated(True)
+    kept = service.run(Ticket(text="money back please"))
+    assert [s.intent for s in kept.suggestions] == ["faq-refunds-method", "faq-returns-how-to"]

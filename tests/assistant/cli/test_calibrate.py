@@ -1,0 +1,116 @@
+"""`shopassist calibrate-faq` on a tiny FAQ with hashing embeddings (no model), and the shop wiring
+of `retrieval.faq_calibration`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from assistant.cli.main import cli
+from tests.conftest import HashEmbedding
+
+FAQ = """intent,category,answer
+get_refund,REFUND,Refunds go back to the card you paid with within five days.
+track_order,ORDER,The tracking link is in the shipping e-mail.
+cancel_order,ORDER,Open your orders and press cancel.
+"""
+IN_SCOPE = [
+    ("how do i get a refund", "get_refund"),
+    ("i want a refund for my card", "get_refund"),
+    ("refund my money please", "get_refund"),
+    ("get refund now", "get_refund"),
+    ("can i get my refund", "get_refund"),
+    ("where is my order tracking link", "track_order"),
+    ("track my order", "track_order"),
+    ("how do i track the order", "track_order"),
+    ("track order shipping e-mail", "track_order"),
+    ("order tracking please", "track_order"),
+    ("cancel my order", "cancel_order"),
+    ("i want to cancel the order", "cancel_order"),
+    ("please cancel order", "cancel_order"),
+    ("how to cancel an order", "cancel_order"),
+    ("cancel it", "cancel_order"),
+    ("order", "get_refund"),  # ambiguous: routed elsewhere, so a wrong top
+    ("my card", "cancel_order"),
+    ("where", "cancel_order"),
+]
+OUT_OF_SCOPE = [
+    "what is the weather in paris",
+    "who won the football game",
+    "tell me a joke",
+    "hello there",
+    "write a poem about the sea",
+    "what is the capital of france",
+    "how do i reverse a list in python",
+    "recommend a good dentist",
+]
+
+
+@pytest.fixture
+def files(cli_env, monkeypatch):
+    monkeypatch.setattr("assistant.shop.embedding_function", lambda settings, cache=True: HashEmbedding())
+    (cli_env / "faq.csv").write_text(FAQ)
+    (cli_env / "q.csv").write_text("question,intent\n" + "".join(f"{q},{i}\n" for q, i in IN_SCOPE))
+    (cli_env / "oos.csv").write_text("question,kind\n" + "".join(f"{q},x\n" for q in OUT_OF_SCOPE))
+    return cli_env
+
+
+def calibrate(*extra: str):
+    args = ["calibrate-faq", "--faq", "faq.csv", "--questions", "q.csv", "--out-of-scope", "oos.csv", *extra]
+    return CliRunner().invoke(cli, args)
+
+
+def test_calibrate_writes_a_calibration_to_the_shop_home_and_reports_the_other_half(files):
+    result = calibrate("--json", "out.json")
+    assert result.exit_code == 0, result.output
+    written = files / "home" / "faq_calibration.json"
+    assert f"wrote {written}" in result.output and "retrieval.faq_calibration" in result.output
+    assert "fixed dense >= 0.6" in result.output and "chosen p >=" in result.output
+    from retrieval.calibration import FAQCalibration
+
+    calibration = FAQCalibration.load(written)
+    assert calibration.features == ("top_dense", "margin", "lexical_agrees", "word_overlap")
+    assert calibration.meta["in_scope"] == len(IN_SCOPE) // 2 and calibration.meta["faq_file"] == "faq.csv"
+    assert calibration.meta["out_of_scope"] == len(OUT_OF_SCOPE) // 2
+    report = json.loads((files / "out.json").read_text())
+    assert report["report"] == {"in_scope": len(IN_SCOPE) // 2, "out_of_scope": len(OUT_OF_SCOPE) // 2}
+    assert report["chosen"]["threshold"] == round(calibration.threshold, 4)
+
+
+def test_calibrate_options_are_checked(files):
+    bad = calibrate("--features", "top_dense,colour")
+    assert bad.exit_code == 2 and "unknown signal(s) colour" in bad.output
+    (files / "oos.csv").write_text("text\nhello\n")
+    missing = calibrate()
+    assert missing.exit_code == 1 and "needs a 'question' column (found: text)" in missing.output
+    assert not (files / "home" / "faq_calibration.json").exists()
+
+
+def test_only_the_top_dense_signal_is_a_fitted_threshold(files):
+    result = calibrate("--features", "top_dense", "--output", "dense.json")
+    assert result.exit_code == 0, result.output
+    from retrieval.calibration import FAQCalibration, FAQSignals
+
+    calibration = FAQCalibration.load(files / "dense.json")
+    low, high = FAQSignals(0.1, 0.0, False, 0.0), FAQSignals(0.95, 0.0, False, 0.0)
+    assert calibration.probability(high) > calibration.probability(low)  # monotone in similarity
+
+
+def test_configured_calibration_is_loaded_and_a_bad_one_is_a_config_error(files):
+    from assistant.config import load_settings
+    from assistant.errors import ConfigError, exit_code
+    from assistant.shop import _load_faq_calibration
+
+    assert _load_faq_calibration(load_settings()) is None
+    assert calibrate().exit_code == 0
+    settings = load_settings()
+    settings.retrieval.faq_calibration = Path("faq_calibration.json")  # relative: read from the shop home
+    assert _load_faq_calibration(settings).features[0] == "top_dense"
+    (files / "home" / "faq_calibration.json").write_text("{}")
+    with pytest.raises(ConfigError) as info:
+        _load_faq_calibration(settings)
+    assert "retrieval.faq_calibration" in str(info.value) and "shopassist calibrate-faq" in str(info.value)
+    assert exit_code(info.value) == 78
