@@ -75,7 +75,13 @@ class AssistSettings(BaseModel):
         description="How long a ticket waits for its drafts (all drafted together); a draft not done by "
         "then is dropped for the templated reply. 0 turns drafting off",
     )
-    draft_max_tokens: int = Field(default=220, ge=16, le=2048, description="Longest draft (tokens)")
+    draft_max_tokens: int = Field(
+        default=180,
+        ge=16,
+        le=2048,
+        description="Longest draft (tokens; a draft cut there ends at its last whole sentence): a CPU decodes "
+        "~10 tokens/s per batch, so this and the budget go together",
+    )
 
 
 class CopySettings(BaseModel):
@@ -319,6 +325,12 @@ class RetrievalSettings(BaseModel):
     top_k: int = Field(default=4, ge=1, le=50, description="Products shown per answer")
     faq_min_score: float = Field(
         default=0.6, ge=0.0, le=1.0, description="Below this similarity an FAQ match is not trusted"
+    )
+    faq_calibration: Path | None = Field(
+        default=None,
+        description="FAQ calibration file from `shopassist calibrate-faq` (relative paths are read from the "
+        "shop home): it decides when an FAQ match is confident, for the chat and agent assist alike, "
+        "instead of faq_min_score; empty means faq_min_score",
     )
     product_min_score: float = Field(
         default=0.3, ge=0.0, le=1.0, description="Below this confidence products are not offered as a match"

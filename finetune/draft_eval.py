@@ -27,11 +27,12 @@ CONFIGS = ("template", "base", "adapter")
 # Numbers and contacts, matched independently of assistant.grounding (what the eval checks it by).
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _CONTACT = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+|\bwww\.\S+|https?://\S+|\+?\d[\d ()-]{7,}\d")
+_LIST_NUMBER = re.compile(r"(?m)^\s*\d{1,2}[.)]\s")  # "1. Sign in": a step's number, not a claim
 
 
 def invented(text: str, sources: str) -> list[str]:
     """Numbers and contacts in `text` (placeholders aside) that `sources` does not contain."""
-    plain = PLACEHOLDER.sub(" ", text)
+    plain = _LIST_NUMBER.sub(" ", PLACEHOLDER.sub(" ", text))
     found = _CONTACT.findall(plain) + _NUMBER.findall(_CONTACT.sub(" ", plain))
     return [x for x in found if x.strip() not in sources]
 

@@ -42,16 +42,26 @@ def test_policy_question_with_the_real_models(real_chat):
     assert "PayPal" in response.text
 
 
-def test_the_shipped_adapters_understand_and_answer_a_follow_up(demo_shop_real, smollm_dir):
-    """The shipped rewrite and answer adapters on the real model: a follow-up about the shown
-    products is understood by the adapter, answered from the records, and checked against them."""
-    from assistant.generation.adapters import DEFAULT_BASE, AdapterRegistry, adapter_for_task
+@pytest.fixture(scope="module")
+def shipped(smollm_dir):
+    """The real model with the shipped adapters alone (no registry of this machine), loaded once."""
+    from assistant.generation.adapters import AdapterRegistry
     from assistant.generation.embedded import EmbeddedGenerator
 
-    registry = AdapterRegistry(smollm_dir / "no-registry.json")  # the shipped adapters alone
+    registry = AdapterRegistry(smollm_dir / "no-registry.json")
+    gen = EmbeddedGenerator(smollm_dir, adapters=lambda name: registry.get(name).path)
+    yield registry, gen
+    gen.close()
+
+
+def test_the_shipped_adapters_understand_and_answer_a_follow_up(demo_shop_real, shipped):
+    """The shipped rewrite and answer adapters on the real model: a follow-up about the shown
+    products is understood by the adapter, answered from the records, and checked against them."""
+    from assistant.generation.adapters import DEFAULT_BASE, adapter_for_task
+
+    registry, gen = shipped
     names = {t: adapter_for_task(t, {}, registry, DEFAULT_BASE) for t in ("rewrite", "answer")}
     assert names == {"rewrite": "rewrite-lora", "answer": "answer-lora"}
-    gen = EmbeddedGenerator(smollm_dir, adapters=lambda name: registry.get(name).path)
     options = ChatOptions(
         shop_name="Harbor & Pine",
         rewrite_adapter=names["rewrite"],
@@ -76,3 +86,37 @@ def test_the_shipped_adapters_understand_and_answer_a_follow_up(demo_shop_real, 
         assert numbers <= {best.rating, best.price, 5.0}, closing
     else:
         assert follow.verifier.unsupported
+
+
+def test_the_shipped_draft_adapter_drafts_checked_agent_replies(demo_shop_real, shipped):
+    """Agent assist on the real model: the shipped draft adapter drafts the suggestions' replies;
+    what reaches the agent holds no number the ticket, FAQ answers and order facts lack."""
+    import re
+
+    from assistant.assist.protocol import Ticket
+    from assistant.assist.service import SuggestService
+    from assistant.config import AssistSettings
+    from assistant.generation.adapters import DEFAULT_BASE, adapter_for_task
+
+    registry, gen = shipped
+    name = adapter_for_task("draft", {}, registry, DEFAULT_BASE)
+    assert name == "draft-lora"
+    service = SuggestService(
+        demo_shop_real.index.faq,
+        demo_shop_real.orders,
+        settings=AssistSettings(draft_budget_ms=120_000),  # this checks content, not speed
+        shop_name="Harbor & Pine",
+        generator=lambda: gen,
+        draft_adapter=name,
+        base_name=DEFAULT_BASE,
+    )
+    ticket = Ticket(text="hi, how do I return the boots I bought? they are too small")
+    result = service.run(ticket)
+    assert result.suggestions
+    drafted = [s for s in result.suggestions if s.written_by == f"draft-lora on {DEFAULT_BASE}"]
+    assert drafted, [s.draft_problems for s in result.suggestions]
+    answers = " ".join(demo_shop_real.index.faq.entries[s.intent].answer for s in result.suggestions)
+    for s in drafted:
+        assert s.text.startswith("Hi ")
+        numbers = set(re.findall(r"\d+", re.sub(r"\{\{[^}]*\}\}", " ", s.text)))
+        assert numbers <= set(re.findall(r"\d+", answers + ticket.text)), s.text

@@ -58,8 +58,10 @@ def check_draft(
         problems.append(f"too long ({len(words)} words)")
     for claim in claims(text, sources):
         problems += claim.problems
-    grams = [tuple(w.lower() for w in words[i : i + 4]) for i in range(len(words) - 3)]
-    if len(grams) - len(set(grams)) > 2:
+    # A looping model repeats whole spans; six words in a row twice is a loop, not a turn of phrase
+    # ("please follow these steps" legitimately recurs in a long reply).
+    grams = [tuple(w.lower() for w in words[i : i + 6]) for i in range(len(words) - 5)]
+    if len(grams) - len(set(grams)) > 1:
         problems.append("repeats itself")
     return list(dict.fromkeys(problems))
 
