@@ -89,8 +89,9 @@ def test_the_shipped_adapters_understand_and_answer_a_follow_up(demo_shop_real, 
 
 
 def test_the_shipped_draft_adapter_drafts_checked_agent_replies(demo_shop_real, shipped):
-    """Agent assist on the real model: the shipped draft adapter drafts the suggestions' replies;
-    what reaches the agent holds no number the ticket, FAQ answers and order facts lack."""
+    """Agent assist on the real model with the shipped draft adapter: a draft reaches the agent only
+    with no number the ticket and FAQ answer lack and with every number of its answer; otherwise the
+    FAQ answer as written, with the reason (on the demo FAQ, drafts often leave out its specifics)."""
     import re
 
     from assistant.assist.protocol import Ticket
@@ -110,13 +111,18 @@ def test_the_shipped_draft_adapter_drafts_checked_agent_replies(demo_shop_real, 
         draft_adapter=name,
         base_name=DEFAULT_BASE,
     )
-    ticket = Ticket(text="hi, how do I return the boots I bought? they are too small")
+    ticket = Ticket(text="hi, what is your return policy? how do i start a return for my boots?")
     result = service.run(ticket)
     assert result.suggestions
-    drafted = [s for s in result.suggestions if s.written_by == f"draft-lora on {DEFAULT_BASE}"]
-    assert drafted, [s.draft_problems for s in result.suggestions]
-    answers = " ".join(demo_shop_real.index.faq.entries[s.intent].answer for s in result.suggestions)
-    for s in drafted:
-        assert s.text.startswith("Hi ")
-        numbers = set(re.findall(r"\d+", re.sub(r"\{\{[^}]*\}\}", " ", s.text)))
-        assert numbers <= set(re.findall(r"\d+", answers + ticket.text)), s.text
+    answers = {s.intent: demo_shop_real.index.faq.entries[s.intent].answer for s in result.suggestions}
+    allowed = set(re.findall(r"\d+", " ".join(answers.values()) + ticket.text))
+    for s in result.suggestions:
+        if s.written_by == "template":  # the draft was refused: the FAQ answer as written, and why
+            assert s.draft_problems and answers[s.intent] in s.text
+            continue
+        assert s.written_by == f"draft-lora on {DEFAULT_BASE}" and s.text.startswith("Hi ")
+        plain = re.sub(
+            r"(?m)^\s*\d{1,2}[.)]\s", " ", re.sub(r"\{\{[^}]*\}\}", " ", s.text)
+        )  # not step numbers
+        assert set(re.findall(r"\d+", plain)) <= allowed, s.text
+        assert all(fact in s.text for fact in re.findall(r"\d+", answers[s.intent])), s.text

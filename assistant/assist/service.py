@@ -457,7 +457,7 @@ class SuggestService:
             return draft, [f"a step states what the sources do not: {', '.join(dropped[0].problems)}"], []
         if len(kept.split()) * 2 < len(draft.split()):
             return draft, ["most of the draft states what the sources do not"] + removed, []
-        problems = check_draft(kept, sources, max_words=self.settings.draft_max_tokens)
+        problems = check_draft(kept, sources, answer=entry.answer, max_words=self.settings.draft_max_tokens)
         if problems:
             return kept, problems, removed
         hits = self.faq.run(kept, top_k=3).hits

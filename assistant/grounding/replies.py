@@ -41,14 +41,17 @@ def check_draft(
     text: str,
     sources: Sequence[str],
     *,
+    answer: str = "",
     min_words: int = 8,
     max_words: int = 260,
 ) -> list[str]:
     """What is wrong with a drafted reply (empty when it may be suggested).
 
     `sources` are the texts the draft may draw on (the scrubbed ticket, the FAQ answer, the shop's
-    name and known values). Whether the draft is about the right entry is the caller's check (the
-    assist service asks its FAQ retriever), since shared words ("order", "account") cannot tell.
+    name and known values). Every number, e-mail and link of `answer` (the shop's FAQ answer) must
+    be in the draft: a reply that leaves out "within 30 days" or the support address is generic
+    help, not the shop's answer. Whether the draft is about the right entry is the caller's check
+    (the assist service asks its FAQ retriever), since shared words ("order", "account") cannot tell.
     """
     problems: list[str] = []
     words = text.split()
@@ -60,6 +63,7 @@ def check_draft(
         problems += claim.problems
     # A looping model repeats whole spans; six words in a row twice is a loop, not a turn of phrase
     # ("please follow these steps" legitimately recurs in a long reply).
+    problems += [f"leaves out the answer's {fact}" for fact in answer_facts(answer) if fact not in text]
     grams = [tuple(w.lower() for w in words[i : i + 6]) for i in range(len(words) - 5)]
     if len(grams) - len(set(grams)) > 1:
         problems.append("repeats itself")
@@ -75,6 +79,14 @@ class Claim:
     marker: str
     text: str
     problems: list[str]
+
+
+_FACT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\bhttps?://\S+|\bwww\.\S+|\d+(?:[.,]\d+)?")
+
+
+def answer_facts(answer: str) -> list[str]:
+    """The numbers, e-mails and links of an answer, in order, each once."""
+    return list(dict.fromkeys(m.rstrip(".,") for m in _FACT.findall(answer)))
 
 
 def claims(text: str, sources: Sequence[str]) -> list[Claim]:

@@ -52,3 +52,15 @@ def test_claims_keep_lines_and_list_markers():
 def test_contacts_in_the_prompt_are_not_invented():
     assert invented_contacts("write to jo@x.io", "my email is jo@x.io") == []
     assert invented_contacts("see www.shop.com", "nothing") == ["www.shop.com"]
+
+
+def test_a_draft_must_keep_the_answers_numbers_and_addresses():
+    answer = "Email support@shop.example within 30 days of delivery."
+    kept = "Please email support@shop.example within 30 days of delivery and we will help."
+    assert check_draft(kept, [TICKET, answer], answer=answer) == []
+    generic = "Please log in to your account and open the returns section to start your return."
+    problems = check_draft(generic, [TICKET, answer], answer=answer)
+    assert (
+        "leaves out the answer's support@shop.example" in problems
+        and "leaves out the answer's 30" in problems
+    )
