@@ -217,9 +217,10 @@ def register(cli: click.Group) -> None:
         if unknown:
             raise click.BadParameter(f"unknown {', '.join(unknown)}; choose from {', '.join(CONFIGS)}")
         paths = list(data) or TASKS["draft"].default_data()
+        if len(paths) != 2:
+            raise click.BadParameter("give a replies file and its FAQ: --data replies.csv --data faq.csv")
         examples = heldout("draft", paths, settings, 0.1, max_tickets)
-        replies = next(p for p in paths if "faq" not in p.name.lower())
-        faq = next(p for p in paths if "faq" in p.name.lower())
+        replies, faq = sorted(paths, key=lambda p: "faq" in p.name.lower())  # as the draft task reads them
         references = {e.id: e.assistant for e in build_cs(replies, settings.shop.name).examples}
         name = adapter or adapter_for_task(
             "draft", {}, AdapterRegistry.for_home(settings.home), base_of(settings)
