@@ -316,6 +316,8 @@ def register(cli: click.Group) -> None:
             if isinstance(exc, PolicyError):
                 raise click.ClickException(f"{exc} (setting assist.policies / assist.policy_map)") from exc
             raise click.ClickException(str(exc)) from exc
+        # This measures which entries are suggested; drafting their replies is `eval drafts`' job.
+        setup.service.settings = setup.service.settings.model_copy(update={"model_drafts": False})
         start = time.perf_counter()
         with tqdm(total=len(asked), desc="tickets", unit="ticket", disable=not sys.stderr.isatty()) as bar:
             result = evaluate_suggest(setup.service, asked, thresholds=cuts, progress=bar.update)
