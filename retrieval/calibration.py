@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from retrieval.files import write_atomic
+
 _FORMAT = "shopassist-faq-calibration/1"
 _REFIT = "fit a new one with `shopassist calibrate-faq` or empty retrieval.faq_calibration"
 
@@ -86,7 +88,6 @@ class FAQCalibration:
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         payload = {
             "format": _FORMAT,
             "features": list(self.features),
@@ -95,10 +96,7 @@ class FAQCalibration:
             "threshold": self.threshold,
             "meta": self.meta,
         }
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
-        tmp.replace(path)
-        return path
+        return write_atomic(path, json.dumps(payload, indent=2))
 
     @classmethod
     def load(cls, path: str | Path) -> FAQCalibration:

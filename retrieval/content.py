@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
+
+from retrieval.files import write_atomic
 
 Kind = Literal["instruction", "link", "email", "html", "markdown", "hidden", "credentials"]
 Mode = Literal["withhold", "keep", "reject"]
@@ -422,20 +422,6 @@ class ContentPolicy:
 # --- review queue and approvals ------------------------------------------------------------------------
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 @dataclass
 class ContentReview:
     """The review queue (`content_review.jsonl`: one flagged field per line, with its original text)
@@ -476,7 +462,7 @@ class ContentReview:
         scanned = set(scanned_ids)
         keep = [e for e in self.entries() if e["source"] != source or (e["id"] not in scanned and not prune)]
         rows = keep + [i.to_json() for i in issues]
-        _write_atomic(self.queue_path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        write_atomic(self.queue_path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
     def approve(self, keys: Iterable[str] | None) -> list[dict[str, Any]]:
         """Move the named entries (all with None) from the queue to the approvals; returns them.
@@ -498,8 +484,8 @@ class ContentReview:
         for e in chosen:
             if (e["source"], e["id"], e["field"], e["hash"]) not in known:
                 approvals.append({k: e[k] for k in ("key", "source", "file", "id", "field", "hash", "text")})
-        _write_atomic(self.approved_path, json.dumps({"approved": approvals}, indent=2, ensure_ascii=False))
+        write_atomic(self.approved_path, json.dumps({"approved": approvals}, indent=2, ensure_ascii=False))
         chosen_keys = {e["key"] for e in chosen}
         rest = [e for e in queue if e["key"] not in chosen_keys]
-        _write_atomic(self.queue_path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rest))
+        write_atomic(self.queue_path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rest))
         return chosen

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from retrieval.files import write_atomic
 from retrieval.text import tokenize
 
 SIGNALS = ("lexical", "title_lexical", "dense", "title_dense")
@@ -150,12 +151,8 @@ class LearnedRanker:
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         payload = {**self.meta, "model": self.booster.model_to_string()}
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(payload), encoding="utf-8")
-        tmp.replace(path)
-        return path
+        return write_atomic(path, json.dumps(payload))
 
     @classmethod
     def load(cls, path: str | Path) -> LearnedRanker:

@@ -15,7 +15,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -30,6 +29,7 @@ from assistant.copystudio.protocol import CopyControls, CopyRequest, CopyResult
 from assistant.copystudio.service import CopyInputError, CopyService
 from assistant.errors import BadInput
 from assistant.grounding.spreadsheet import safe_cell
+from retrieval.files import write_atomic
 
 COLUMNS = (
     "product_id",
@@ -165,15 +165,6 @@ def check_out_path(out: Path) -> str:
     return fmt
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 class CopyBatch:
     """Writes copy for many products into one file, resumably (see the module docstring)."""
 
@@ -242,8 +233,8 @@ class CopyBatch:
             kept[pid] = {"key": kept[pid]["key"], "start": start, "end": len(body)}
             state_lines.append(json.dumps({"id": pid, **kept[pid]}) + "\n")
         if body != data:
-            _atomic_write(self.out, body)
-        _atomic_write(self.state_path, "".join(state_lines).encode("utf-8"))
+            write_atomic(self.out, body)
+        write_atomic(self.state_path, "".join(state_lines).encode("utf-8"))
         return kept, len(body)
 
     # -- the run --------------------------------------------------------------------------------------
