@@ -14,13 +14,14 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from assistant.errors import BadInput
 from assistant.grounding.pii import scrub_counts
+from assistant.grounding.replies import drop_unsupported
 from prompts.tasks import (
     copy_system_prompt,
     copy_user_prompt,
@@ -214,7 +215,7 @@ def build_draft(replies: str | Path, faq: str | Path, *, max_examples: int | Non
     writes, so accepted and edited suggestions are the next training data; `faq` is the shop's FAQ
     (ids = the intents) or Bitext's intent FAQ. Placeholders stay in the target (the service fills
     what the shop knows after the draft). Ids are the cs task's (`_reply_rows`). Sentences of a reply whose numbers, contacts or names the
-    ticket and answer do not hold are dropped (`clean_reply`).
+    ticket and answer do not hold are dropped (`grounding.replies.drop_unsupported`).
     """
     from retrieval.datasets import load_intent_faq
 
@@ -231,14 +232,15 @@ def build_draft(replies: str | Path, faq: str | Path, *, max_examples: int | Non
         ticket, n_user = scrub_counts(question)
         target, n_reply = scrub_counts(_echoed_numbers(reply, question))
         data.scrubbed.update(n_user + n_reply)
-        target, dropped = clean_reply(target, [ticket, answers[intent]])
-        data.skipped["sentences with unsupported claims (dropped)"] += dropped
-        if len(target.split()) < 8:
+        # References that invent ("available 24/7", fees) teach a model to invent.
+        cleaned, dropped = drop_unsupported(target, [ticket, answers[intent]])
+        data.skipped["sentences with unsupported claims (dropped)"] += len(dropped)
+        if cleaned is None or len(cleaned.split()) < 8:
             data.skipped["reply mostly unsupported"] += 1
             continue
         user = draft_messages(ticket, answers[intent])[1]["content"]
         data.examples.append(
-            Example(ex_id, "draft", system, user, target, meta={"intent": intent, "ticket": ticket})
+            Example(ex_id, "draft", system, user, cleaned, meta={"intent": intent, "ticket": ticket})
         )
         if max_examples and len(data.examples) >= max_examples:
             break
@@ -250,15 +252,6 @@ def _echoed_numbers(reply: str, question: str) -> str:
     for number in set(re.findall(r"\b\d{5,}\b", question)):
         reply = re.sub(rf"\b{number}\b", "{{Order Number}}", reply)
     return reply
-
-
-def clean_reply(text: str, sources: Sequence[str]) -> tuple[str, int]:
-    """The reply without its sentences whose numbers, contacts or names the sources do not hold
-    (references that invent teach a model to invent), list items renumbered; and how many went."""
-    from assistant.grounding.replies import drop_unsupported
-
-    kept, dropped = drop_unsupported(text, sources)
-    return kept or "", len(dropped)
 
 
 # -- product copy -----------------------------------------------------------------------------------

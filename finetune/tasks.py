@@ -38,14 +38,19 @@ def _copy(paths: Sequence[Path], shop: str, max_examples: int | None) -> BuiltDa
     return build_copy(paths, shop, max_examples=max_examples)
 
 
-def _draft(paths: Sequence[Path], shop: str, max_examples: int | None) -> BuiltData:
+def draft_files(paths: Sequence[Path]) -> tuple[Path, Path]:
+    """The draft task's (replies, FAQ) files: the one named like an FAQ is the FAQ, else the given order."""
     if len(paths) != 2:
         raise DataError(
             "the draft task reads a replies file (instruction,intent,response) and the FAQ its intents "
             "name; pass --data replies.csv --data faq.csv"
         )
     replies, faq = sorted(paths, key=lambda p: "faq" in p.name.lower())
-    return build_draft(replies, faq, max_examples=max_examples)
+    return replies, faq
+
+
+def _draft(paths: Sequence[Path], shop: str, max_examples: int | None) -> BuiltData:
+    return build_draft(*draft_files(paths), max_examples=max_examples)
 
 
 def _dialogue(task: str) -> Callable[[Sequence[Path], str, int | None], BuiltData]:

@@ -209,7 +209,7 @@ def register(cli: click.Group) -> None:
         from assistant.generation.adapters import AdapterRegistry, adapter_for_task, base_of
         from finetune.data import build_cs
         from finetune.draft_eval import CONFIGS, run_drafts
-        from finetune.tasks import TASKS
+        from finetune.tasks import TASKS, draft_files
 
         settings = settings_of(ctx)
         chosen = comma_list(configs)
@@ -217,10 +217,8 @@ def register(cli: click.Group) -> None:
         if unknown:
             raise click.BadParameter(f"unknown {', '.join(unknown)}; choose from {', '.join(CONFIGS)}")
         paths = list(data) or TASKS["draft"].default_data()
-        if len(paths) != 2:
-            raise click.BadParameter("give a replies file and its FAQ: --data replies.csv --data faq.csv")
+        replies, faq = draft_files(paths)
         examples = heldout("draft", paths, settings, 0.1, max_tickets)
-        replies, faq = sorted(paths, key=lambda p: "faq" in p.name.lower())  # as the draft task reads them
         references = {e.id: e.assistant for e in build_cs(replies, settings.shop.name).examples}
         name = adapter or adapter_for_task(
             "draft", {}, AdapterRegistry.for_home(settings.home), base_of(settings)
