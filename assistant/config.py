@@ -182,6 +182,34 @@ class GeneratorSettings(BaseModel):
         default=10, ge=0, le=1000, description="How long the first request waits for others to join its batch"
     )
     threads: int | None = Field(default=None, ge=1, description="torch CPU threads; empty means all cores")
+    # -- admission control (every engine, when serving) ---------------------------------------------
+    max_active: int | None = Field(
+        default=None,
+        ge=1,
+        le=4096,
+        description="Requests generating at once; empty means max_batch_size for 'embedded' and 64 for a "
+        "server (which batches on its own)",
+    )
+    max_queue: int = Field(
+        default=32,
+        ge=0,
+        le=100_000,
+        description="Requests waiting for a generation slot; more are refused at once (chat turns then "
+        "close with a template sentence, other calls get 503 with Retry-After)",
+    )
+    queue_timeout_s: float = Field(
+        default=20.0, gt=0, le=3600, description="Longest wait for a generation slot before giving up"
+    )
+    breaker_failures: int = Field(
+        default=1,
+        ge=1,
+        le=100,
+        description="Consecutive failed requests (after their retries) that mark a model server down: "
+        "turns then skip it at once, and a background probe brings it back",
+    )
+    recheck_s: float = Field(
+        default=10.0, gt=0, le=3600, description="How often a model server marked down is probed"
+    )
     # -- engine 'vllm' (any OpenAI-compatible server) ---------------------------------------------
     url: str | None = Field(
         default=None,
@@ -364,6 +392,20 @@ class ShopSettings(BaseModel):
     orders_db: Path | None = Field(
         default=None, description="SQLite orders database; empty means HOME/orders.db seeded with demo orders"
     )
+    orders_source: str = Field(
+        default="sqlite",
+        description="Where orders come from: 'sqlite' (orders_db) or 'rest' (the shop's own order API at "
+        "orders_url; the routes are documented in assistant/stores/orders_rest.py and the README)",
+    )
+    orders_url: str | None = Field(
+        default=None, description="Base URL of the shop's order API, for orders_source 'rest'"
+    )
+    orders_api_key: str | None = Field(
+        default=None, description="Bearer token sent to the order API; empty sends none"
+    )
+    orders_timeout_s: float = Field(
+        default=5.0, gt=0, le=120, description="Seconds to wait for the order API before saying it is down"
+    )
     max_message_chars: int = Field(default=2000, ge=10, description="Longest customer message accepted")
     model_budget_ms: int | None = Field(
         default=2000,
@@ -402,6 +444,13 @@ class ShopSettings(BaseModel):
         "or their subdomains are not flagged at ingest",
     )
 
+    @field_validator("orders_url")
+    @classmethod
+    def _orders_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip().startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL, e.g. https://shop.example/api/assistant")
+        return value.strip().rstrip("/") if value else value
+
 
 class UISettings(BaseModel):
     host: str = Field(default="127.0.0.1", description="Address the chat UI listens on")
@@ -439,6 +488,31 @@ class APISettings(BaseModel):
         default_factory=list,
         description="Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For is believed; "
         "from anyone else the header is ignored",
+    )
+    widget_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins of the shop's pages that embed the storefront widget (/widget.js), exactly as "
+        "browsers send them (scheme://host[:port], no path, no trailing slash): the API answers their "
+        "cross-origin (CORS) requests. Empty: only pages served by the API itself may call it",
+    )
+    max_concurrent: int = Field(
+        default=16,
+        ge=1,
+        le=10_000,
+        description="Chat, search, copy and assist requests handled at once; the rest wait in a queue",
+    )
+    max_queued: int = Field(
+        default=64,
+        ge=0,
+        le=100_000,
+        description="Requests waiting for a turn; when the queue is full a request gets 503 with Retry-After",
+    )
+    request_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Deadline of one request, queueing included: generation still running then is stopped "
+        "(as it is when the client disconnects) and the reply is finished from the data",
     )
     max_body_bytes: int = Field(
         default=256 * 1024,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,9 +18,11 @@ from assistant.chat.service import ChatOptions, ChatService
 from assistant.config import Settings
 from assistant.errors import BadInput, ConfigError
 from assistant.generation.adapters import AdapterRegistry, adapter_for_task, base_of
-from assistant.generation.base import Generator
-from assistant.generation.factory import create_generator
-from assistant.stores.orders import OrderStore
+from assistant.generation.base import Generator, GeneratorError
+from assistant.generation.factory import create_generator, with_admission
+from assistant.stores.order_sources import open_orders
+from assistant.stores.orders import OrderSource, OrderStore
+from assistant.stores.turns import TurnLog
 from retrieval.catalog import LoadResult, load_faq, load_products
 from retrieval.content import ContentPolicy, ContentReview
 from retrieval.index import ShopIndex
@@ -49,12 +51,17 @@ class IngestReport:
     faq_stats: IngestStats | None = None
     content_policy: str = "withhold"
     review_queued: int = 0  # fields now waiting in the content review queue (all files)
-    refused: str | None = None  # why nothing was stored (--strict with invalid rows)
+    refused: str | None = None  # why nothing was stored (--strict with invalid rows, --fail-on-update)
     pruning_skipped: bool = False  # --prune was asked, but rows were invalid: nothing was deleted
+    dry_run: bool = False  # the stats say what would change; nothing was stored
 
     @property
     def skipped_rows(self) -> int:
         return sum(len({e.row for e in r.errors}) for r in (self.products, self.faq) if r is not None)
+
+    @property
+    def stats(self) -> list[IngestStats]:
+        return [s for s in (self.product_stats, self.faq_stats) if s is not None]
 
     @property
     def empty_files(self) -> list[str]:
@@ -66,7 +73,13 @@ class IngestReport:
             if result is not None:
                 out.append(result.report())
             if stats is not None:
-                out.append(f"  stored: {stats}")
+                out.append(f"  {'would store' if self.dry_run else 'stored'}: {stats}")
+            if stats is not None and self.dry_run:
+                for kind in ("added", "updated", "deleted"):
+                    ids = stats.examples.get(kind, [])
+                    more = getattr(stats, kind) - len(ids)
+                    if ids:
+                        out.append(f"    {kind}: {', '.join(ids)}{f' and {more} more' if more else ''}")
         if self.pruning_skipped:
             out.append(
                 "--prune was not applied: some rows were invalid, and their products must not be deleted"
@@ -114,12 +127,16 @@ def _load_faq_calibration(settings: Settings) -> Any:
 
 class Shop:
     def __init__(self, settings: Settings, generator: Generator | None = None) -> None:
+        from assistant.errors import store_unreachable
         from retrieval.store import open_client
 
         self.settings = settings
         settings.home.mkdir(parents=True, exist_ok=True)
         self.embedding_function = embedding_function(settings)
-        client = open_client(path=settings.chroma_path, url=settings.store.url)
+        try:
+            client = open_client(path=settings.chroma_path, url=settings.store.url)
+        except ConnectionError as exc:  # only a server URL can fail to connect; say which, and what to do
+            raise store_unreachable(str(settings.store.url), exc) from exc
         self.index = ShopIndex(
             client,
             self.embedding_function,
@@ -134,8 +151,9 @@ class Shop:
             if settings.store.url is None
             else settings.home / "lexical",
         )
-        self.orders = OrderStore(settings.orders_path)
+        self.orders: OrderSource = open_orders(settings)
         self.content_review = ContentReview(settings.home)
+        self.turns = TurnLog(settings.home / "turns.db")  # served chat turns, for the console's insights
         self._generator = generator
         self._suggest: SuggestService | None = None
         self._lock = threading.Lock()
@@ -143,7 +161,9 @@ class Shop:
     @property
     def generator(self) -> Generator:
         if self._generator is None:
-            self._generator = create_generator(self.settings.generator.engine, settings=self.settings)
+            # Serving: a bounded queue with deadlines in front of the engine (generation.admission).
+            engine = create_generator(self.settings.generator.engine, settings=self.settings)
+            self._generator = with_admission(engine, self.settings)
         return self._generator
 
     @property
@@ -195,37 +215,66 @@ class Shop:
         sources: tuple[str, ...] = ("products", "faq"),
         strict: bool = False,
         encoding: str = "utf-8-sig",
+        format: str = "generic",
+        dry_run: bool = False,
+        fail_on_update: bool = False,
     ) -> IngestReport:
         """Validate and store the given files; defaults are the configured (or demo) shop files.
-        `sources` limits it to products or FAQ (`content approve --reingest` re-reads one file)."""
-        report = IngestReport(content_policy=self.settings.shop.content_policy)
+        `sources` limits it to products or FAQ (`content approve --reingest` re-reads one file).
+        `dry_run` reports what would be added, updated and deleted and stores nothing;
+        `fail_on_update` stores nothing when a record would change a stored one with the same id
+        (a catalogue feed that should only add, say)."""
+        report = IngestReport(content_policy=self.settings.shop.content_policy, dry_run=dry_run)
         products = products or self.settings.shop.catalog or demo_shop_dir() / "products.csv"
         faq = faq or self.settings.shop.faq or demo_shop_dir() / "faq.csv"
         # Read and check everything first: a refused or empty file stores nothing, and never prunes.
         if "products" in sources:
+            policy = self.content_policy("products", products)
             report.products = load_products(
-                products, mapping, content=self.content_policy("products", products), encoding=encoding
+                products, mapping, content=policy, encoding=encoding, format=format
             )
+            self._keep_clean(policy)
         if "faq" in sources:
-            report.faq = load_faq(faq, content=self.content_policy("faq", faq), encoding=encoding)
+            policy = self.content_policy("faq", faq)
+            report.faq = load_faq(faq, content=policy, encoding=encoding)
+            self._keep_clean(policy)
         loaded = [r for r in (report.products, report.faq) if r is not None]
         if strict and any(r.errors for r in loaded):
             report.refused = "--strict: rows were invalid, so nothing was stored"
             return report
+        if dry_run or fail_on_update:
+            self._store(report, prune, progress, dry_run=True)
+            updated = [(s.updated, s.examples.get("updated", [])) for s in report.stats if s.updated]
+            if fail_on_update and updated:
+                count = sum(n for n, _ in updated)
+                some = ", ".join(rid for _, ids in updated for rid in ids[:3])
+                report.refused = (
+                    f"--fail-on-update: {count} stored record(s) would change (e.g. {some}), "
+                    "so nothing was stored"
+                )
+                report.dry_run = True  # the stats say what storing would have changed
+                return report
+        if not dry_run:
+            self._store(report, prune, progress, dry_run=False)
+        report.review_queued = len(self.content_review.entries())
+        return report
+
+    def _store(self, report: IngestReport, prune: bool, progress: Any, *, dry_run: bool) -> None:
+        """Store the report's valid items (or, `dry_run`, count what storing them would change)."""
         if report.products is not None and report.products.items:
             safe_prune = prune and not report.products.errors  # a bad row must not delete its product
             report.pruning_skipped = prune and not safe_prune
             report.product_stats = self.index.ingest_products(
-                report.products.items, prune=safe_prune, progress=progress
+                report.products.items, prune=safe_prune, progress=progress, dry_run=dry_run
             )
-            self._queue_review("products", report.products, safe_prune)
+            if not dry_run:
+                self._queue_review("products", report.products, safe_prune)
         if report.faq is not None and report.faq.items:
             safe_prune = prune and not report.faq.errors
             report.pruning_skipped = report.pruning_skipped or (prune and not safe_prune)
-            report.faq_stats = self.index.ingest_faq(report.faq.items, prune=safe_prune)
-            self._queue_review("faq", report.faq, safe_prune)
-        report.review_queued = len(self.content_review.entries())
-        return report
+            report.faq_stats = self.index.ingest_faq(report.faq.items, prune=safe_prune, dry_run=dry_run)
+            if not dry_run:
+                self._queue_review("faq", report.faq, safe_prune)
 
     def content_policy(self, source: str, path: Path) -> ContentPolicy:
         """How ingest treats flagged text in `path` (settings shop.content_policy, shop.allowed_domains,
@@ -234,12 +283,34 @@ class Shop:
         domains = list(shop.allowed_domains)
         if Path(path).resolve().parent == demo_shop_dir().resolve():
             domains += DEMO_SHOP_DOMAINS
-        return ContentPolicy(
+        policy = ContentPolicy(
             mode=shop.content_policy,
             allowed_domains=tuple(domains),
             approved=self.content_review.approved(source),
             source=source,
         )
+        cache = self._clean_cache(source, policy)
+        if cache.exists():
+            policy = replace(policy, clean=frozenset(cache.read_text().split()))
+        return policy
+
+    def _clean_cache(self, source: str, policy: ContentPolicy) -> Path:
+        """Where the texts of `source` that scanned clean under `policy` are kept between ingests."""
+        return self.settings.home / "content_scan" / f"{source}-{policy.cache_key()}.txt"
+
+    def _keep_clean(self, policy: ContentPolicy) -> None:
+        """Keep this run's clean texts (only the current file's: the cache never outgrows it). A cache
+        that cannot be written costs the next ingest its speed, nothing else."""
+        from retrieval.files import write_atomic
+
+        path = self._clean_cache(policy.source, policy)
+        if set(policy.clean) == policy.seen_clean:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, "\n".join(sorted(policy.seen_clean)))
+        except OSError as exc:
+            log.warning("content scan cache not written (%s); the next ingest scans every text", exc)
 
     def _queue_review(self, source: str, result: LoadResult[Any], prune: bool) -> None:
         """Replace the queued entries of the items just read (nothing else is dropped, so a row that
@@ -249,17 +320,37 @@ class Shop:
             self.content_review.record(source, result.findings, scanned, prune=prune)
 
     def ensure_demo_orders(self) -> None:
-        if self.settings.shop.orders_db is None and self.orders.is_empty():
+        if (
+            isinstance(self.orders, OrderStore)
+            and self.settings.shop.orders_db is None
+            and self.orders.is_empty()
+        ):
             data = json.loads((demo_shop_dir() / "orders.json").read_text())
             self.index.products.warm_up()
             titles = {pid: p.title for pid, p in self.index.products.products.items()}
             self.orders.seed(data, titles)
 
+    def warm_up(self) -> list[str]:
+        """Load the search indexes, the embedding model and the generation model now, so the first
+        shopper does not wait for them; returns what could not be loaded (a model that is down is
+        not fatal: replies then close with template sentences)."""
+        problems = []
+        self.index.products.warm_up()
+        self.index.faq.warm_up()
+        self.embedding_function(["warm up"])
+        warm = getattr(self.generator, "warm_up", None)
+        if warm is not None:
+            try:
+                warm()
+            except GeneratorError as exc:
+                problems.append(f"the model is unavailable, replies use template sentences: {exc}")
+        return problems
+
     def ensure_ready(self) -> None:
         """First start: ingest the configured shop if the store is empty, and seed demo orders."""
         index = self.index
-        products = index.products_collection.count()
-        if not products or index.faq_collection.count() == 0:
+        counts = index.counts()  # the live version: a killed first ingest's leftovers do not count
+        if not counts["products"] or not counts["faq_documents"]:
             for line in self.ingest().lines():
                 log.info(line)
         self.ensure_demo_orders()

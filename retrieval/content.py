@@ -18,7 +18,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -190,6 +190,23 @@ _MARKDOWN_RES = [
         "markdown link",
     ),
     (re.compile(r"^\s*\[[^\]\n]+\]:\s*\S+", re.M), "markdown link reference"),
+]
+
+
+# Every pattern scan() uses: a clean verdict cached under one set is void under another.
+SCANNER_PATTERNS = [
+    r.pattern
+    for r in (
+        *(regex for regex, _ in _INSTRUCTION_RES),
+        _CREDENTIALS,
+        _NEGATION,
+        _URL,
+        _EMAIL,
+        _BARE_DOMAIN,
+        *(regex for regex, _ in _HTML_RES),
+        *(regex for regex, _ in _MARKDOWN_RES),
+        _HIDDEN,
+    )
 ]
 
 
@@ -380,10 +397,19 @@ class ContentPolicy:
     approved: frozenset[tuple[str, str, str]] = frozenset()
     marker: str = WITHHELD
     source: str = "products"
+    # Hashes of texts that scanned clean under this scanner and these domains (`cache_key`), kept by
+    # the caller between ingests: re-reading an unchanged 54k catalogue then scans nothing (the scan
+    # is most of the load time). `seen_clean` collects this run's clean texts, to be kept next.
+    clean: frozenset[str] = frozenset()
+    seen_clean: set[str] = field(default_factory=set, compare=False)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"content policy must be one of {', '.join(MODES)}, not {self.mode!r}")
+
+    def cache_key(self) -> str:
+        """Changes whenever a clean verdict could: another scanner (its patterns) or other domains."""
+        return text_hash(json.dumps([SCANNER_PATTERNS, sorted(_normalise_domains(self.allowed_domains))]))
 
     def check(
         self, item_id: str, fields: dict[str, str | list[str]], *, file: str, row: int
@@ -399,10 +425,16 @@ class ContentPolicy:
         issues: list[FieldIssue] = []
 
         def one(name: str, value: str) -> str:
-            if not value or (item_id, name, text_hash(value)) in self.approved:
+            if not value:
+                return value
+            digest = text_hash(value)
+            if digest in self.clean or (item_id, name, digest) in self.approved:
+                if digest in self.clean:
+                    self.seen_clean.add(digest)
                 return value
             findings = scan(value, allowed_domains=self.allowed_domains)
             if not findings:
+                self.seen_clean.add(digest)
                 return value
             issues.append(FieldIssue(self.source, file, row, item_id, name, value, tuple(findings), action))
             return withhold(value, findings, self.marker) if self.mode == "withhold" else value

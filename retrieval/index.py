@@ -1,19 +1,22 @@
-"""The shop's searchable store: products and FAQ entries in two Chroma collections.
+"""The shop's searchable store: products (and their titles) and FAQ entries in Chroma collections.
 
-`ShopIndex` is the one object the assistant, CLI and UI share: it ingests validated records
-(hash-based upserts, optional prune) and hands out the retrievers over the same collections.
+`ShopIndex` is the one object the assistant, CLI and UI share: it ingests validated records and
+hands out the retrievers over the same collections. Products are stored as catalogue versions
+(retrieval.versions: a new version goes live whole, or not at all); the small FAQ is synced in place.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from retrieval.schema import FAQEntry, Product
 from retrieval.search import FAQSearch, ProductSearch, faq_records_docs
 from retrieval.store import IngestStats, Record, get_collection, sync_records
+from retrieval.versions import Catalogue
 
 if TYPE_CHECKING:
     from retrieval.calibration import FAQCalibration
@@ -64,20 +67,25 @@ class ShopIndex:
         ranker: Any = None,
         faq_calibration: FAQCalibration | None = None,
     ) -> None:
-        """`faq_calibration` decides when an FAQ match is confident; without one, `faq_min_score`."""
+        """`faq_calibration` decides when an FAQ match is confident; without one, `faq_min_score`.
+
+        `lexical_dir`/<products collection> holds the catalogue versions and their lexical indexes;
+        for an embedded store it defaults to its own folder's `lexical`, as `Shop` passes it. With
+        neither (an in-memory or remote store), versions are kept by this object alone."""
         self.client = client
         self.embedding_function = embedding_function
         self.products_collection = get_collection(client, products_collection, embedding_function)
         self.titles_collection = get_collection(client, f"{products_collection}_titles", embedding_function)
         self.faq_collection = get_collection(client, faq_collection, embedding_function)
-        self.products = ProductSearch(
+        if lexical_dir is None and client.get_settings().is_persistent:
+            lexical_dir = Path(client.get_settings().persist_directory) / "lexical"
+        self.catalogue = Catalogue(
             self.products_collection,
-            fusion=fusion,
-            alpha=alpha,
-            lexical_dir=lexical_dir / products_collection if lexical_dir else None,
-            title_collection=self.titles_collection,
-            ranker=ranker,
-            embed=embedding_function,
+            self.titles_collection,
+            lexical_dir / products_collection if lexical_dir else None,
+        )
+        self.products = ProductSearch(
+            self.catalogue, fusion=fusion, alpha=alpha, ranker=ranker, embed=embedding_function
         )
         self.faq = FAQSearch(
             self.faq_collection,
@@ -94,35 +102,58 @@ class ShopIndex:
         progress: Callable[[int], None] | None = None,
         batch_size: int = 1024,
         mirror_every_title: bool = False,
+        dry_run: bool = False,
     ) -> IngestStats:
-        """`mirror_every_title` stores plain titles in the title collection too, as versions before
+        """Build the catalogue version holding `products` (and, unless `prune`, the stored products
+        not among them) and make it live once its documents and lexical index are written; an
+        unchanged catalogue costs a comparison with the live manifest. `dry_run` only compares.
+
+        `mirror_every_title` stores plain titles in the title collection too, as versions before
         2026-11-29 did; it exists so `bench ingest` can measure what skipping them saves."""
-        records = [Record(p.id, p.search_text(), p.metadata()) for p in products]
+        start = time.perf_counter()
+        by_id = {p.id: p for p in products}
+        hashes = {pid: p.content_hash() for pid, p in by_id.items()}
         # Only titles that differ from the full text need their own vectors; the title signal reads
         # the full collection for the rest (ProductSearch._title_dense).
         titles = {
-            p.id: p.title
-            for p, r in zip(products, records, strict=True)
-            if mirror_every_title or p.title != r.document
+            pid: p.title for pid, p in by_id.items() if mirror_every_title or p.title != p.search_text()
         }
-        stats = sync_records(
-            self.products_collection,
-            records,
-            prune=prune,
-            progress=progress,
-            batch_size=batch_size,
-            mirrors=[(self.titles_collection, lambda r: titles.get(r.id))],
-            embed=self.embedding_function,
-        )
-        if stats.embedded or stats.deleted:
-            self.products.refresh()
-        return stats
+        catalogue = self.catalogue
+        with nullcontext() if dry_run else catalogue.lock():
+            live = catalogue.live(persist=not dry_run)
+            plan = catalogue.plan(live, hashes, titles.keys(), prune=prune)
+            if not dry_run:
+                if plan.changed:
+                    records = {
+                        pid: Record(pid, by_id[pid].search_text(), by_id[pid].metadata())
+                        for pid, _, _ in plan.todo
+                    }
+                    catalogue.write(
+                        plan,
+                        records,
+                        titles,
+                        self.embedding_function,
+                        batch_size=batch_size,
+                        progress=progress,
+                    )
+                    snapshot = self.products.prepare(plan.version, plan.version.number, by_id)
+                    catalogue.switch(plan.version)
+                    self.products.install(snapshot)
+                catalogue.collect_garbage(plan.version, live)
+        plan.stats.seconds = time.perf_counter() - start
+        return plan.stats
 
-    def ingest_faq(self, entries: Sequence[FAQEntry], *, prune: bool = False) -> IngestStats:
-        stats = sync_records(self.faq_collection, faq_records(entries), prune=prune)
-        if stats.embedded or stats.deleted:
+    def ingest_faq(
+        self, entries: Sequence[FAQEntry], *, prune: bool = False, dry_run: bool = False
+    ) -> IngestStats:
+        stats = sync_records(self.faq_collection, faq_records(entries), prune=prune, dry_run=dry_run)
+        if not dry_run and (stats.embedded or stats.deleted):
             self.faq.refresh()
         return stats
 
     def counts(self) -> dict[str, int]:
-        return {"products": self.products_collection.count(), "faq_documents": self.faq_collection.count()}
+        """Products of the live version (not documents an unfinished ingest left) and FAQ documents."""
+        return {
+            "products": len(self.catalogue.live().entries),
+            "faq_documents": self.faq_collection.count(),
+        }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
@@ -20,6 +21,45 @@ def _hash(payload: dict[str, Any]) -> str:
 
 
 MAX_PRICE = 10_000_000.0
+
+
+def _real_price(value: float | None) -> float | None:
+    """A price a shopper can pay: finite, at most MAX_PRICE, and 0 or at least one cent."""
+    if value is None:
+        return None
+    if not math.isfinite(value) or value > MAX_PRICE:
+        raise ValueError(f"a price must be a number up to {MAX_PRICE:,.0f}")
+    if 0 < value < 0.01:
+        raise ValueError("a price below 0.01 is not a price (a typo, or the wrong unit?)")
+    return value
+
+
+# A link a shopper may be sent to or an image a browser loads: absolute http(s) only, never a
+# `javascript:` or `data:` URL from a supplier's file.
+# An absolute http(s) URL, or a path on the shop's own site ("/p/boot-1"; not "//host", which is
+# another host): clients resolve a path against the site (pages) or the API (the demo's images).
+_WEB_URL = re.compile(r"(?:https?://[^\s<>\"'`]+|/(?!/)[^\s<>\"'`]*)", re.IGNORECASE)
+
+
+class Variant(BaseModel):
+    """One buyable version of a product (a size, a colour) as a commerce export lists it.
+
+    A product with variants is stored once, with its variants here (retrieval.formats groups them),
+    so a shopper sees one card per product; each variant keeps its own price and stock."""
+
+    id: str = ""
+    color: str = ""
+    size: str = ""
+    material: str = ""
+    options: dict[str, str] = Field(default_factory=dict, description="Other options, e.g. Style")
+    price: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    stock: int | None = Field(default=None, ge=0)
+
+    _price_is_real = field_validator("price")(_real_price)
+
+    @property
+    def in_stock(self) -> bool:
+        return self.stock is None or self.stock > 0
 
 
 class Product(BaseModel):
@@ -39,33 +79,43 @@ class Product(BaseModel):
     rating: float | None = Field(default=None, ge=0, le=5)
     stock: int | None = Field(default=None, ge=0)
     tags: list[str] = Field(default_factory=list)
+    url: str = Field(default="", description="The product's page on the shop")
+    image_url: str = ""
+    variants: list[Variant] = Field(
+        default_factory=list, description="Its variants when it has several; price is then the lowest"
+    )
 
     @field_validator("id", "title", "brand", "category", "color", "size", "material", "currency")
     @classmethod
     def _strip(cls, value: str) -> str:
         return value.strip()
 
-    @field_validator("price")
+    @field_validator("url", "image_url")
     @classmethod
-    def _real_price(cls, value: float | None) -> float | None:
-        """A price a shopper can pay: finite, at most MAX_PRICE, and 0 or at least one cent."""
-        if value is None:
-            return None
-        if not math.isfinite(value) or value > MAX_PRICE:
-            raise ValueError(f"a price must be a number up to {MAX_PRICE:,.0f}")
-        if 0 < value < 0.01:
-            raise ValueError("a price below 0.01 is not a price (a typo, or the wrong unit?)")
+    def _web_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not _WEB_URL.fullmatch(value):
+            raise ValueError("must be an http(s) URL or a path starting with '/', without spaces or quotes")
         return value
+
+    _price_is_real = field_validator("price")(_real_price)
 
     @property
     def in_stock(self) -> bool:
         return self.stock is None or self.stock > 0
 
     def content_hash(self) -> str:
-        return _hash(self.model_dump())
+        """Hash of every field; a field added after 2026-12 counts only when it holds a value, so a
+        product without one hashes as before and a stored catalogue is not embedded again."""
+        dump = self.model_dump()
+        for name in _LATER_FIELDS:
+            if not dump[name]:
+                del dump[name]
+        return _hash(dump)
 
     def search_text(self) -> str:
-        """The text both the lexical and the dense index see."""
+        """The text both the lexical and the dense index see (variants add nothing: their colours
+        and sizes are in `color` and `size`, their prices are numbers)."""
         parts = [self.title, self.brand, self.category, self.color, self.material, " ".join(self.tags)]
         head = " | ".join(p for p in parts if p)
         return f"{head}. {self.description}".strip() if self.description else head
@@ -89,6 +139,10 @@ class Product(BaseModel):
             "in_stock": self.in_stock,
             "tags": ";".join(self.tags),
             "description": self.description,
+            "url": self.url,
+            "image_url": self.image_url,
+            # JSON: Chroma metadata is flat; the variants are read back, never filtered on.
+            "variants": json.dumps([v.model_dump() for v in self.variants]) if self.variants else "",
             "content_hash": self.content_hash(),
         }
 
@@ -112,7 +166,14 @@ class Product(BaseModel):
             rating=rating if rating >= 0 else None,
             stock=stock if stock >= 0 else None,
             tags=[t for t in tags.split(";") if t],
+            url=str(meta.get("url", "")),
+            image_url=str(meta.get("image_url", "")),
+            variants=json.loads(str(meta.get("variants") or "[]")),
         )
+
+
+# Fields added after stores were first written: left out of the content hash while empty.
+_LATER_FIELDS = ("url", "image_url", "variants")
 
 
 class FAQEntry(BaseModel):

@@ -7,10 +7,11 @@ confidence the assistant uses to say "I don't know" instead of offering the near
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from retrieval.calibration import FAQSignals
@@ -19,12 +20,15 @@ from retrieval.fusion import FUSIONS, rrf, text_ratio
 from retrieval.lexical import LexicalIndex, fingerprint
 from retrieval.query import ParsedQuery, parse_query
 from retrieval.schema import FAQEntry, Product
-from retrieval.store import read_all
+from retrieval.store import read_all, read_ids
 from retrieval.text import tokenize
+from retrieval.versions import Catalogue, Version
 
 if TYPE_CHECKING:
     from retrieval.calibration import FAQCalibration
     from retrieval.rerank import Candidates, LearnedRanker
+
+log = logging.getLogger(__name__)
 
 R_co = TypeVar("R_co", covariant=True)
 
@@ -59,8 +63,9 @@ def _dense_query(
 
 
 class _LazyIndex:
-    """Shared warm-up protocol: heavy state is built once, on first use, and rebuilt by `refresh()`
-    after the collection changed. Subclasses implement `_load()`."""
+    """Warm-up protocol of the FAQ search (products load catalogue versions instead): heavy state
+    is built once, on first use, and rebuilt by `refresh()` after the collection changed.
+    Subclasses implement `_load()`."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -107,31 +112,77 @@ class ProductResults:
 Mode = Literal["hybrid", "lexical", "dense", "fused", "learned"]
 
 
-class ProductSearch(_LazyIndex):
-    """Hybrid product retriever over a Chroma collection written by `ShopIndex`.
+@dataclass
+class _Snapshot:
+    """One catalogue version in memory: everything a product query reads. It is replaced whole when
+    the live version changes, so a query in flight finishes on the version it started with."""
+
+    pointer: int | None  # the live version number it was loaded for (None: a store before versions)
+    ids: list[str]
+    products: dict[str, Product]
+    schema: CatalogSchema
+    facets: FacetArrays
+    lexical: LexicalIndex
+    title_lexical: LexicalIndex
+    # Products whose title is their whole text are not in the title collection (same vectors).
+    title_is_text: frozenset[str]
+    # How much text products carry beyond their titles: the adaptive fusion's dense weight.
+    text_ratio: float | None
+    live: dict[str, str]  # document id -> product id, for the documents of this version
+    live_titles: dict[str, str]  # the same in the title collection
+    doc_of: dict[str, str]  # product id -> its document id
+    index_of: dict[str, int] = field(init=False)
+    tokens: dict[str, tuple[frozenset[str], frozenset[str]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.index_of = {pid: k for k, pid in enumerate(self.ids)}
+
+    @property
+    def title_count(self) -> int:
+        return len(self.ids) - len(self.title_is_text)
+
+
+def _live_query(
+    collection: Any, query: Query, n: int, where: dict[str, Any] | None, live: dict[str, str]
+) -> list[tuple[str, float]]:
+    """(product id, similarity) of the n nearest documents of the live version passing `where`.
+
+    A collection holds only live documents except while an ingest writes its next version (or
+    after one was killed); their hits are dropped and the search repeated deeper until n live ones
+    are found or the collection is exhausted, so results stay exact."""
+    fetch = n
+    while True:
+        got = _dense_query(collection, query, fetch, where)
+        kept = [(live[did], sim) for did, sim in got if did in live]
+        if len(kept) >= n or len(got) < fetch:
+            return kept[:n]
+        fetch *= 2
+
+
+class ProductSearch:
+    """Hybrid product retriever over the live version of a `Catalogue` written by `ShopIndex`.
 
     `mode` exists for evaluation: "lexical" and "dense" are the two baselines that "hybrid" fuses.
     """
 
     def __init__(
         self,
-        collection: Any,
+        catalogue: Catalogue,
         *,
         candidates: int = 100,
         fusion: str = "adaptive",
         alpha: float = 0.3,
         rrf_k: int = 60,
-        lexical_dir: Path | None = None,
-        title_collection: Any = None,
         ranker: LearnedRanker | None = None,
         embed: Any = None,
         feedback: float = 1.0,
         feedback_docs: int = 5,
         bm25_k1: float = 1.2,
         bm25_b: float = 0.4,
+        recheck_s: float = 1.0,
     ) -> None:
         """Four signals are fused: BM25 and dense over the full product text, and BM25 and dense
-        over titles alone (`title_collection`), where a short query matches best.
+        over titles alone (the catalogue's mirror collection), where a short query matches best.
 
         Two settings chosen on Crowdflower and Home Depot together (the same values for both;
         `eval search` dev numbers in the README): BM25 with less length normalization than the
@@ -139,81 +190,170 @@ class ProductSearch(_LazyIndex):
         +0.007 nDCG@10 on both sets), and, when `embed` is given, pseudo-relevance feedback on
         the full-text dense signal: the query vector moves towards the mean of its top
         `feedback_docs` hits by weight `feedback` (Rocchio) and is searched again (Crowdflower
-        +0.003, Home Depot unchanged; 0 turns it off). The "dense" mode stays plain MiniLM."""
+        +0.003, Home Depot unchanged; 0 turns it off). The "dense" mode stays plain MiniLM.
+
+        The live version is checked at most every `recheck_s` seconds, so a version another
+        process (the ingest CLI) switched to is picked up by a running API or UI."""
         if fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {fusion!r}; available: {', '.join(FUSIONS)}")
-        self.collection = collection
-        self.title_collection = title_collection
+        self.catalogue = catalogue
+        self.collection = catalogue.collection
+        self.title_collection = catalogue.mirror
         self.candidates = candidates
         self.fusion = fusion
         self.alpha = alpha
         self.rrf_k = rrf_k
-        self.lexical_dir = lexical_dir
         self.ranker = ranker
         self.embed = embed
         self.feedback = feedback
         self.feedback_docs = feedback_docs
         self.bm25 = {"k1": bm25_k1, "b": bm25_b}
-        super().__init__()
-        self.products: dict[str, Product] = {}
-        self.schema = CatalogSchema()
+        self.recheck_s = recheck_s
+        self._lock = threading.Lock()
+        self._snapshot: _Snapshot | None = None
+        self._checked = 0.0
 
-    def _load(self) -> None:
-        ids, docs, metas = read_all(self.collection)
-        self._ids = ids
-        self._index_of = {pid: k for k, pid in enumerate(ids)}
-        items = [Product.from_metadata(i, m) for i, m in zip(ids, metas, strict=True)]
-        self.products = dict(zip(ids, items, strict=True))
-        self.schema = CatalogSchema.from_products(items)
-        self.facets = FacetArrays(items)
-        self._tokens: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
-        key = fingerprint(ids, [str(m.get("content_hash", "")) for m in metas])
-        folder = self.lexical_dir
-        self._lexical = LexicalIndex.load_or_build(
-            folder / "full" if folder else None, docs, key, **self.bm25
+    def _current(self) -> _Snapshot:
+        """The snapshot queries use. The first use loads the live version; later, when the live
+        version changed (looked up at most every `recheck_s`), one background thread loads the new
+        one (seconds for a large catalogue) while queries keep answering from the old snapshot.
+        Until it is swapped in, the old snapshot misses dense hits of the products the new version
+        changed: their previous documents are deleted once the new version is live."""
+        snap = self._snapshot
+        if snap is None:
+            self.warm_up()
+            assert self._snapshot is not None
+            return self._snapshot
+        now = time.monotonic()
+        if now - self._checked >= self.recheck_s:
+            self._checked = now
+            if self.catalogue.current() != snap.pointer and self._lock.acquire(blocking=False):
+                threading.Thread(target=self._reload, name="catalogue-reload", daemon=True).start()
+        return snap
+
+    def warm_up(self) -> None:
+        """Load the live version now, unless this search holds it already."""
+        with self._lock:
+            self._load_live()
+
+    def _load_live(self) -> None:
+        pointer = self.catalogue.current()
+        if self._snapshot is None or self._snapshot.pointer != pointer:
+            self._snapshot = self.prepare(self.catalogue.live(), pointer)
+        self._checked = time.monotonic()
+
+    def _reload(self) -> None:
+        """The background reload `_current` started (holding the lock); a failure keeps the old
+        snapshot serving, and the next check tries again."""
+        try:
+            self._load_live()
+        except Exception:
+            log.exception("loading the new catalogue version failed; still serving the previous one")
+        finally:
+            self._lock.release()
+
+    def prepare(
+        self, version: Version, pointer: int | None, known: Mapping[str, Product] | None = None
+    ) -> _Snapshot:
+        """Load `version` (live, or about to be) and build or load its lexical indexes, saved in the
+        version's folder. `pointer` is what `Catalogue.current()` says while it is live (None for a
+        store adopted without one); `known` products (those an ingest just read, by id) are not
+        read back from the store (they are what the version holds for their ids)."""
+        known = known or {}
+        entries = version.entries
+        stored = read_ids(self.collection, [e.doc for pid, e in entries.items() if pid not in known])
+        ids: list[str] = []
+        docs: list[str] = []
+        items: list[Product] = []
+        for pid, entry in entries.items():
+            if pid in known:
+                item = known[pid]
+                doc = item.search_text()
+            elif entry.doc in stored:
+                doc, meta = stored[entry.doc]
+                item = Product.from_metadata(pid, meta)
+            else:  # deleted behind the version's back; nothing to show for it
+                log.warning("product %s of catalogue version %d has no stored document", pid, version.number)
+                continue
+            ids.append(pid)
+            docs.append(doc)
+            items.append(item)
+        key = fingerprint(ids, [entries[pid].hash for pid in ids])
+        folder = self.catalogue.lexical_dir(version.number)
+        titles = [p.title for p in items]
+        lexical = LexicalIndex.load_or_build(folder / "full" if folder else None, docs, key, **self.bm25)
+        # Bare titles (Home Depot) are their products' whole text: one index serves both signals.
+        title_lexical = (
+            lexical
+            if titles == docs
+            else LexicalIndex.load_or_build(folder / "title" if folder else None, titles, key, **self.bm25)
         )
-        self._title_lexical = LexicalIndex.load_or_build(
-            folder / "title" if folder else None, [p.title for p in items], key, **self.bm25
+        kept = set(ids)
+        return _Snapshot(
+            pointer=pointer,
+            ids=ids,
+            products=dict(zip(ids, items, strict=True)),
+            schema=CatalogSchema.from_products(items),
+            facets=FacetArrays(items),
+            lexical=lexical,
+            title_lexical=title_lexical,
+            title_is_text=frozenset(i for i, d, t in zip(ids, docs, titles, strict=True) if d == t),
+            text_ratio=text_ratio(docs, titles),
+            live={d: pid for d, pid in version.docs().items() if pid in kept},
+            live_titles={d: pid for d, pid in version.mirrored().items() if pid in kept},
+            doc_of={pid: entries[pid].doc for pid in ids},
         )
-        # Products whose title is their whole text are not in the title collection (same vectors).
-        self._title_is_text = frozenset(i for i, d, p in zip(ids, docs, items, strict=True) if d == p.title)
-        self._title_count = len(ids) - len(self._title_is_text)
-        # How much text products carry beyond their titles: the adaptive fusion's dense weight.
-        self._text_ratio = text_ratio(docs, [p.title for p in items])
+
+    def install(self, snapshot: _Snapshot) -> None:
+        """Serve `snapshot` from now on (the ingest of this process just made its version live)."""
+        with self._lock:
+            self._snapshot = snapshot
+            self._checked = time.monotonic()
+
+    @property
+    def products(self) -> dict[str, Product]:
+        return self._current().products
+
+    @property
+    def schema(self) -> CatalogSchema:
+        return self._current().schema
+
+    @property
+    def facets(self) -> FacetArrays:
+        return self._current().facets
 
     def get(self, product_id: str) -> Product | None:
-        self.warm_up()
-        return self.products.get(product_id)
+        return self._current().products.get(product_id)
 
     def run(
         self, query: str, *, top_k: int = 5, filters: Filters | None = None, mode: Mode = "hybrid"
     ) -> ProductResults:
         if mode not in ("hybrid", "lexical", "dense"):
             raise ValueError(f"products are searched in hybrid, lexical or dense mode, not {mode!r}")
-        self.warm_up()
-        parsed = parse_query(query, self.schema)
+        snap = self._current()
+        parsed = parse_query(query, snap.schema)
         active = parsed.filters.merged(filters)
-        where = active.to_where(self.schema)
-        mask = self.facets.mask(active) if not active.is_empty() else None
-        allowed = int(mask.sum()) if mask is not None else len(self._ids)
+        where = active.to_where(snap.schema)
+        mask = snap.facets.mask(active) if not active.is_empty() else None
+        allowed = int(mask.sum()) if mask is not None else len(snap.ids)
         n = min(max(self.candidates, top_k), allowed)
         dense: list[tuple[str, float]] = []
         lexical: list[tuple[str, float]] = []
         if mode == "hybrid":
-            signals, dense = self._signals(parsed.text, n, where, mask, allowed)
+            signals, dense = self._signals(snap, parsed.text, n, where, mask, allowed)
             lexical = signals.get("lexical", [])
-            fused = self._rank(parsed, signals)
+            fused = self._rank(snap, parsed, signals)
         elif mode == "dense":
-            dense = self._dense(self.collection, parsed.text, n, where, mask, allowed) if n else []
+            dense = self._dense(snap, False, parsed.text, n, where, mask, allowed) if n else []
             fused = dict(dense)
         else:
-            lexical = [(self._ids[i], s) for i, s in self._lexical.top(parsed.text, n, mask)] if n else []
+            lexical = [(snap.ids[i], s) for i, s in snap.lexical.top(parsed.text, n, mask)] if n else []
             fused = dict(lexical)
         dense_of, lex_of = dict(dense), dict(lexical)
         query_tokens = set(tokenize(parsed.text))
         hits = []
         for pid, score in sorted(fused.items(), key=lambda kv: -kv[1])[:top_k]:
-            product = self.products[pid]
+            product = snap.products[pid]
             reasons = []
             words = sorted(query_tokens & set(tokenize(product.search_text())))
             if words:
@@ -228,7 +368,7 @@ class ProductSearch(_LazyIndex):
         return ProductResults(query=parsed, filters=active, hits=hits, confidence=confidence)
 
     def _signals(
-        self, text: str, n: int, where: dict[str, Any] | None, mask: Any, allowed: int
+        self, snap: _Snapshot, text: str, n: int, where: dict[str, Any] | None, mask: Any, allowed: int
     ) -> tuple[dict[str, list[tuple[str, float]]], list[tuple[str, float]]]:
         """The four candidate lists (id, score), best first, each at most n long; and the plain
         dense hits (cosine to the query itself, for reasons and confidence)."""
@@ -237,18 +377,18 @@ class ProductSearch(_LazyIndex):
         query: Query = text
         if self.embed is not None:
             query = [float(x) for x in self.embed([text])[0]]
-        dense = self._dense(self.collection, query, n, where, mask, allowed)
+        dense = self._dense(snap, False, query, n, where, mask, allowed)
         signals = {
-            "lexical": [(self._ids[i], s) for i, s in self._lexical.top(text, n, mask)],
-            "title_lexical": [(self._ids[i], s) for i, s in self._title_lexical.top(text, n, mask)],
-            "dense": self._feedback(query, dense, n, where, mask, allowed),
+            "lexical": [(snap.ids[i], s) for i, s in snap.lexical.top(text, n, mask)],
+            "title_lexical": [(snap.ids[i], s) for i, s in snap.title_lexical.top(text, n, mask)],
+            "dense": self._feedback(snap, query, dense, n, where, mask, allowed),
+            "title_dense": self._title_dense(snap, query, n, where, mask, allowed, dense),
         }
-        if self.title_collection is not None:
-            signals["title_dense"] = self._title_dense(query, n, where, mask, allowed, dense)
         return signals, dense
 
     def _feedback(
         self,
+        snap: _Snapshot,
         query: Query,
         dense: list[tuple[str, float]],
         n: int,
@@ -257,7 +397,7 @@ class ProductSearch(_LazyIndex):
         allowed: int,
     ) -> list[tuple[str, float]]:
         """Dense hits for the query vector moved towards its top hits (Rocchio feedback)."""
-        top = [pid for pid, _ in dense[: self.feedback_docs]]
+        top = [snap.doc_of[pid] for pid, _ in dense[: self.feedback_docs]]
         if isinstance(query, str) or not self.feedback or not top:
             return dense
         import numpy as np
@@ -267,10 +407,11 @@ class ProductSearch(_LazyIndex):
         q = np.asarray(query, dtype=np.float32)
         moved = q / (np.linalg.norm(q) or 1.0) + self.feedback * centroid / (np.linalg.norm(centroid) or 1.0)
         moved /= np.linalg.norm(moved) or 1.0
-        return self._dense(self.collection, moved.tolist(), n, where, mask, allowed)
+        return self._dense(snap, False, moved.tolist(), n, where, mask, allowed)
 
     def _title_dense(
         self,
+        snap: _Snapshot,
         query: Query,
         n: int,
         where: dict[str, Any] | None,
@@ -282,73 +423,88 @@ class ProductSearch(_LazyIndex):
         text, merged with the full-text hits of products whose title is their whole text (their
         vectors are the same). Exact when all titles differ or none do (Home Depot); in a mixed
         catalogue a title-only product can be missed when n other full texts outrank it."""
-        merged = {pid: sim for pid, sim in dense if pid in self._title_is_text}
-        if self._title_count:
-            own = min(n, self._title_count)
-            merged.update(self._dense(self.title_collection, query, own, where, mask, allowed))
+        merged = {pid: sim for pid, sim in dense if pid in snap.title_is_text}
+        if snap.title_count:
+            own = min(n, snap.title_count)
+            merged.update(self._dense(snap, True, query, own, where, mask, allowed))
         return sorted(merged.items(), key=lambda kv: -kv[1])[:n]
 
-    def _rank(self, parsed: ParsedQuery, signals: dict[str, list[tuple[str, float]]]) -> dict[str, float]:
+    def _rank(
+        self, snap: _Snapshot, parsed: ParsedQuery, signals: dict[str, list[tuple[str, float]]]
+    ) -> dict[str, float]:
         """Fused scores of the candidates: the learned ranker when one is loaded, else the fusion
         (plus a small bonus for a category the query names, which the fusion cannot see)."""
         if self.ranker is not None:
-            candidates = self.candidate_features(parsed.text, signals)
+            candidates = self._candidate_features(snap, parsed.text, signals)
             return dict(zip(candidates.ids, map(float, self.ranker.score(candidates)), strict=True))
         lexical_lists = [signals.get(k, []) for k in ("lexical", "title_lexical")]
         dense_lists = [signals[k] for k in ("dense", "title_dense") if k in signals]
         fused = FUSIONS[self.fusion](
-            lexical_lists, dense_lists, k=self.rrf_k, alpha=self.alpha, text_ratio=self._text_ratio
+            lexical_lists, dense_lists, k=self.rrf_k, alpha=self.alpha, text_ratio=snap.text_ratio
         )
         bonus = 0.05 if self.fusion == "convex" else 0.5 / (self.rrf_k + 1)  # scores vs reciprocal ranks
         for hint in parsed.category_hints:
             for pid in fused:
-                if self.products[pid].category.lower() == hint.lower():
+                if snap.products[pid].category.lower() == hint.lower():
                     fused[pid] += bonus
         return fused
 
-    def candidate_features(self, text: str, signals: dict[str, list[tuple[str, float]]]) -> Candidates:
+    @staticmethod
+    def _candidate_features(
+        snap: _Snapshot, text: str, signals: dict[str, list[tuple[str, float]]]
+    ) -> Candidates:
         from retrieval.rerank import features, product_tokens
 
-        tokens = self._tokens
+        tokens = snap.tokens
         for ranking in signals.values():
             for pid, _ in ranking:
                 if pid not in tokens:  # tokenized once per product, on first use
-                    product = self.products[pid]
+                    product = snap.products[pid]
                     tokens[pid] = product_tokens(product.title, product.search_text())
         return features(text, signals, tokens)
 
     def training_candidates(self, query: str) -> Candidates:
         """What the ranker scores for this query (no filters), for training it on judged queries."""
-        self.warm_up()
-        parsed = parse_query(query, self.schema)
-        n = min(self.candidates, len(self._ids))
-        return self.candidate_features(
-            parsed.text, self._signals(parsed.text, n, None, None, len(self._ids))[0]
-        )
+        snap = self._current()
+        parsed = parse_query(query, snap.schema)
+        n = min(self.candidates, len(snap.ids))
+        signals = self._signals(snap, parsed.text, n, None, None, len(snap.ids))[0]
+        return self._candidate_features(snap, parsed.text, signals)
 
     def _dense(
-        self, collection: Any, query: Query, n: int, where: dict[str, Any] | None, mask: Any, allowed: int
+        self,
+        snap: _Snapshot,
+        titles: bool,
+        query: Query,
+        n: int,
+        where: dict[str, Any] | None,
+        mask: Any,
+        allowed: int,
     ) -> list[tuple[str, float]]:
-        """Nearest products passing the filters.
+        """Nearest products passing the filters, in the full-text collection or (`titles`) the
+        title collection.
 
         Chroma's filtered search scans the metadata and is slow when the filter keeps most of a
         large catalogue (~360 ms for 54k products here). When at least a fifth of the catalogue
         passes, over-fetch without `where` and apply the same filter as a mask; the exact filtered
         search is the fallback when too few survive, and the path for narrow filters.
         """
+        collection, live = (
+            (self.title_collection, snap.live_titles) if titles else (self.collection, snap.live)
+        )
         if where is None or mask is None:
-            return _dense_query(collection, query, n, where)
-        share = allowed / max(len(self._ids), 1)
+            return _live_query(collection, query, n, where, live)
+        share = allowed / max(len(snap.ids), 1)
         if share >= 0.2:
-            fetch = min(len(self._ids), int(n / share * 1.5) + 10)
+            fetch = min(len(snap.ids), int(n / share * 1.5) + 10)
             kept = [
                 (pid, sim)
-                for pid, sim in _dense_query(collection, query, fetch, None)
-                if mask[self._index_of[pid]]
+                for pid, sim in _live_query(collection, query, fetch, None, live)
+                if mask[snap.index_of[pid]]
             ]
             if len(kept) >= n:
                 return kept[:n]
-        return _dense_query(collection, query, n, where)
+        return _live_query(collection, query, n, where, live)
 
     @staticmethod
     def _confidence(hits: Sequence[ProductHit], query_tokens: set[str]) -> float:

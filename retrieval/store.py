@@ -1,16 +1,18 @@
-"""Chroma storage with idempotent, hash-based sync.
+"""Chroma storage: reading collections in pages, and the in-place, hash-based sync of the FAQ.
 
-Each record is keyed by its stable id and carries a content hash. A sync embeds only records that
-are new or changed, deletes the ones that disappeared only when asked (`prune`), and writes in
-batches, so a killed ingest resumes by running it again and an unchanged catalogue costs no
-embedding work. A failed or partial load never deletes anything.
+Each record is keyed by its stable id and carries a content hash. `sync_records` embeds only records
+that are new or changed, deletes the ones that disappeared only when asked (`prune`), and writes in
+batches, so a killed ingest resumes by running it again and an unchanged collection costs no
+embedding work. A failed or partial load never deletes anything. Products are stored as versions
+instead (retrieval.versions), so that shoppers never search a half-written catalogue.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +20,30 @@ from retrieval.offline import set_offline_env
 
 log = logging.getLogger(__name__)
 
+_EXAMPLES = 5  # ids kept per kind of change, for reports
+
 
 @dataclass
 class IngestStats:
+    """What an ingest did, or with a dry run would do, to one collection: records added, updated
+    (same id, new content), unchanged and deleted, a few ids of each change for the report, and
+    how many records were embedded (fewer than added + updated when a rerun finds them written)."""
+
     added: int = 0
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
+    embedded: int = 0
     seconds: float = 0.0
+    examples: dict[str, list[str]] = field(default_factory=dict)
 
-    @property
-    def embedded(self) -> int:
-        return self.added + self.updated
+    def note(self, kind: str, record_id: str) -> None:
+        """Count one record as `kind` (added, updated, unchanged or deleted)."""
+        setattr(self, kind, getattr(self, kind) + 1)
+        if kind != "unchanged":
+            ids = self.examples.setdefault(kind, [])
+            if len(ids) < _EXAMPLES:
+                ids.append(record_id)
 
     def __str__(self) -> str:
         rate = f", {self.embedded / self.seconds:.0f}/s" if self.seconds and self.embedded else ""
@@ -47,7 +61,11 @@ class Record:
 
 
 def open_client(path: str | Path | None = None, url: str | None = None) -> Any:
-    """An embedded PersistentClient at `path`, or an HttpClient when a server `url` is given."""
+    """An embedded PersistentClient at `path`, or an HttpClient when a server `url` is given.
+
+    A server that does not answer is a `ConnectionError` naming the URL, caused by the transport's
+    error: chromadb reports it as a bare ValueError, which callers could not tell from a bad argument.
+    """
     set_offline_env()
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -61,9 +79,12 @@ def open_client(path: str | Path | None = None, url: str | None = None) -> Any:
         host = parsed.hostname or "127.0.0.1"
         if ":" in host:  # IPv6 literal: chromadb builds the URL as a string, so keep the brackets
             host = f"[{host}]"
-        return chromadb.HttpClient(
-            host=host, port=parsed.port or (443 if https else 8000), ssl=https, settings=settings
-        )
+        try:
+            return chromadb.HttpClient(
+                host=host, port=parsed.port or (443 if https else 8000), ssl=https, settings=settings
+            )
+        except ValueError as exc:  # chromadb wraps whatever the first request raised (ConnectError, ...)
+            raise ConnectionError(f"no Chroma server answers at {url}") from (exc.__context__ or exc)
     if path is None:
         raise ValueError("open_client needs a path (embedded store) or a url (Chroma server)")
     Path(path).mkdir(parents=True, exist_ok=True)
@@ -74,28 +95,16 @@ def get_collection(client: Any, name: str, embedding_function: Any) -> Any:
     return client.get_or_create_collection(name=name, embedding_function=embedding_function)
 
 
-def existing_hashes(collection: Any, page: int = 5000) -> dict[str, str]:
-    """id -> content hash of everything stored, read in pages."""
-    out: dict[str, str] = {}
-    offset = 0
-    while True:
-        got = collection.get(include=["metadatas"], limit=page, offset=offset)
-        ids = got["ids"]
-        for rid, meta in zip(ids, got["metadatas"] or [], strict=False):
-            out[rid] = str((meta or {}).get("content_hash", ""))
-        if len(ids) < page:
-            return out
-        offset += page
+def existing_hashes(collection: Any) -> dict[str, str]:
+    """id -> content hash of everything stored."""
+    ids, metas = read_metadatas(collection)
+    return {rid: str(meta.get("content_hash", "")) for rid, meta in zip(ids, metas, strict=True)}
 
 
 def delete_ids(collection: Any, ids: Sequence[str], page: int = 5000) -> None:
     """Delete ids in pages, so each request stays bounded however many ids go."""
     for i in range(0, len(ids), page):
         collection.delete(ids=list(ids[i : i + page]))
-
-
-# A further collection and the document a record has there; None keeps the record out of it.
-Mirror = tuple[Any, Callable[[Record], str | None]]
 
 
 def sync_records(
@@ -105,95 +114,84 @@ def sync_records(
     prune: bool = False,
     batch_size: int = 1024,
     progress: Callable[[int], None] | None = None,
-    mirrors: Sequence[Mirror] = (),
-    embed: Callable[[list[str]], Any] | None = None,
+    dry_run: bool = False,
 ) -> IngestStats:
-    """Upsert new and changed records; delete stored ones not in `records` only when `prune`.
-
-    `mirrors` are further collections holding the same ids and metadata with another document
-    (a product's title, say); a record whose view is None is kept out of (or removed from) that
-    mirror, so a title that equals the full text costs no second insert. `embed` computes each
-    batch's vectors once for every distinct text. Batches of 1024 ingest Home Depot titles ~20%
-    faster than 256 (fewer Chroma round trips). Each batch writes the mirrors before the primary
-    collection, whose hashes decide what is left to do: a killed run resumes correctly.
-    """
-    import time
-
+    """Upsert new and changed records in place (the collection's embedding function embeds them);
+    delete stored ones not in `records` only when `prune`. `dry_run` counts and writes nothing."""
     start = time.perf_counter()
     stats = IngestStats()
     stored = existing_hashes(collection)
     todo: list[Record] = []
     for rec in records:
         old = stored.get(rec.id)
-        if old is None:
-            stats.added += 1
+        changed = old != rec.metadata.get("content_hash")
+        stats.note("added" if old is None else "updated" if changed else "unchanged", rec.id)
+        if changed:
             todo.append(rec)
-        elif old != rec.metadata.get("content_hash"):
-            stats.updated += 1
-            todo.append(rec)
-        else:
-            stats.unchanged += 1
-    if mirrors:
-        # A mirror added later (or left behind by a crash) is filled in from unchanged records too.
-        queued = {r.id for r in todo}
-        for mirror, view in mirrors:
-            present = set(existing_hashes(mirror))
-            stale = [r.id for r in records if r.id in present and r.id not in queued and view(r) is None]
-            delete_ids(mirror, stale)  # left by a version that mirrored every record
-            for rec in records:
-                if rec.id not in present and rec.id not in queued and view(rec) is not None:
-                    queued.add(rec.id)
-                    todo.append(rec)
-                    stats.unchanged -= 1
-                    stats.updated += 1
+    keep = {r.id for r in records}
+    gone = [rid for rid in stored if rid not in keep] if prune else []
+    for rid in gone:
+        stats.note("deleted", rid)
+    if dry_run:
+        return stats
     for i in range(0, len(todo), batch_size):
         batch = todo[i : i + batch_size]
-        targets: list[tuple[Any, list[tuple[Record, str]]]] = []
-        for mirror, view in mirrors:
-            views = [(r, view(r)) for r in batch]
-            kept = [(r, doc) for r, doc in views if doc is not None]
-            dropped = [r.id for r, doc in views if doc is None and r.id in stored]
-            if dropped:  # a changed record whose mirror document is now its full text
-                mirror.delete(ids=dropped)
-            targets.append((mirror, kept))
-        targets.append((collection, [(r, r.document) for r in batch]))
-        vectors: dict[str, Any] = {}
-        if embed is not None:
-            distinct = list(dict.fromkeys(text for _, pairs in targets for _, text in pairs))
-            vectors = dict(zip(distinct, embed(distinct), strict=True))
-        for target, pairs in targets:
-            if not pairs:
-                continue
-            docs = [doc for _, doc in pairs]
-            target.upsert(
-                ids=[r.id for r, _ in pairs],
-                documents=docs,
-                metadatas=[r.metadata for r, _ in pairs],
-                **({"embeddings": [vectors[d] for d in docs]} if vectors else {}),
-            )
+        collection.upsert(
+            ids=[r.id for r in batch],
+            documents=[r.document for r in batch],
+            metadatas=[r.metadata for r in batch],
+        )
+        stats.embedded += len(batch)
         if progress:
             progress(len(batch))
-    if prune:
-        keep = {r.id for r in records}
-        gone = [rid for rid in stored if rid not in keep]
-        for target in [m for m, _ in mirrors] + [collection]:
-            delete_ids(target, gone)
-        stats.deleted = len(gone)
+    delete_ids(collection, gone)
     stats.seconds = time.perf_counter() - start
     return stats
 
 
+def _pages(collection: Any, include: list[str], page: int) -> list[dict[str, Any]]:
+    out = []
+    offset = 0
+    while True:
+        got = collection.get(include=include, limit=page, offset=offset)
+        out.append(got)
+        if len(got["ids"]) < page:
+            return out
+        offset += page
+
+
+def all_ids(collection: Any, page: int = 5000) -> list[str]:
+    """Every stored id (no documents, metadata or vectors are read)."""
+    return [rid for got in _pages(collection, [], page) for rid in got["ids"]]
+
+
+def read_metadatas(collection: Any, page: int = 5000) -> tuple[list[str], list[dict[str, Any]]]:
+    """Every stored id and its metadata."""
+    ids: list[str] = []
+    metas: list[dict[str, Any]] = []
+    for got in _pages(collection, ["metadatas"], page):
+        ids += got["ids"]
+        metas += [dict(m or {}) for m in got["metadatas"] or []]
+    return ids, metas
+
+
 def read_all(collection: Any, page: int = 5000) -> tuple[list[str], list[str], list[dict[str, Any]]]:
-    """Every stored id, document and metadata (for the lexical index and facet schema)."""
+    """Every stored id, document and metadata (for the lexical index of the FAQ)."""
     ids: list[str] = []
     docs: list[str] = []
     metas: list[dict[str, Any]] = []
-    offset = 0
-    while True:
-        got = collection.get(include=["documents", "metadatas"], limit=page, offset=offset)
+    for got in _pages(collection, ["documents", "metadatas"], page):
         ids += got["ids"]
         docs += [d or "" for d in got["documents"] or []]
         metas += [dict(m or {}) for m in got["metadatas"] or []]
-        if len(got["ids"]) < page:
-            return ids, docs, metas
-        offset += page
+    return ids, docs, metas
+
+
+def read_ids(collection: Any, ids: Sequence[str], page: int = 5000) -> dict[str, tuple[str, dict[str, Any]]]:
+    """id -> (document, metadata) of the given ids that are stored, read in pages."""
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    for i in range(0, len(ids), page):
+        got = collection.get(ids=list(ids[i : i + page]), include=["documents", "metadatas"])
+        for rid, doc, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True):
+            out[rid] = (doc or "", dict(meta or {}))
+    return out

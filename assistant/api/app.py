@@ -10,18 +10,23 @@ tokens from the shop's backend, rate limits and the body-size limit (README "Tru
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+import math
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant import errors
+from assistant.api.admission import Admission
 from assistant.api.protocol import ErrorResponse, error_response
-from assistant.api.routes import chat, copy, feedback, health, search, suggest
+from assistant.api.routes import chat, copy, feedback, health, openai, readiness, search, suggest, widget
 from assistant.api.security import Guard
 from assistant.api.state import ApiState, Metrics
 from assistant.stores.audit import AuditLog
@@ -33,8 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("shopassist.api")
 
 # Routers under /v1 (behind the key check), then the operational ones at the root.
-V1_ROUTERS = (chat, search, feedback, copy, suggest)
-ROOT_ROUTERS = (health,)
+V1_ROUTERS = (chat, openai, search, feedback, copy, suggest)
+ROOT_ROUTERS = (health, readiness, widget)
 _HTTP_KINDS = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
 
 
@@ -52,8 +57,11 @@ def describe_validation(problems: Sequence[Any]) -> str:
     return "; ".join(out)
 
 
-def create_app(shop: Shop, *, feedback: FeedbackStore | None = None) -> FastAPI:
-    """The API over one `Shop`; `shopassist api` serves it (with the Gradio UI mounted at /ui)."""
+def create_app(shop: Shop, *, feedback: FeedbackStore | None = None, warm_up: bool = True) -> FastAPI:
+    """The API over one `Shop`; `shopassist api` serves it (with the Gradio UI mounted at /ui).
+
+    With `warm_up`, start-up loads the index and the model in the background (`/readyz` says
+    'loading' meanwhile), so the first shopper does not wait for them."""
     from prometheus_fastapi_instrumentator import Instrumentator
 
     settings = shop.settings
@@ -64,7 +72,16 @@ def create_app(shop: Shop, *, feedback: FeedbackStore | None = None) -> FastAPI:
         audit=AuditLog(settings.home / "audit.db"),
     )
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if warm_up:
+            state.startup.start(shop)
+        else:
+            state.startup.done.set()
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title=f"{settings.shop.name} assistant API",
         version="1",
         description="Grounded shop assistant: chat (with server-sent events), product search, feedback.",
@@ -92,13 +109,50 @@ def create_app(shop: Shop, *, feedback: FeedbackStore | None = None) -> FastAPI:
         status = kind.status if kind else 500
         if status >= 500:
             log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
-        return error_response(status, str(exc), errors.kind_name(exc))
+        response = error_response(status, str(exc), errors.kind_name(exc))
+        if isinstance(exc, errors.Unavailable):
+            response.headers["Retry-After"] = str(math.ceil(exc.retry_after_s))
+        return response
 
     for handled in errors.handled_types():  # status by the error's type, in one table (assistant.errors)
         app.add_exception_handler(handled, typed)
 
-    # The caller is known (and the body size bounded) before any route reads the body: see security.Guard.
+    async def dependency(request: Request, exc: Exception) -> JSONResponse:
+        """The Chroma server or the disk failing mid-request is a 503 that names it; another
+        exception of these library types is a bug, left to `internal` (which logs its traceback)."""
+        failure = errors.dependency_error(exc, settings)
+        if failure is None:
+            raise exc
+        return await typed(request, failure)
+
+    for library_type in errors.dependency_types():
+        app.add_exception_handler(library_type, dependency)
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        """A bug still answers in the one error shape, without internals (Starlette logs the traceback)."""
+        return error_response(500, "internal error; the server log has the details", "internal_error")
+
+    # Inner: bounded work, a deadline per request and cancellation on disconnect (api.admission);
+    # outer: the caller is known (and the body size bounded) before any route reads the body
+    # (security.Guard), so a stranger never takes a slot.
+    app.add_middleware(
+        Admission,
+        max_concurrent=settings.api.max_concurrent,
+        max_queued=settings.api.max_queued,
+        timeout_s=settings.api.request_timeout_s,
+    )
     app.add_middleware(Guard, settings=settings.api)
+    # Outermost: the storefront widget's pages are on the shop's origin; their preflights are
+    # answered here (no key needed), and every answer, refusals included, carries the CORS headers.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.api.widget_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type", "X-Customer-Token", "Idempotency-Key"],
+        expose_headers=["Retry-After"],
+        max_age=600,
+    )
 
     @app.exception_handler(UnicodeError)
     async def bad_text(request: Request, exc: UnicodeError) -> JSONResponse:
@@ -114,4 +168,5 @@ def create_app(shop: Shop, *, feedback: FeedbackStore | None = None) -> FastAPI:
     app.include_router(v1)
     for module in ROOT_ROUTERS:
         app.include_router(module.router(state))
+    app.mount("/static", StaticFiles(directory=widget.STATIC_DIR), name="static")  # the widget's demo images
     return app

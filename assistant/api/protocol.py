@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -51,6 +51,22 @@ class Health(BaseModel):
     problems: list[str] = Field(default_factory=list)
 
 
+class Readiness(BaseModel):
+    """`GET /readyz`: whether this replica should get traffic (a load balancer's question)."""
+
+    status: Literal["ready", "loading", "unavailable"] = Field(
+        description="'loading' while start-up loads the index and model; 'unavailable' when the store cannot be read"
+    )
+    problems: list[str] = Field(default_factory=list, description="What is missing or degraded, and why")
+    model_unavailable: str | None = Field(
+        default=None,
+        description="Why the model is not answering (replies then close with template sentences)",
+    )
+    load_seconds: float | None = Field(default=None, description="How long start-up loading took")
+    generating: int = Field(default=0, description="Generations running now")
+    waiting: int = Field(default=0, description="Generations waiting for a slot")
+
+
 class ErrorBody(BaseModel):
     message: str
     type: str
@@ -67,3 +83,19 @@ def error_response(status: int, message: str, kind: str) -> JSONResponse:
     """Every error the API sends, from a route or from the door (security.Guard), in this shape."""
     body = ErrorResponse.model_validate({"error": {"message": message, "type": kind, "code": status}})
     return JSONResponse(body.model_dump(), status_code=status)
+
+
+def stream_error(exc: BaseException, settings: Any) -> dict[str, Any]:
+    """The error body for a stream whose status line is already sent: the same `{message, type,
+    code}` a JSON reply would carry (a dependency named, what to do), never internals of a bug."""
+    from assistant import errors
+
+    known: BaseException | None = exc if errors.classify(exc) else errors.dependency_error(exc, settings)
+    if known is None:
+        return {
+            "message": "the reply failed; please try again or ask for a person",
+            "type": "internal_error",
+            "code": 500,
+        }
+    kind = errors.classify(known)
+    return {"message": str(known), "type": errors.kind_name(known), "code": kind.status if kind else 500}

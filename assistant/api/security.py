@@ -28,10 +28,11 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-OPEN_PATHS = ("/healthz",)
+OPEN_PATHS = ("/healthz", "/livez", "/readyz")
 DOC_PATHS = ("/docs", "/redoc", "/openapi.json")
 SHOP_PREFIX = "/ui"  # the shopper app: public storefront (identity from the customer token only)
 CONSOLE_PREFIX = "/console"  # the operator console: its own login (agent/admin key), see ui.console
+WIDGET_PATHS = ("/widget.js", "/static")  # the storefront widget: a script tag sends no key
 
 
 class Guard:
@@ -148,6 +149,8 @@ class Guard:
                 return Principal(
                     role="customer", name=f"customer:{customer}", customer_id=customer, client=client
                 )
+            elif not self.keys and is_loopback(client):
+                pass  # no keys: this machine is the operator; OpenAI SDKs always send some key
             else:
                 raise Unauthorized(
                     "missing or wrong API key: send 'Authorization: Bearer KEY' with a key from api.keys"
@@ -181,8 +184,12 @@ class Guard:
             )
         if local and self.settings.local_without_key:
             return Principal(role="admin", name="local", client=client)
-        if _under(path, SHOP_PREFIX) or _under(path, CONSOLE_PREFIX):
-            return anonymous  # public storefront page; the console has its own login
+        if (
+            _under(path, SHOP_PREFIX)
+            or _under(path, CONSOLE_PREFIX)
+            or any(_under(path, p) for p in WIDGET_PATHS)
+        ):
+            return anonymous  # public storefront page and widget; the console has its own login
         if (path in DOC_PATHS and self.settings.public_docs) or (
             path == "/metrics" and self.settings.public_metrics
         ):

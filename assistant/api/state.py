@@ -6,7 +6,10 @@ live in one process, each with its own Prometheus registry.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -15,6 +18,8 @@ if TYPE_CHECKING:
     from assistant.shop import Shop
     from assistant.stores.audit import AuditLog
     from assistant.stores.feedback import FeedbackStore
+
+log = logging.getLogger("shopassist.api")
 
 
 class Metrics:
@@ -50,12 +55,39 @@ class Metrics:
             self.fallbacks.inc()
 
 
+class StartUp:
+    """What loading at start-up has done: `/readyz` says 'loading' until it is finished, so a load
+    balancer sends no shopper to a replica that would make them wait for the model to load."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.problems: list[str] = []
+        self.seconds: float | None = None
+
+    def run(self, shop: Shop) -> None:
+        start = time.perf_counter()
+        try:
+            self.problems = shop.warm_up()
+        except Exception as exc:  # noqa: BLE001 - reported by /readyz; the routes report their own errors
+            log.exception("start-up loading failed")
+            self.problems = [f"start-up loading failed: {type(exc).__name__}: {exc}"]
+        finally:
+            self.seconds = round(time.perf_counter() - start, 2)
+            self.done.set()
+
+    def start(self, shop: Shop) -> threading.Thread:
+        thread = threading.Thread(target=self.run, args=(shop,), name="shopassist-startup", daemon=True)
+        thread.start()
+        return thread
+
+
 @dataclass
 class ApiState:
     shop: Shop
     metrics: Metrics
     feedback: FeedbackStore
     audit: AuditLog
+    startup: StartUp = field(default_factory=StartUp)
 
     def customer(self, principal: Principal, named: str | None, action: str, text: str = "") -> str | None:
         """Whose data the request may read (`identity.customer_for`); an operator naming a customer

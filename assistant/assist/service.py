@@ -28,6 +28,7 @@ from assistant.assist.policy import Policies, PolicyMap, Subflow, load_policies,
 from assistant.assist.protocol import Source, Suggestion, Suggestions, Ticket
 from assistant.config import AssistSettings
 from assistant.errors import BadInput
+from assistant.generation.admission import carry_scope
 from assistant.generation.base import GeneratorError
 from assistant.grounding.pii import ORDER_ID_PATTERN, scrub
 from assistant.stores.orders import Customer, Order, OrderSource
@@ -386,7 +387,10 @@ class SuggestService:
         with the reason in `draft_problems`. Returns notes for the agent.
         """
         deadline = time.monotonic() + self.settings.draft_budget_ms / 1000
-        futures = [_DRAFT_POOL.submit(self._draft_text, scrubbed, c.entry.answer, deadline) for c in kept]
+        futures = [
+            _DRAFT_POOL.submit(carry_scope(self._draft_text), scrubbed, c.entry.answer, deadline)
+            for c in kept
+        ]
         late = unavailable = 0
         for cand, suggestion, future in zip(kept, suggestions, futures, strict=True):
             try:

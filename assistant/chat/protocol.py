@@ -46,6 +46,8 @@ class ProductCard(BaseModel):
     material: str = ""
     rating: float | None = None
     in_stock: bool = True
+    url: str = Field(default="", description="The product's page on the shop, when the catalogue has one")
+    image_url: str = Field(default="", description="The product's image, when the catalogue has one")
     reasons: list[str] = Field(default_factory=list)
 
     @classmethod

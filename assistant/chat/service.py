@@ -42,13 +42,15 @@ from assistant.chat.understanding import (
     shown_records,
     state_lines,
 )
-from assistant.errors import BadInput
+from assistant.errors import BadInput, Unavailable
+from assistant.generation.admission import carry_scope
 from assistant.generation.base import (
     ChatMessage,
     GenerationRequest,
     Generator,
     GeneratorError,
     close_stream,
+    engine_problem,
 )
 from assistant.grounding.answers import ANSWER_WORDS, check_answer
 from assistant.grounding.language import detect_language
@@ -305,6 +307,9 @@ class ChatService:
                 yield ChatEvent(type="delta", delta=intro)
             if body:
                 yield ChatEvent(type="delta", delta=body)
+        if report.checked or use.understood_by or use.rewrite_fallback:
+            # A stand-in engine may have written the text: clients still learn that the model is down.
+            report.model_unavailable = report.model_unavailable or engine_problem(self.generator)
         response = ChatResponse(
             text=(intro + body + closing).strip(),
             action=plan.action,
@@ -505,7 +510,9 @@ class ChatService:
 
         why: str
         try:
-            text = _MODEL_POOL.submit(run).result(timeout=None if budget is None else budget / 1000)
+            text = _MODEL_POOL.submit(carry_scope(run)).result(
+                timeout=None if budget is None else budget / 1000
+            )
             intent = parse_intent(text)
             turn = resolve(
                 intent, message, state, self._lookup, self._named_product, self.index.products.schema
@@ -689,6 +696,13 @@ class ChatService:
         )
 
     def _order_plan(self, message: str, customer_id: str | None) -> _Plan:
+        try:
+            return self._orders_plan(message, customer_id)
+        except Unavailable as exc:  # the shop's order system is down: say so, never a failed reply
+            log.warning("order lookup failed: %s", exc)
+            return self._simple("order", "answer", 1.0, prompts.render("chat/orders_unavailable"))
+
+    def _orders_plan(self, message: str, customer_id: str | None) -> _Plan:
         if not customer_id or self.orders.customer(customer_id) is None:
             return self._simple("order", "answer", 1.0, prompts.render("chat/order_sign_in"))
         match = _ORDER_ID.search(message)
@@ -727,7 +741,9 @@ class ChatService:
             return list(self._verified_prose(plan, report, "outro"))
         stop = threading.Event()
         local = VerifierReport()  # the worker never touches a report that is already sent
-        future = _MODEL_POOL.submit(lambda: list(self._verified_prose(plan, local, "outro", stop)))
+        future = _MODEL_POOL.submit(
+            carry_scope(lambda: list(self._verified_prose(plan, local, "outro", stop)))
+        )
         try:
             sentences = future.result(timeout=budget / 1000)
         except FutureTimeout:

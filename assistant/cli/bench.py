@@ -184,6 +184,51 @@ def bench_chat_cmd(
     write_json(json_path, rows[0] if len(rows) == 1 else {"rows": rows})
 
 
+@bench_group.command("load")
+@click.option("--engine", help="Generator engine (default: generator.engine), e.g. fake or embedded")
+@click.option("--concurrency", default="1,8,32", show_default=True, help="Comma-separated client counts")
+@click.option("--requests", default=0, type=int, help="Turns per level; 0 means max(16, 2 x concurrency)")
+@click.option("--abandoned", default=16, show_default=True, type=int, help="Clients that give up (0: skip)")
+@click.option("--abandon-after", default=3.0, show_default=True, type=float, help="Seconds before they do")
+@click.option("--port", default=0, type=int, help="Loopback port for the API (0: a free one)")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write results here")
+@click.pass_context
+def bench_load_cmd(
+    ctx: click.Context,
+    engine: str | None,
+    concurrency: str,
+    requests: int,
+    abandoned: int,
+    abandon_after: float,
+    port: int,
+    json_path: Path | None,
+) -> None:
+    """The REST API under concurrent chat turns (throughput, p50/p95/p99, errors by status) and a
+    turn's latency after clients abandoned theirs, over real HTTP with admission control on."""
+    import socket
+
+    from assistant.api.loadbench import abandoned_case, run_level, serve
+    from assistant.shop import Shop
+
+    settings = settings_of(ctx, engine)
+    shop = Shop(settings)
+    shop.ensure_ready()
+    if not port:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+    rows = []
+    with serve(shop, port) as url:
+        for level in (int(c) for c in comma_list(concurrency)):
+            n = requests or max(16, 2 * level)
+            rows.append({"engine": settings.generator.engine, **run_level(url, level, n)})
+        print_rows(rows)
+        abandon = abandoned_case(url, abandoned, abandon_after) if abandoned else None
+    if abandon:
+        print_rows([{"engine": settings.generator.engine, **abandon}])
+    write_json(json_path, {"levels": rows, "abandoned": abandon})
+
+
 @bench_group.command("finetune")
 @click.option("--task", type=click.Choice(["cs", "copy"]), default="cs", show_default=True)
 @click.option("--data", multiple=True, type=click.Path(exists=True, path_type=Path), help="Data file(s)")

@@ -54,7 +54,6 @@ def chat_cmd(
 @click.pass_context
 def ui_cmd(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Start the Gradio chat UI on the configured engine."""
-    from assistant.generation.base import GeneratorError
     from assistant.shop import Shop
     from assistant.ui.mount import serve_ui
 
@@ -62,14 +61,8 @@ def ui_cmd(ctx: click.Context, host: str | None, port: int | None) -> None:
     start = time.perf_counter()
     shop = Shop(settings)
     shop.ensure_ready()
-    warm = getattr(shop.generator, "warm_up", None)  # load the model before the first shopper waits
-    if warm:
-        try:
-            warm()
-        except GeneratorError as exc:
-            click.echo(
-                f"shopassist: WARNING the model is unavailable, replies will use templates: {exc}", err=True
-            )
+    for problem in shop.warm_up():  # load the model before the first shopper waits
+        click.echo(f"shopassist: WARNING {problem}", err=True)
     host = host or settings.ui.host
     port = port or settings.ui.port
     click.echo(

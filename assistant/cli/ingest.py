@@ -31,6 +31,22 @@ def _parse_mapping(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option(
     "--encoding", default="utf-8-sig", show_default=True, help="Text encoding of the files, e.g. latin-1"
 )
+@click.option(
+    "--format",
+    "catalog_format",
+    default="generic",
+    show_default=True,
+    help="Catalogue format: generic, shopify, woocommerce, google-merchant or auto (from the header); "
+    "add the store currency for files whose prices name none, e.g. shopify:EUR",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Report what would be added, updated and deleted; store nothing"
+)
+@click.option(
+    "--fail-on-update",
+    is_flag=True,
+    help="Store nothing if a row would change a stored record with the same id",
+)
 @click.pass_context
 def ingest_cmd(
     ctx: click.Context,
@@ -40,11 +56,18 @@ def ingest_cmd(
     mapping: tuple[str, ...],
     strict: bool,
     encoding: str,
+    catalog_format: str,
+    dry_run: bool,
+    fail_on_update: bool,
 ) -> None:
     """Validate and load a catalogue (default: the demo shop) into the vector store.
 
+    The catalogue goes live whole when its ingest completes: a killed ingest leaves the previous
+    one serving, and running it again resumes without embedding what was already written.
+
     Exit codes: 0 every row stored; 65 some rows were invalid and skipped (the good rows are stored,
-    unless --strict); 2 a file has no valid row, or --strict refused the files (nothing stored)."""
+    unless --strict); 2 a file has no valid row, --strict refused the files, or --fail-on-update
+    found changed records (nothing stored)."""
     from tqdm import tqdm
 
     from assistant.shop import Shop
@@ -61,16 +84,21 @@ def ingest_cmd(
             progress=bar.update,
             strict=strict,
             encoding=encoding,
+            format=catalog_format,
+            dry_run=dry_run,
+            fail_on_update=fail_on_update,
         )
     except CatalogError as exc:
         raise click.ClickException(f"{exc} Nothing stored was changed.") from exc
     finally:
         bar.close()
-    shop.ensure_demo_orders()
+    if not (dry_run or report.refused):
+        shop.ensure_demo_orders()
     for line in report.lines():
         click.echo(line)
     counts = shop.index.counts()
-    click.echo(f"store now holds {counts['products']} products and {counts['faq_documents']} FAQ documents")
+    held = f"{counts['products']} products and {counts['faq_documents']} FAQ documents"
+    click.echo(f"dry run, nothing stored: the store holds {held}" if dry_run else f"store now holds {held}")
     if report.refused or report.empty_files:
         empty = f"no valid rows in {', '.join(report.empty_files)}" if report.empty_files else ""
         raise CommandError(report.refused or empty, EXIT_REFUSED)

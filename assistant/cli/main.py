@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from typing import Any
 
 import click
@@ -17,22 +18,36 @@ set_offline_env()
 
 
 class ShopassistGroup(click.Group):
-    """Reports the assistant's own errors as one line with the exit code of their type
-    (`assistant.errors`: 2 bad input, 3 not found, 4 forbidden, 5 unavailable, 78 configuration),
-    never as a traceback; anything else is a bug and keeps its traceback."""
+    """Reports the assistant's own errors, and a dependency's failure (the Chroma server, the disk:
+    `errors.dependency_error`), as one line with the exit code of their type (`assistant.errors`:
+    2 bad input, 3 not found, 4 forbidden, 5 unavailable, 78 configuration), with the traceback only
+    under --debug; anything else is a bug and keeps its traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except errors.handled_types() as exc:
-            raise CommandError(str(exc), errors.exit_code(exc)) from exc
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # click reports its own
+        except Exception as exc:
+            obj = ctx.obj or {}
+            known = exc if errors.classify(exc) else None
+            if known is None and "settings" in obj:
+                known = errors.dependency_error(exc, obj["settings"])
+            if known is None:
+                raise
+            if obj.get("debug"):
+                traceback.print_exception(exc)
+            raise CommandError(str(known), errors.exit_code(known)) from exc
 
 
 @click.group(cls=ShopassistGroup)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML settings file")
 @click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr")
+@click.option(
+    "--debug", is_flag=True, envvar="SHOPASSIST_DEBUG", help="Print the traceback of a reported error too"
+)
 @click.pass_context
-def cli(ctx: click.Context, config_file: str | None, verbose: bool) -> None:
+def cli(ctx: click.Context, config_file: str | None, verbose: bool, debug: bool) -> None:
     """shopassist: a grounded shopping assistant that runs offline."""
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
@@ -41,7 +56,7 @@ def cli(ctx: click.Context, config_file: str | None, verbose: bool) -> None:
 
     install_redaction()
     try:
-        ctx.obj = {"settings": load_settings(config_file)}
+        ctx.obj = {"settings": load_settings(config_file), "debug": debug}
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
 

@@ -57,5 +57,12 @@ def close_stream(chunks: Iterator[str]) -> None:
         close()
 
 
+def engine_problem(generator: Generator) -> str | None:
+    """Why the configured engine is not the one answering (down, or replaced by its stand-in), for a
+    reply's report; None when it is. Engines without the optional `problem()` are never down."""
+    problem = getattr(generator, "problem", None)
+    return problem() if callable(problem) else None
+
+
 def generate(generator: Generator, request: GenerationRequest) -> str:
     return "".join(generator.stream(request))

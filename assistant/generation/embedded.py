@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assistant.generation.admission import RequestScope, current_scope
 from assistant.generation.base import GenerationRequest, GeneratorError
 from retrieval.embeddings import cpu_has_fast_bf16
 from retrieval.offline import set_offline_env
@@ -32,8 +33,14 @@ _STOP = object()
 class _Job:
     request: GenerationRequest
     out: queue.Queue[Any] = field(default_factory=queue.Queue)
-    cancelled: bool = False
+    cancelled: bool = False  # the consumer stopped reading
     submitted: float = field(default_factory=time.perf_counter)
+    # The request's deadline and cancellation (admission.RequestScope), checked at every token.
+    scope: RequestScope | None = None
+
+    def gone(self) -> bool:
+        """Nobody will read more of this row: drop it from its batch."""
+        return self.cancelled or (self.scope is not None and self.scope.stopped() is not None)
 
 
 class EmbeddedGenerator:
@@ -129,7 +136,7 @@ class EmbeddedGenerator:
     # -- the Generator contract -----------------------------------------------------------------
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         self.warm_up()
-        job = _Job(request)
+        job = _Job(request, scope=current_scope())
         self._queue.put(job)
         try:
             while True:
@@ -160,7 +167,13 @@ class EmbeddedGenerator:
                     self._queue.put(job)  # handled after this batch
                     break
                 batch.append(job)
-            batch = [j for j in batch if not j.cancelled]
+            live = []
+            for job in batch:
+                if job.gone():  # abandoned while queued: tell a consumer still waiting, skip the work
+                    job.out.put(_DONE)
+                else:
+                    live.append(job)
+            batch = live
             # One adapter per forward pass: requests for different adapters decode in separate
             # batches (in arrival order of their first request).
             groups: dict[str | None, list[_Job]] = {}
@@ -176,7 +189,7 @@ class EmbeddedGenerator:
                         job.out.put(exc)
                 finally:
                     for job in jobs:
-                        job.out.put(_DONE)
+                        job.out.put(_DONE)  # a second one for a finished row is never read
 
     # -- adapters (run on the worker thread only, so never during a forward pass) -----------------
     def _adapter_path(self, name: str) -> Path:
@@ -258,12 +271,14 @@ class EmbeddedGenerator:
                 keep: list[int] = []
                 for k, j in enumerate(active):
                     job, token = jobs[j], next_tokens[k]
-                    finished = job.cancelled or self._stopping or token in self.eos_ids
+                    finished = job.gone() or self._stopping or token in self.eos_ids
                     if not finished:
                         generated[j].append(token)
                         finished = self._emit(job, generated[j], emitted, j)
                         finished = finished or len(generated[j]) >= job.request.max_new_tokens
-                    if not finished:
+                    if finished:
+                        job.out.put(_DONE)  # its caller goes on now, not when the whole batch ends
+                    else:
                         keep.append(k)
                 if not keep:
                     break

@@ -55,10 +55,18 @@ def _factory(name: str) -> GeneratorFactory:
 
 
 def create_generator(name: str, **kwargs: Any) -> Generator:
-    """Build an engine by name; unknown names list the known ones."""
+    """Build an engine by name; unknown names list the known ones. A remote engine built from
+    settings gets a circuit breaker (an outage is remembered, not paid for on every request), then
+    its stand-in when `generator.fallback` names one."""
     generator = _factory(name)(**kwargs)
     settings = kwargs.get("settings")
-    fallback = settings.generator.fallback if settings is not None and name in REMOTE else None
+    if settings is None or name not in REMOTE:
+        return generator
+    from assistant.generation.breaker import CircuitBreaker
+
+    gen = settings.generator
+    generator = CircuitBreaker(generator, failures=gen.breaker_failures, recheck_s=gen.recheck_s)
+    fallback = gen.fallback
     if not fallback:
         return generator
     if fallback in REMOTE:
@@ -66,3 +74,15 @@ def create_generator(name: str, **kwargs: Any) -> Generator:
     from assistant.generation.fallback import FallbackGenerator
 
     return FallbackGenerator(generator, lambda: create_generator(fallback, settings=settings))
+
+
+def with_admission(generator: Generator, settings: Any) -> Generator:
+    """`generator` behind a bounded queue with deadlines (`admission.AdmissionGenerator`), as the
+    serving surfaces use it; benchmarks and evaluations use engines without one, to measure them."""
+    from assistant.generation.admission import AdmissionGenerator
+
+    gen = settings.generator
+    active = gen.max_active or (64 if gen.engine in REMOTE else gen.max_batch_size)
+    return AdmissionGenerator(
+        generator, max_active=active, max_queue=gen.max_queue, queue_timeout_s=gen.queue_timeout_s
+    )

@@ -22,6 +22,7 @@ import httpx2
 import openai
 from openai import APIConnectionError, APIError, APIStatusError, APITimeoutError, NotFoundError, omit
 
+from assistant.generation.admission import DeadlineExceeded, current_scope
 from assistant.generation.base import GenerationRequest, GeneratorError
 
 log = logging.getLogger(__name__)
@@ -137,10 +138,19 @@ class OpenAICompatGenerator:
         client = self._client(url)
         messages: list[Any] = [m.model_dump() for m in request.messages]
         attempt = 0
+        scope = current_scope()
         while True:
             started = False
+            # A request with a deadline waits for tokens no longer than it has left.
+            left = scope.remaining() if scope is not None else None
+            timeout = (
+                self._timeout
+                if left is None
+                else httpx2.Timeout(max(0.1, min(left, self.read_timeout_s)), connect=self._timeout.connect)
+            )
             try:
                 chunks = client.chat.completions.create(
+                    timeout=timeout,
                     model=model,
                     messages=messages,
                     stream=True,
@@ -163,6 +173,8 @@ class OpenAICompatGenerator:
                             yield text
                 return
             except APIConnectionError as exc:  # APITimeoutError included
+                if scope is not None and (why := scope.stopped()):
+                    raise DeadlineExceeded(f"generation stopped: {why}") from exc
                 if isinstance(exc, APITimeoutError) and not isinstance(exc.__cause__, _NOT_SENT):
                     where = "the next" if started else "the first"
                     raise GeneratorError(
@@ -190,7 +202,10 @@ class OpenAICompatGenerator:
                 raise GeneratorError(f"the model server sent a malformed event: {payload!r}") from exc
             delay = self.retry_backoff_s * 2**attempt
             log.info("model server: %s; retrying in %.2fs", error, delay)
-            time.sleep(delay)
+            if scope is not None and scope.wait(delay):
+                raise DeadlineExceeded(f"generation stopped: {scope.stopped()}")
+            if scope is None:
+                time.sleep(delay)
             attempt += 1
 
     def _explain(self, status: int, message: str, url: str, model: str) -> str:

@@ -1,4 +1,4 @@
-"""The operator console (Gradio): product copy and agent assist, apart from the shopper app.
+"""The operator console (Gradio): product copy, agent assist and insights, apart from the shopper app.
 
 Operators name customers here (a ticket's customer, a profile to personalize copy for), so the
 console is only reachable with an operator credential: mounted with Gradio's login (the password
@@ -24,6 +24,7 @@ def build_console(shop: Shop) -> Any:
 
     from assistant.ui.assist_tab import build_tab as assist_tab
     from assistant.ui.copy_tab import build_tab as copy_tab
+    from assistant.ui.insights_tab import build_tab as insights_tab
 
     with gr.Blocks(title=f"{shop.settings.shop.name} operator console") as app:
         gr.Markdown(f"## {shop.settings.shop.name}: operator console")
@@ -31,4 +32,6 @@ def build_console(shop: Shop) -> Any:
             copy_tab(shop)
         with gr.Tab("Agent assist", elem_id="tab-assist"):
             assist_tab(shop)
+        with gr.Tab("Insights", elem_id="tab-insights"):
+            insights_tab(shop)
     return app

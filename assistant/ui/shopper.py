@@ -11,6 +11,7 @@ No `from __future__ import annotations` here: Gradio reads the `gr.Request` anno
 
 import html
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -153,14 +154,18 @@ def build_shopper(shop: Shop, *, demo: bool = False) -> Any:
                     state=ConversationState.model_validate(state) if state else None,
                 )
                 raw = ""
+                started, first_text = time.perf_counter(), None
                 for event in shop.chat.stream(chat_request):
                     if event.type == "products":
                         cards_html = render_cards(event.products)
                     elif event.type == "delta":
+                        if event.delta and first_text is None:
+                            first_text = time.perf_counter() - started
                         raw += event.delta
                         reply["content"] = safe_text(raw, domains)
                     elif event.type == "done" and event.response is not None:
                         resp = event.response
+                        shop.turns.record(resp, message, "ui", time.perf_counter() - started, first_text)
                         reply["content"] = safe_text(resp.text, domains)
                         if resp.action == "handoff":
                             reply["content"] += "\n\n*(handed over to the shop team)*"

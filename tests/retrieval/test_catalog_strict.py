@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from retrieval.catalog import MAX_FIELD_CHARS, CatalogError, load_faq, load_products
+from retrieval.catalog import CatalogError, load_faq, load_products
+from retrieval.rows import MAX_FIELD_CHARS
 
 HEADER = "id,title,price\n"
 

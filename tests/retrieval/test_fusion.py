@@ -51,11 +51,11 @@ def test_product_search_measures_its_catalogue_for_the_adaptive_fusion(tmp_path)
     bare = [Product(id=str(i), title=t) for i, t in enumerate(["red running shoe", "cast iron pan"])]
     built = build_search_index(SearchSet(bare, {}, {}), tmp_path / "bare", HashEmbedding(), fusion="adaptive")
     search = built.index.products
-    assert search.fusion == "adaptive" and search._text_ratio == pytest.approx(1.0)
+    assert search.fusion == "adaptive" and search._current().text_ratio == pytest.approx(1.0)
     described = [p.model_copy(update={"description": "A long description of it. " * 4}) for p in bare]
     built = build_search_index(
         SearchSet(described, {}, {}), tmp_path / "desc", HashEmbedding(), fusion="adaptive"
     )
     search = built.index.products
-    assert search._text_ratio > 2.0
+    assert search._current().text_ratio > 2.0
     assert [h.product.id for h in search.run("running shoe", top_k=1).hits] == ["0"]

@@ -65,13 +65,13 @@ def test_broad_filter_fast_path_matches_exact_filtered_search(demo_shop_real):
     from retrieval.search import _dense_query
 
     search = demo_shop_real.index.products
-    search.warm_up()
+    snap = search._current()
     filters = Filters(in_stock=True)
     mask = search.facets.mask(filters)
     where = filters.to_where(search.schema)
-    fast = search._dense(search.collection, "warm jacket", 10, where, mask, int(mask.sum()))
+    fast = search._dense(snap, False, "warm jacket", 10, where, mask, int(mask.sum()))
     exact = _dense_query(search.collection, "warm jacket", 10, where)
-    assert [pid for pid, _ in fast] == [pid for pid, _ in exact]
+    assert [pid for pid, _ in fast] == [snap.live[doc] for doc, _ in exact]
     assert all(search.products[pid].in_stock for pid, _ in fast)
 
 
@@ -81,17 +81,18 @@ def test_dense_feedback_moves_the_query_but_not_the_reported_similarity(demo_sho
     from retrieval.search import _dense_query
 
     search = demo_shop_real.index.products
-    search.warm_up()
-    n = len(search._ids)
-    signals, plain = search._signals("warm jacket", 20, None, None, n)
-    assert [p for p, _ in plain] == [p for p, _ in _dense_query(search.collection, "warm jacket", 20, None)]
+    snap = search._current()
+    n = len(snap.ids)
+    signals, plain = search._signals(snap, "warm jacket", 20, None, None, n)
+    exact = _dense_query(search.collection, "warm jacket", 20, None)
+    assert [p for p, _ in plain] == [snap.live[doc] for doc, _ in exact]
     assert [p for p, _ in signals["dense"]] != [p for p, _ in plain] or signals["dense"] != plain
     hits = search.run("warm jacket", top_k=5).hits
     cosine = dict(plain)
     assert all(h.dense == pytest.approx(cosine[h.product.id]) for h in hits if h.dense is not None)
     search.feedback = 0.0
     try:
-        off, _ = search._signals("warm jacket", 20, None, None, n)
+        off, _ = search._signals(snap, "warm jacket", 20, None, None, n)
         assert off["dense"] == plain
     finally:
         search.feedback = 1.0

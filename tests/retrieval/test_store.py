@@ -16,6 +16,33 @@ def products(n: int, price: float = 10.0) -> list[Product]:
     ]
 
 
+def record_ids(collection) -> list[str]:
+    """The record ids of a collection's documents (`<id>@<content hash>`, or plain in an old store)."""
+    return sorted(doc.split("@")[0] for doc in collection.get(include=[])["ids"])
+
+
+def old_layout(
+    index, items: list[Product], *, without_title: tuple[str, ...] = (), every_title: bool = False
+) -> None:
+    """Store `items` as versions before catalogue versions did: plain ids, no manifest or `current`
+    file, titles that differ from the full text (or, `every_title`, all) mirrored except those in
+    `without_title`."""
+    main = [(p.id, p.search_text(), p) for p in items]
+    titles = [
+        (p.id, p.title, p)
+        for p in items
+        if (every_title or p.title != p.search_text()) and p.id not in without_title
+    ]
+    for collection, rows in ((index.products_collection, main), (index.titles_collection, titles)):
+        if rows:
+            collection.upsert(
+                ids=[rid for rid, _, _ in rows],
+                documents=[doc for _, doc, _ in rows],
+                metadatas=[p.metadata() for _, _, p in rows],
+                embeddings=index.embedding_function([doc for _, doc, _ in rows]),
+            )
+
+
 def test_reingest_unchanged_does_no_embedding_work(hash_index):
     first = hash_index.ingest_products(products(20))
     assert (first.added, first.updated, first.unchanged) == (20, 0, 0)
@@ -53,10 +80,11 @@ def test_interrupted_ingest_finishes_on_rerun_without_duplicates(hash_index):
 
     with pytest.raises(Killed):
         hash_index.ingest_products(items, progress=die_after_first_batch, batch_size=256)
-    assert hash_index.products_collection.count() == 256
+    assert hash_index.products_collection.count() == 256  # written, but not live
+    assert hash_index.counts()["products"] == 0
     stats = hash_index.ingest_products(items)
-    assert (stats.added, stats.unchanged) == (344, 256)
-    assert hash_index.products_collection.count() == 600
+    assert (stats.added, stats.unchanged, stats.embedded) == (600, 0, 344)
+    assert hash_index.counts()["products"] == hash_index.products_collection.count() == 600
     ids = hash_index.products_collection.get(include=[])["ids"]
     assert len(ids) == len(set(ids)) == 600
 
@@ -77,11 +105,12 @@ def test_bad_file_keeps_what_was_stored(hash_index, tmp_path: Path):
 
 
 def test_a_missing_mirror_is_filled_from_unchanged_records(hash_index):
-    hash_index.ingest_products(products(12))
-    hash_index.titles_collection.delete(ids=["P3", "P4"])  # e.g. a store written before titles existed
+    old_layout(hash_index, products(12), without_title=("P3", "P4"))  # written before titles existed
+    before = HashEmbedding.calls
     stats = hash_index.ingest_products(products(12))
-    assert (stats.added, stats.updated, stats.unchanged) == (0, 2, 10)
-    assert hash_index.titles_collection.count() == 12
+    assert (stats.added, stats.updated, stats.unchanged, stats.embedded) == (0, 0, 12, 2)
+    assert HashEmbedding.calls - before == 2
+    assert record_ids(hash_index.titles_collection) == sorted(f"P{i}" for i in range(12))
 
 
 def bare(n: int) -> list[Product]:
@@ -92,10 +121,10 @@ def bare(n: int) -> list[Product]:
 def test_titles_equal_to_the_full_text_get_no_mirror_copy(hash_index):
     stats = hash_index.ingest_products(bare(6) + products(4))
     assert stats.added == 10
-    assert sorted(hash_index.titles_collection.get(include=[])["ids"]) == ["P0", "P1", "P2", "P3"]
+    assert record_ids(hash_index.titles_collection) == ["P0", "P1", "P2", "P3"]
     search = hash_index.products
     search.warm_up()
-    signals, plain_dense = search._signals("cordless drill", 10, None, None, 10)
+    signals, plain_dense = search._signals(search._current(), "cordless drill", 10, None, None, 10)
     # the bare products still reach the title signal, with their full-text similarity
     title_dense = dict(signals["title_dense"])
     for pid, sim in plain_dense:
@@ -111,20 +140,13 @@ def test_a_title_that_becomes_the_full_text_leaves_the_mirror(hash_index):
     plain = [p.model_copy(update={"brand": "", "category": ""}) for p in products(3)]
     stats = hash_index.ingest_products(plain[:1] + products(3)[1:])
     assert stats.updated == 1
-    assert sorted(hash_index.titles_collection.get(include=[])["ids"]) == ["P1", "P2"]
+    assert record_ids(hash_index.titles_collection) == ["P1", "P2"]
 
 
 def test_stale_mirror_copies_of_plain_titles_are_removed(hash_index):
-    hash_index.ingest_products(bare(3))
-    copy = hash_index.products_collection.get(ids=["B1"], include=["documents", "metadatas", "embeddings"])
-    hash_index.titles_collection.add(  # as a version that mirrored every product left it
-        ids=copy["ids"],
-        documents=copy["documents"],
-        metadatas=copy["metadatas"],
-        embeddings=copy["embeddings"],
-    )
+    old_layout(hash_index, bare(3), every_title=True)  # as a version that mirrored every product left it
     stats = hash_index.ingest_products(bare(3))
-    assert (stats.added, stats.updated, stats.unchanged) == (0, 0, 3)
+    assert (stats.added, stats.updated, stats.unchanged, stats.embedded) == (0, 0, 3, 0)
     assert hash_index.titles_collection.count() == 0
 
 

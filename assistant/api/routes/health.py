@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse, Response
 
+from assistant import errors
 from assistant.api.protocol import Health
 from assistant.api.state import ApiState
 
@@ -19,11 +20,13 @@ def router(state: ApiState) -> APIRouter:
         A store that cannot be read is a 503 with the reason, never a 500."""
         problems = []
         try:
-            products = shop.index.products_collection.count()
-            faq = shop.index.faq_collection.count()
+            counts = shop.index.counts()  # the live catalogue version, not every stored document
+            products, faq = counts["products"], counts["faq_documents"]
         except Exception as exc:  # noqa: BLE001 - Chroma raises many types when its server is gone
             response.status_code = 503
-            problems.append(f"the vector store cannot be read ({type(exc).__name__}: {str(exc)[:200]})")
+            known = errors.dependency_error(exc, shop.settings)  # names the URL or folder, and the fix
+            reason = str(known) if known else f"{type(exc).__name__}: {str(exc)[:200]}"
+            problems.append(f"the vector store cannot be read ({reason})")
             products = faq = 0
         if not products and not problems:
             problems.append("no products stored: run `shopassist ingest`")

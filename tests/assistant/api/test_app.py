@@ -142,6 +142,9 @@ def test_health_is_degraded_not_500_when_the_store_is_unreachable(client, app, m
     def down():
         raise ConnectionError("Could not connect to a Chroma server at http://127.0.0.1:8000")
 
+    monkeypatch.setattr(
+        app.state.api.shop.index.faq_collection, "count", down
+    )  # the store is read for the FAQ count
     monkeypatch.setattr(app.state.api.shop.index.products_collection, "count", down)
     r = client.get("/healthz")
     assert r.status_code == 503 and r.json()["status"] == "degraded"

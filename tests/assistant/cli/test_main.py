@@ -72,6 +72,62 @@ def test_ingest_exit_codes_strict_and_a_safe_prune(env):
     assert strict.exit_code == 2 and "nothing was stored" in strict.output
 
 
+@pytest.fixture
+def hashed_cli(env, monkeypatch):
+    """The CLI environment with the fast hashing embedding instead of MiniLM."""
+    import assistant.shop
+    from tests.conftest import HashEmbedding
+
+    monkeypatch.setattr(assistant.shop, "embedding_function", lambda settings, cache=True: HashEmbedding())
+    faq = env / "faq.csv"
+    faq.write_text("id,category,question,answer,examples\nf1,returns,Can I return?,Yes within 30 days.,\n")
+    first = env / "first.csv"
+    first.write_text("id,title,price\nA1,Camp mug,9.5\nA2,Trail boot,89\n")
+    result = CliRunner().invoke(cli, ["ingest", str(first), "--faq", str(faq)])
+    assert result.exit_code == 0, result.output
+    return env
+
+
+def stored_products(env) -> dict[str, float | None]:
+    from assistant.config import load_settings
+    from assistant.shop import Shop
+
+    return {pid: p.price for pid, p in Shop(load_settings()).index.products.products.items()}
+
+
+def test_ingest_dry_run_reports_changes_and_stores_nothing(hashed_cli):
+    faq = hashed_cli / "faq.csv"
+    nxt = hashed_cli / "next.csv"
+    nxt.write_text("id,title,price\nA1,Camp mug,12\nA3,Wool hat,20\n")
+    result = CliRunner().invoke(cli, ["ingest", str(nxt), "--faq", str(faq), "--prune", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "would store: 1 added, 1 updated, 0 unchanged, 1 deleted" in result.output
+    assert "    added: A3" in result.output and "    updated: A1" in result.output
+    assert "    deleted: A2" in result.output
+    assert "dry run, nothing stored: the store holds 2 products" in result.output
+    assert stored_products(hashed_cli) == {"A1": 9.5, "A2": 89.0}
+    result = CliRunner().invoke(cli, ["ingest", str(nxt), "--faq", str(faq), "--prune"])
+    assert "stored: 1 added, 1 updated, 0 unchanged, 1 deleted" in result.output
+    assert stored_products(hashed_cli) == {"A1": 12.0, "A3": 20.0}
+
+
+def test_ingest_fail_on_update_refuses_changed_records(hashed_cli):
+    faq = hashed_cli / "faq.csv"
+    changed = hashed_cli / "changed.csv"
+    changed.write_text("id,title,price\nA1,Camp mug,12\nA2,Trail boot,89\nA3,Wool hat,20\n")
+    result = CliRunner().invoke(cli, ["ingest", str(changed), "--faq", str(faq), "--fail-on-update"])
+    assert result.exit_code == 2, result.output
+    refusal = [line for line in result.output.splitlines() if line.startswith("--fail-on-update")]
+    assert refusal == ["--fail-on-update: 1 stored record(s) would change (e.g. A1), so nothing was stored"]
+    assert "would store: 1 added, 1 updated, 1 unchanged, 0 deleted" in result.output
+    assert stored_products(hashed_cli) == {"A1": 9.5, "A2": 89.0}
+    added_only = hashed_cli / "added.csv"
+    added_only.write_text("id,title,price\nA3,Wool hat,20\n")
+    result = CliRunner().invoke(cli, ["ingest", str(added_only), "--faq", str(faq), "--fail-on-update"])
+    assert result.exit_code == 0, result.output
+    assert stored_products(hashed_cli) == {"A1": 9.5, "A2": 89.0, "A3": 20.0}
+
+
 @pytest.mark.slow
 def test_chat_json_and_input_errors(env):
     runner = CliRunner()

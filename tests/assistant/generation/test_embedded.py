@@ -65,3 +65,25 @@ def test_abandoned_stream_frees_the_engine(embedded_generator):
     next(stream)
     stream.close()
     assert generate(embedded_generator, req("Say hi.", n=5)).strip()
+
+
+def test_a_passed_deadline_drops_the_row_while_its_batch_mate_finishes(embedded_generator):
+    """The scope is checked at every token: the long row leaves the batch at its deadline (the
+    consumer hears at once, not when the batch ends) and the short one is untouched."""
+    import time
+
+    from assistant.generation.admission import RequestScope, bound
+
+    short_text: list[str] = []
+    mate = threading.Thread(
+        target=lambda: short_text.append(generate(embedded_generator, req("Say hi.", n=40)))
+    )
+    start = time.perf_counter()
+    with bound(RequestScope(deadline_s=0.4)):
+        mate.start()
+        chunks = list(embedded_generator.stream(req("Write a long story about a dragon.", n=400)))
+    elapsed = time.perf_counter() - start
+    mate.join(60)
+    assert elapsed < 3.0, elapsed  # 400 tokens take well over 5 s on a CPU
+    assert len(embedded_generator.tokenizer("".join(chunks))["input_ids"]) < 150
+    assert short_text and short_text[0].strip()

@@ -14,6 +14,8 @@ import pytest
 
 from assistant.config import load_settings
 from assistant.generation import ChatMessage, GenerationRequest, GeneratorError, create_generator, generate
+from assistant.generation.base import engine_problem
+from assistant.generation.breaker import CircuitBreaker
 from assistant.generation.fake import FakeGenerator
 from assistant.generation.fallback import FallbackGenerator
 from assistant.generation.openai_compat import OpenAICompatGenerator
@@ -233,27 +235,33 @@ def test_no_retry_once_text_has_been_streamed(fake_openai):
 
 
 def test_fallback_engine_when_the_endpoint_is_down():
+    server = client(f"http://127.0.0.1:{free_port()}", retries=0)
     stand_in = FakeGenerator(["From the stand-in."])
-    gen = FallbackGenerator(client(f"http://127.0.0.1:{free_port()}", retries=0), lambda: stand_in)
+    gen = FallbackGenerator(CircuitBreaker(server, recheck_s=60), lambda: stand_in)
     assert generate(gen, request(adapter="cs-lora")) == "From the stand-in."
     assert stand_in.requests[0].adapter is None  # the stand-in has no task adapters
-    assert gen.down_since is not None and "cannot reach" in (gen.last_error or "")
+    problem = engine_problem(gen) or ""
+    assert "cannot reach" in problem and "fake engine answers instead" in problem
+    start = time.perf_counter()
     assert generate(gen, request()) == "Here is what I found."  # primary skipped while it is down
+    assert time.perf_counter() - start < 0.05
 
 
 def test_fallback_returns_to_the_primary_when_it_is_back(fake_openai):
     stand_in = FakeGenerator(["stand-in"])
-    gen = FallbackGenerator(client(fake_openai.url), lambda: stand_in, recheck_s=0.0)
-    gen.down_since = time.monotonic() - 1
+    gen = FallbackGenerator(client(fake_openai.url), lambda: stand_in)
+    gen.last_error = "cannot reach the model server"
+    assert engine_problem(gen)
     assert generate(gen, request()).strip() == "Hello there. Welcome!"
-    assert gen.down_since is None and stand_in.requests == []
+    assert engine_problem(gen) is None and stand_in.requests == []
 
 
 def test_registry_builds_the_engine_from_settings(settings, fake_openai):
     settings.generator.url = fake_openai.url
     settings.generator.served_model = "base-model"
     gen = create_generator("vllm", settings=settings)
-    assert isinstance(gen, OpenAICompatGenerator) and gen.route("x") == ("x", fake_openai.url)
+    assert isinstance(gen, CircuitBreaker) and isinstance(gen.inner, OpenAICompatGenerator)
+    assert gen.route("x") == ("x", fake_openai.url)
     settings.generator.fallback = "fake"
     wrapped = create_generator("openai", settings=settings)
     assert isinstance(wrapped, FallbackGenerator) and wrapped.fallback.name == "fake"
@@ -276,3 +284,17 @@ def test_bad_urls_fail_at_configuration():
     assert load_settings(generator={"endpoints": {"m": "http://h:1/v1/"}}).generator.endpoints == {
         "m": "http://h:1"
     }
+
+
+def test_a_dead_server_built_from_settings_is_remembered(settings):
+    """The engine as the shop builds it (breaker from settings): the first request pays for the
+    connection attempt, the next ones fail at once with the reason, until the probe sees it back."""
+    settings.generator.url = f"http://127.0.0.1:{free_port()}"
+    settings.generator.retries = 0
+    gen = create_generator("vllm", settings=settings)
+    with pytest.raises(GeneratorError, match="cannot reach"):
+        generate(gen, request())
+    start = time.perf_counter()
+    with pytest.raises(GeneratorError, match="down since"):
+        generate(gen, request())
+    assert time.perf_counter() - start < 0.05
