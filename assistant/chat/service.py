@@ -43,7 +43,7 @@ from assistant.chat.understanding import (
     state_lines,
 )
 from assistant.errors import BadInput, Unavailable
-from assistant.generation.admission import carry_scope
+from assistant.generation.admission import DeadlineExceeded, carry_scope
 from assistant.generation.base import (
     ChatMessage,
     GenerationRequest,
@@ -816,7 +816,9 @@ class ChatService:
                     emitted += 1
                     yield tail
             except GeneratorError as exc:
-                log.warning("generator failed, using the template sentence: %s", exc)
+                # A request its client left (or whose deadline passed) is routine, not a failure.
+                level = logging.INFO if isinstance(exc, DeadlineExceeded) else logging.WARNING
+                log.log(level, "generator failed, using the template sentence: %s", exc)
                 report.model_unavailable = str(exc)
                 return
             if emitted:

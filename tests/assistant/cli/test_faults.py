@@ -116,11 +116,9 @@ def set_writable(root: Path, writable: bool) -> None:
             path.chmod(mode | 0o200 if writable else mode & ~0o222)
 
 
-def test_a_read_only_home_is_one_line_and_keeps_the_store(env):
-    if not permissions_enforced(env):
-        pytest.skip("file permissions are not enforced for this user (root or CAP_DAC_OVERRIDE)")
-    runner = CliRunner()
-    assert runner.invoke(cli, ["ingest"]).exit_code == 0
+def check_read_only_home(env: Path, run: Any) -> None:
+    """`run(args) -> (exit code, output)` against a read-only home: one line, exit 5, store kept."""
+    assert CliRunner().invoke(cli, ["ingest"]).exit_code == 0
     before = store_counts()
     home = env / "home"
     set_writable(home, False)
@@ -128,13 +126,44 @@ def test_a_read_only_home_is_one_line_and_keeps_the_store(env):
         for args in (["ingest"], ["chat", "boots"]):
             # as a new process would: Chroma writes while it opens a store, so reads fail too
             SharedSystemClient.clear_system_cache()
-            result = runner.invoke(cli, args)
-            assert result.exit_code == 5, result.output
-            line = one_line(result.output)
+            code, output = run(args)
+            assert code == 5, output
+            line = one_line(output)
             assert f"cannot write {home}" in line and f"make SHOPASSIST_HOME ({home}) writable" in line
     finally:
         set_writable(home, True)
     assert store_counts() == before
+
+
+def test_a_read_only_home_is_one_line_and_keeps_the_store(env):
+    if not permissions_enforced(env):
+        pytest.skip("file permissions are not enforced for this user (root): the setpriv test covers it")
+
+    def run(args: list[str]) -> tuple[int, str]:
+        result = CliRunner().invoke(cli, args)
+        return result.exit_code, result.output
+
+    check_read_only_home(env, run)
+
+
+def test_a_read_only_home_for_root_without_its_override(env):
+    """Root ignores file modes (CAP_DAC_OVERRIDE); the command runs with that capability dropped
+    (util-linux `setpriv`), so CI, which runs as root, sees the read-only home too."""
+    import shutil
+
+    if permissions_enforced(env):
+        pytest.skip("permissions are enforced for this user: the test above covers it")
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and util-linux setpriv to drop CAP_DAC_OVERRIDE")
+    script = Path(sys.executable).with_name("shopassist")
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "assistant.cli.main"]
+    drop = ["setpriv", "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search"]
+
+    def run(args: list[str]) -> tuple[int, str]:
+        done = subprocess.run([*drop, *cmd, *args], capture_output=True, text=True, timeout=300)
+        return done.returncode, done.stderr + done.stdout
+
+    check_read_only_home(env, run)
 
 
 def failing_upsert(monkeypatch: pytest.MonkeyPatch, fault: BaseException) -> None:
