@@ -10,6 +10,9 @@ mkdir -p bench/results
   --json bench/results/generate-embedded.json
 # Chat latency a shopper sees (first streamed event, first text) at 4 concurrent chats, default engine.
 "$BIN/shopassist" bench chat --concurrency 4 --rounds 2 --json bench/results/chat-embedded.json
+# The REST API under 1/8/32 concurrent chat clients and 16 abandoned requests (fake, then embedded).
+"$BIN/shopassist" bench load --engine fake --json bench/results/load-fake.json
+"$BIN/shopassist" bench load --engine embedded --json bench/results/load-embedded.json
 # vLLM against the embedded engine, and a LoRA adapter served as LoRA and merged (SKIP_VLLM=1 skips).
 if [ "${SKIP_VLLM:-0}" != 1 ]; then
   bash bench/vllm.sh
