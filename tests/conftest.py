@@ -61,6 +61,29 @@ class HashEmbedding(EmbeddingFunction[Documents]):
         return HashEmbedding()
 
 
+class TextEmbedding(HashEmbedding):
+    """A random unit vector per distinct text (counted in `HashEmbedding.calls`): no two products
+    tie in dense search, so "the same results" means the same order (the nearest-neighbour index
+    may order tied documents differently once more documents are added)."""
+
+    def __call__(self, input: Documents) -> Embeddings:
+        super().__call__(input)
+        out = []
+        for text in input:
+            seed = int(hashlib.md5(text.encode()).hexdigest()[:8], 16)
+            vec = np.random.default_rng(seed).normal(size=128).astype(np.float32)
+            out.append(vec / np.linalg.norm(vec))
+        return out
+
+    @staticmethod
+    def name() -> str:
+        return "test-text"
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> TextEmbedding:
+        return TextEmbedding()
+
+
 @pytest.fixture
 def hash_index(tmp_path: Path) -> Any:
     from retrieval.index import ShopIndex

@@ -3,7 +3,6 @@ re-sync reads nothing back, stores from before versions are adopted, superseded 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys
@@ -11,38 +10,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
-from chromadb.api.types import Documents, Embeddings
 
 from retrieval.index import ShopIndex
 from retrieval.schema import Product
 from retrieval.store import open_client
-from tests.conftest import REPO, HashEmbedding
+from tests.conftest import REPO, HashEmbedding, TextEmbedding
 from tests.retrieval.test_store import old_layout, products, record_ids
-
-
-class TextEmbedding(HashEmbedding):
-    """A random unit vector per distinct text (counted in `HashEmbedding.calls`): no two products
-    tie in dense search, so "the same results" means the same order (the nearest-neighbour index
-    may order tied documents differently once more documents are added)."""
-
-    def __call__(self, input: Documents) -> Embeddings:
-        super().__call__(input)
-        out = []
-        for text in input:
-            seed = int(hashlib.md5(text.encode()).hexdigest()[:8], 16)
-            vec = np.random.default_rng(seed).normal(size=128).astype(np.float32)
-            out.append(vec / np.linalg.norm(vec))
-        return out
-
-    @staticmethod
-    def name() -> str:
-        return "test-text"
-
-    @staticmethod
-    def build_from_config(config: dict[str, Any]) -> TextEmbedding:
-        return TextEmbedding()
 
 
 class Killed(Exception):
@@ -77,7 +51,8 @@ FRESH_PROCESS = """
 import json, sys
 from retrieval.index import ShopIndex
 from retrieval.store import open_client
-from tests.retrieval.test_versions import TextEmbedding, view
+from tests.conftest import TextEmbedding
+from tests.retrieval.test_versions import view
 print(json.dumps(view(ShopIndex(open_client(sys.argv[1]), TextEmbedding()))))
 """
 
