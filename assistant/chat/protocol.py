@@ -32,6 +32,11 @@ class ChatRequest(BaseModel):
         description="The `state` of the previous response, sent back so follow-ups ('cheaper ones?', "
         "'the second one') refer to what was shown",
     )
+    show: Literal["text", "cards"] = Field(
+        default="text",
+        description="'cards': the client renders the product cards itself (the storefront widget), so "
+        "the reply text leaves out one line per card and says what they are; 'text': every fact in the text",
+    )
 
 
 class ProductCard(BaseModel):

@@ -277,7 +277,12 @@ class ChatService:
             yield ChatEvent(type="products", products=plan.products)
         report = VerifierReport()
         intro = plan.fallback_intro
-        body = f"\n\n{plan.facts}" if plan.facts else ""
+        facts = plan.facts
+        if request.show == "cards" and plan.products:
+            # The client shows the cards: the lines rendered from them would repeat each product.
+            card_lines = {self._card_line(c) for c in plan.products}
+            facts = "\n".join(line for line in facts.split("\n") if line not in card_lines).strip()
+        body = f"\n\n{facts}" if facts else ""
         closing = ""
         if plan.intro_kind is not None and self.facts_first:
             yield ChatEvent(type="delta", delta=intro + body)

@@ -241,7 +241,7 @@ form button{border:0;border-radius:8px;background:var(--a);color:#fff;padding:8p
       try {
         const response = await fetch(new URL("v1/chat", API), {
           method: "POST", headers: this.headers({ Accept: "text/event-stream" }),
-          body: JSON.stringify({ message: text, state: this.data.state, stream: true }),
+          body: JSON.stringify({ message: text, state: this.data.state, stream: true, show: "cards" }),
         });
         if (!response.ok) throw new Error(await problem(response));
         for await (const [event, data] of events(response)) {

@@ -293,3 +293,15 @@ def test_an_order_follow_up_stays_with_the_orders(demo_shop_real):
         ChatRequest(message="when will the headlamp arrive?", customer_id="C1001", state=first.state)
     )
     assert follow.route == "order" and follow.model.intent == "order"
+
+
+def test_a_client_that_shows_cards_gets_no_card_lines_in_the_text(chat):
+    """The storefront widget renders the cards itself: one line per card in the text would show each
+    product twice. The cards, citations and the sentence saying what they are stay."""
+    service, _ = chat(facts_first=True)
+    plain = service.respond(ChatRequest(message="waterproof boots under 100"))
+    cards = service.respond(ChatRequest(message="waterproof boots under 100", show="cards"))
+    assert [c.id for c in cards.products] == [c.id for c in plain.products] and cards.citations
+    assert all(f"[{c.id}]" in plain.text for c in plain.products)
+    assert not any(f"[{c.id}]" in cards.text for c in cards.products)
+    assert cards.text.startswith("Here are 4 products that match (price <= 100):")
