@@ -127,8 +127,9 @@ class AdmissionGenerator:
         scope = current_scope()
         self._admit(scope)
         start = time.monotonic()
-        chunks = self.inner.stream(request)
-        try:
+        chunks: Iterator[str] | None = None
+        try:  # from here on the slot is given back whatever happens, even if the engine raises at once
+            chunks = self.inner.stream(request)
             for chunk in chunks:
                 if scope is not None and (why := scope.stopped()):
                     self.expired += 1
@@ -138,7 +139,8 @@ class AdmissionGenerator:
                 self.expired += 1
                 raise DeadlineExceeded(f"generation stopped: {why}")
         finally:
-            close_stream(chunks)
+            if chunks is not None:
+                close_stream(chunks)
             with self._cond:
                 self.active -= 1
                 self._recent_s = 0.8 * self._recent_s + 0.2 * (time.monotonic() - start)

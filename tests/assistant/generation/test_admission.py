@@ -197,3 +197,17 @@ def test_the_embedded_engine_answers_a_row_abandoned_in_its_queue():
     engine._queue.put(_STOP)
     engine._loop()
     assert job.out.get_nowait() is _DONE and engine.batches_run == 0
+
+
+def test_an_engine_that_fails_at_once_gives_its_slot_back():
+    class Refusing:
+        name = "refusing"
+
+        def stream(self, request: GenerationRequest) -> Iterator[str]:  # not a generator: raises now
+            raise GeneratorError("no model loaded")
+
+    gen = AdmissionGenerator(Refusing(), max_active=1, max_queue=0)
+    for _ in range(3):  # a leaked slot would make the second call Overloaded
+        with pytest.raises(GeneratorError, match="no model loaded"):
+            generate(gen, request())
+    assert gen.active == 0
