@@ -287,6 +287,52 @@ def load_copy_products(paths: Iterable[str | Path]) -> list[Any]:
     return products
 
 
+# Copy targets: the merchant text is cleaned before it is learned (semantic noise in references is
+# what teaches a data-to-text model to hallucinate: Dusek, Howcroft and Rieser 2019 cut slot errors
+# by up to 97% by cleaning E2E), and each example carries the controls its target happens to show.
+MIN_COPY_WORDS = 20
+_SECOND_PERSON = re.compile(r"\b(?:you|your|yours)\b", re.IGNORECASE)
+_NUMBER = re.compile(r"\d")
+
+
+def clean_copy_target(
+    description: str, attributes: dict[str, str], brands: Iterable[str] = ()
+) -> tuple[str, int]:
+    """The description's sentences the claim checker supports against the attributes, in order, and
+    how many were dropped (a number, colour, material or brand the attributes do not hold)."""
+    from assistant.grounding.claims import ClaimChecker
+    from assistant.grounding.sentences import sentence_spans
+
+    checker = ClaimChecker(attributes, brands)
+    kept: list[str] = []
+    dropped = 0
+    for sentence in sentence_spans(re.sub(r"\s+", " ", description).strip(), lines=False):
+        if checker.check(sentence.text).unsupported:
+            dropped += 1
+        else:
+            kept.append(sentence.text)
+    return " ".join(kept), dropped
+
+
+def copy_controls(text: str) -> dict[str, str]:
+    """The tone, length and form a target shows, as the copy studio names them, so the adapter learns
+    to follow them: length from the word ranges of `CopySettings.length_words`; tone by simple
+    cues (second person or exclamations read friendly, three or more numbers technical, the rest
+    premium: merchants' plain product prose)."""
+    from assistant.config import CopySettings
+
+    words = len(text.split())
+    ranges = CopySettings().length_words
+    length = next((name for name, (_, high) in ranges.items() if words <= high), "long")
+    if len(_SECOND_PERSON.findall(text)) >= 2 or "!" in text:
+        tone = "friendly"
+    elif len(_NUMBER.findall(text)) >= 3:
+        tone = "technical"
+    else:
+        tone = "premium"
+    return {"tone": tone, "length": length, "form": "prose"}
+
+
 def build_copy(
     paths: Iterable[str | Path],
     shop_name: str,
@@ -294,25 +340,40 @@ def build_copy(
     max_examples: int | None = None,
     max_chars: int = 600,
 ) -> BuiltData:
-    """Attributes -> description pairs; products without a description are skipped."""
+    """Attributes (+ the controls the target shows) -> the description's supported sentences.
+
+    Products without a description, or whose supported sentences are fewer than `MIN_COPY_WORDS`
+    words, are skipped and counted; `skipped["unsupported sentences"]` counts what cleaning dropped."""
+    from assistant.grounding.claims import brand_lexicon
+
     paths = [Path(p) for p in paths]
     data = BuiltData("copy", [], sources=[str(p) for p in paths])
     system = copy_system_prompt(shop_name)
+    products = load_copy_products(paths)
+    brands = brand_lexicon(products)
     seen: set[str] = set()
-    for product in load_copy_products(paths):
+    for product in products:
         if not product.description.strip():
             data.skipped["no description"] += 1
             continue
         attrs = product_attributes(product)
-        user, n_user = scrub_counts(copy_user_prompt(attrs))
-        answer, n_answer = scrub_counts(_trim_description(product.description, max_chars))
-        ex_id = example_id("copy", product.id, user)
+        target, dropped = clean_copy_target(_trim_description(product.description, max_chars), attrs, brands)
+        data.skipped["unsupported sentences"] += dropped
+        if len(target.split()) < MIN_COPY_WORDS:
+            data.skipped["too little supported text"] += 1
+            continue
+        controls = copy_controls(target)
+        user, n_user = scrub_counts(copy_user_prompt(attrs, **controls))
+        answer, n_answer = scrub_counts(target)
+        ex_id = example_id("copy", product.id, copy_user_prompt(attrs))
         if ex_id in seen:
             data.skipped["duplicate"] += 1
             continue
         seen.add(ex_id)
         data.scrubbed.update(n_user + n_answer)
-        data.examples.append(Example(ex_id, "copy", system, user, answer, meta={"product_id": product.id}))
+        data.examples.append(
+            Example(ex_id, "copy", system, user, answer, meta={"product_id": product.id, **controls})
+        )
         if max_examples and len(data.examples) >= max_examples:
             break
     if not data.examples:

@@ -60,8 +60,9 @@ def attributes_text(attrs: Mapping[str, str]) -> str:
     return "\n".join(f"{k}: {v}" for k, v in attrs.items())
 
 
-def copy_user_prompt(attrs: Mapping[str, str]) -> str:
-    return render("tasks/copy_user", attributes=dict(attrs))
+def copy_user_prompt(attrs: Mapping[str, str], *, tone: str = "", length: str = "", form: str = "") -> str:
+    """The copy task's user turn: the controls (when given) and the attributes as data lines."""
+    return render("tasks/copy_user", attributes=dict(attrs), tone=tone, length=length, form=form)
 
 
 def rewrite_messages(rows: list[Mapping[str, Any]], last: str, message: str) -> list[dict[str, str]]:

@@ -432,7 +432,10 @@ class CopyService:
 
             return [
                 ChatMessage(role="system", content=copy_system_prompt(self.shop_name)),
-                ChatMessage(role="user", content=copy_user_prompt(job.attributes)),
+                ChatMessage(
+                    role="user",
+                    content=copy_user_prompt(job.attributes, tone=job.tone, length=job.length, form=job.form),
+                ),
             ]
         words = self.settings.opening_words[job.length]
         return [

@@ -220,3 +220,37 @@ def test_exported_agent_feedback_is_draft_training_data_with_the_shops_faq(tmp_p
     (ex,) = data.examples
     assert "Answer: Standard shipping within the US takes 3-5 business days" in ex.user
     assert ex.assistant.startswith("Standard shipping takes 3-5 business days")  # its numbers are the FAQ's
+
+
+def test_copy_targets_keep_only_supported_sentences_and_carry_their_controls(tmp_path):
+    """Cleaned references (issue 16): a sentence with a colour, number or material the attributes do
+    not hold is dropped; a product left with too little supported text is skipped, and the kept
+    example's prompt names the tone, length and form its target shows."""
+    from finetune.data import MIN_COPY_WORDS, clean_copy_target, copy_controls
+
+    attrs = {"Title": "Ridgeline Hiking Boot", "Colour": "brown", "Material": "leather"}
+    text = (
+        "A sturdy brown leather boot for long days on rocky trails and wet meadows alike. "
+        "It comes in red and blue as well. "
+        "It weighs 450 grams per boot. "
+        "The cushioned collar keeps every step comfortable from the trailhead to the summit."
+    )
+    kept, dropped = clean_copy_target(text, attrs)
+    assert dropped == 2 and "red" not in kept and "450" not in kept
+    assert kept.startswith("A sturdy brown leather boot") and kept.endswith("to the summit.")
+    assert copy_controls("Love it! You will adore how your feet feel.")["tone"] == "friendly"
+    assert copy_controls("Rated 5 V, 2 A, 10 W output.")["tone"] == "technical"
+    assert copy_controls(" ".join(["word"] * 60))["length"] == "medium"
+
+    catalogue = tmp_path / "products.csv"
+    catalogue.write_text(
+        "id,title,price,color,material,description\n"
+        f'B1,Ridgeline Hiking Boot,99,brown,leather,"{text}"\n'
+        'B2,Trail Sock,9,grey,wool,"Available in red, blue and green. Pack of 12 pairs."\n'
+    )
+    data = build_copy([catalogue], "Harbor & Pine")
+    assert [e.meta["product_id"] for e in data.examples] == ["B1"]
+    assert data.skipped["too little supported text"] == 1 and data.skipped["unsupported sentences"] >= 4
+    example = data.examples[0]
+    assert "red" not in example.assistant and len(example.assistant.split()) >= MIN_COPY_WORDS
+    assert "Tone: premium\nLength: short\nForm: prose" in example.user

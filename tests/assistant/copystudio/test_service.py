@@ -163,9 +163,14 @@ def test_the_copy_adapter_gets_the_prompt_format_it_was_trained_on(demo_products
     assert adapter_request.messages[1].content.endswith(
         "Size: US 7-13\nPrice: 149.99 USD\nTags: waterproof, boots, hiking, leather"
     )
+    # The controls it learned (finetune.data.copy_controls), as the request sets them.
+    fake_generator.enqueue(GOOD, GOOD)
+    service.run(CopyRequest(product_id="HP-1001", controls={"tone": "technical", "length": "short"}))
+    assert "Tone: technical\nLength: short\nForm: prose\n" in fake_generator.requests[-1].messages[1].content
+    fake_generator.requests.clear()
     base = service.run(CopyRequest(product_id="HP-1001", adapter="base"))
-    assert base.adapter is None and fake_generator.requests[1].adapter is None
-    assert "Attributes (data):" in fake_generator.requests[1].messages[1].content
+    assert base.adapter is None and fake_generator.requests[0].adapter is None
+    assert "Attributes (data):" in fake_generator.requests[0].messages[1].content
 
 
 def test_attributes_are_data_in_a_delimited_block(copy_service, fake_generator):
