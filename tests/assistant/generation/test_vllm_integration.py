@@ -80,7 +80,7 @@ def test_models_lists_base_and_adapter(served):
     settings, _, state = served
     data = httpx.get(f"{state.url}/v1/models", timeout=10).json()["data"]
     # the registered adapter and the shipped task adapters, all on one base (multi-LoRA)
-    shipped = {"rewrite-lora", "answer-lora", "draft-lora"}
+    shipped = {"rewrite-lora", "answer-lora", "draft-lora", "copy-lora"}
     assert {m["id"] for m in data} == {"smollm2-135m-instruct", "cs-test", *shipped}
     assert state.models == {"smollm2-135m-instruct": "base", "cs-test": "lora"} | dict.fromkeys(
         shipped, "lora"
