@@ -18,40 +18,45 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from assistant.chat.bench import CHAT_QUESTIONS
+from assistant.chat.bench import CHAT_QUESTIONS, percentile
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3) if ordered else 0.0
+@contextlib.contextmanager
+def running(app: Any, port: int) -> Iterator[str]:
+    """`app` served by uvicorn on 127.0.0.1:`port` in a thread (real sockets: disconnects, SDKs);
+    yields its URL once it listens, and stops it afterwards."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="shopassist-api", daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started and thread.is_alive() and time.time() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
 
 
 @contextlib.contextmanager
 def serve(shop: Any, port: int, ready_timeout_s: float = 600) -> Iterator[str]:
     """The shop's API on 127.0.0.1:`port`, ready (start-up loading done) when this yields."""
     import httpx
-    import uvicorn
 
     from assistant.api.app import create_app
 
-    app = create_app(shop)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="bench-api", daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + ready_timeout_s
-    try:
+    with running(create_app(shop), port) as url:
+        deadline = time.time() + ready_timeout_s
         while True:
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
                     break
-            if time.time() > deadline or not thread.is_alive():
+            if time.time() > deadline:
                 raise RuntimeError(f"the API on {url} was not ready within {ready_timeout_s:g}s")
             time.sleep(0.2)
         yield url
-    finally:
-        server.should_exit = True
-        thread.join(30)
 
 
 def _turn(url: str, message: str, timeout: float) -> tuple[int, float]:
@@ -79,9 +84,9 @@ def run_level(url: str, concurrency: int, requests: int, timeout: float = 300) -
         "concurrency": concurrency,
         "requests": requests,
         "turns_per_s": round(len(ok) / wall, 3),
-        "p50_s": _pct(ok, 0.5),
-        "p95_s": _pct(ok, 0.95),
-        "p99_s": _pct(ok, 0.99),
+        "p50_s": percentile(ok, 0.5),
+        "p95_s": percentile(ok, 0.95),
+        "p99_s": percentile(ok, 0.99),
         "errors": dict(errors),
     }
 

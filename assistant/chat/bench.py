@@ -35,7 +35,8 @@ FOLLOW_UPS = [
 ]
 
 
-def _pct(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
+    """The value at quantile `q` of `values` (nearest rank, 3 decimals); 0 for none."""
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3) if ordered else 0.0
 
@@ -97,8 +98,8 @@ def bench_chat(chat: Any, concurrency: int, *, rounds: int = 2, followups: bool 
     for prefix, rows in groups.items():
         for key in ("first_event", "first_text", "done"):
             values = [float(r[key]) for r in rows if r[key] is not None]
-            out[f"{prefix}{key}_p50_s"] = _pct(values, 0.5)
-            out[f"{prefix}{key}_p95_s"] = _pct(values, 0.95)
+            out[f"{prefix}{key}_p50_s"] = percentile(values, 0.5)
+            out[f"{prefix}{key}_p95_s"] = percentile(values, 0.95)
     out["template_fallbacks"] = sum(1 for r in results if r["fallback"])
     out["model_text_turns"] = sum(1 for r in results if r["model_text"])
     return out

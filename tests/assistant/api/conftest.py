@@ -1,10 +1,6 @@
 """One app and client for every API test: the demo shop (real retrieval, scripted generator) with a
 fresh feedback store, called from a local address unless a test says otherwise."""
 
-import contextlib
-import threading
-import time
-
 import pytest
 from fastapi.testclient import TestClient
 
@@ -40,22 +36,9 @@ def app_with(shop, tmp_path, **api):
     return create_app(copy, feedback=FeedbackStore(tmp_path / "f.db")), copy
 
 
-@contextlib.contextmanager
 def live_server(app):
     """`app` on a real uvicorn server on a free loopback port (real sockets: disconnects, SDKs)."""
-    import uvicorn
-
+    from assistant.api.loadbench import running
     from tests.helpers import free_port
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    return running(app, free_port())
