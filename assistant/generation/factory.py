@@ -19,6 +19,7 @@ GeneratorFactory = Callable[..., Generator]
 
 _BUILTIN: dict[str, str] = {
     "embedded": "assistant.generation.embedded:from_settings_or_args",
+    "llamacpp": "assistant.generation.llamacpp:from_settings_or_args",
     "fake": "assistant.generation.fake:from_settings_or_args",
     "vllm": "assistant.generation.openai_compat:from_settings_or_args",
     "openai": "assistant.generation.openai_compat:from_settings_or_args",
