@@ -59,7 +59,7 @@ def peak_rss_gib() -> float:
 def resolve_device_dtype(config: TrainConfig) -> tuple[str, Any]:
     import torch
 
-    from retrieval.embeddings import cpu_has_fast_bf16
+    from retrieval.offline import cpu_has_fast_bf16
 
     device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if config.dtype == "auto":

