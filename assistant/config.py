@@ -227,10 +227,12 @@ class GeneratorSettings(BaseModel):
         default=10.0, gt=0, le=3600, description="How often a model server marked down is probed"
     )
     # -- engine 'vllm' (any OpenAI-compatible server) ---------------------------------------------
-    url: str | None = Field(
+    url: str | list[str] | None = Field(
         default=None,
-        description="OpenAI-compatible endpoint for engine 'vllm' (e.g. http://gpu-box:8000); empty means "
-        "the server `shopassist serve-model` started, else http://SERVING.HOST:SERVING.PORT",
+        description="OpenAI-compatible endpoint for engine 'vllm' (e.g. http://gpu-box:8000), or several "
+        "serving the same model (a list, or comma-separated): each request goes to the least busy one "
+        "that is up; empty means the server `shopassist serve-model` started, else "
+        "http://SERVING.HOST:SERVING.PORT",
     )
     api_key: str | None = Field(
         default=None, description="Bearer token sent to the endpoint (vLLM's --api-key); empty sends none"
@@ -240,10 +242,10 @@ class GeneratorSettings(BaseModel):
         description="Model name of the base model on the endpoint; empty means the model folder's name "
         "(what `shopassist serve-model` serves it as)",
     )
-    endpoints: dict[str, str] = Field(
+    endpoints: dict[str, str | list[str]] = Field(
         default_factory=dict,
-        description="Model (or adapter) name -> endpoint URL, for names served elsewhere, e.g. a merged "
-        "adapter on its own server; names not listed go to `url`",
+        description="Model (or adapter) name -> endpoint URL (or several, like `url`), for names served "
+        "elsewhere, e.g. a merged adapter on its own server; names not listed go to `url`",
     )
     task_adapters: dict[str, str] = Field(
         default_factory=dict,
@@ -273,13 +275,23 @@ class GeneratorSettings(BaseModel):
 
     @field_validator("url")
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        return None if value is None else _check_url(value)
+    def _http_url(cls, value: str | list[str] | None) -> str | list[str] | None:
+        return None if value is None or value == [] else cls._urls(value)
 
     @field_validator("endpoints")
     @classmethod
-    def _http_urls(cls, value: dict[str, str]) -> dict[str, str]:
-        return {name: _check_url(url) for name, url in value.items()}
+    def _http_urls(cls, value: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        return {name: cls._urls(urls) for name, urls in value.items()}
+
+    @staticmethod
+    def _urls(value: str | list[str]) -> str | list[str]:
+        """One URL stays a string; several (a list, or comma-separated: what an environment variable
+        can hold) become a list, each checked and listed once."""
+        items = value.split(",") if isinstance(value, str) else value
+        urls = list(dict.fromkeys(_check_url(url) for url in items if url.strip()))
+        if not urls:
+            raise ValueError("needs an http(s) URL, e.g. http://127.0.0.1:8100")
+        return urls[0] if isinstance(value, str) and len(urls) == 1 else urls
 
 
 def _check_url(value: str) -> str:

@@ -3,8 +3,11 @@
 The model runs in another process, possibly on another machine, so this module is only a client,
 built on the official `openai` SDK (one SDK client per endpoint URL, its own retries off): streamed
 `/v1/chat/completions`. A LoRA adapter is selected the way vLLM names it, by the `model` field; a
-name served elsewhere (a merged adapter on its own server) is routed by `endpoints`. Failures before
-the first token (connection refused, 5xx, 429) are retried here with backoff; once text has been
+name served elsewhere (a merged adapter on its own server) is routed by `endpoints`. A model may
+have several servers (replicas): each request goes to the least busy one that is up
+(`endpoints.EndpointPool`). Failures before the first token (connection refused, 5xx, 429) move the
+request to another server at once, then are retried with backoff; a server that cannot be reached
+or answers 502/503/504 is skipped until a background probe finds it back. Once text has been
 streamed a failure is final, because a retry would repeat words the caller has already shown. Every
 error is a `GeneratorError` that says what to do. No torch, no vllm.
 """
@@ -15,7 +18,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx2
@@ -24,38 +27,46 @@ from openai import APIConnectionError, APIError, APIStatusError, APITimeoutError
 
 from assistant.generation.admission import DeadlineExceeded, current_scope
 from assistant.generation.base import GenerationRequest, GeneratorError
+from assistant.generation.breaker import EngineDown
+from assistant.generation.endpoints import EndpointPool
 
 log = logging.getLogger(__name__)
 
 START_HINT = "start it with `shopassist serve-model --detach` (or set generator.url to a running server)"
 _RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+# Answers that say the server is not serving at all (a 429 is a busy server, a 500 often one request's
+# failure): the server is skipped until a probe passes, instead of only this request moving on.
+_DOWN_STATUS = {502, 503, 504}
 # Timeouts before the request is on the wire: the server is unreachable, not slow.
 _NOT_SENT = (httpx2.ConnectTimeout, httpx2.PoolTimeout, httpx2.WriteTimeout)
 
 
 class OpenAICompatGenerator:
-    """Streams chat completions from an OpenAI-compatible endpoint; thread-safe (one client per URL)."""
+    """Streams chat completions from OpenAI-compatible servers; thread-safe (one client per URL).
+
+    `url` and each `endpoints` value may be one URL or several serving the same names."""
 
     name = "vllm"
 
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         *,
         model: str,
         api_key: str | None = None,
-        endpoints: Mapping[str, str] | None = None,
+        endpoints: Mapping[str, str | Sequence[str]] | None = None,
         resolve: Callable[[str], str | None] | None = None,
         connect_timeout_s: float = 3.0,
         read_timeout_s: float = 60.0,
         retries: int = 2,
         retry_backoff_s: float = 0.5,
+        recheck_s: float = 10.0,
     ) -> None:
         if retries < 0:
             raise ValueError("retries must be >= 0")
-        self.url = url.rstrip("/")
+        self.urls = _url_list(url)
         self.model = model
-        self.endpoints = {k: v.rstrip("/") for k, v in (endpoints or {}).items()}
+        self.endpoints = {k: _url_list(v) for k, v in (endpoints or {}).items()}
         self.resolve = resolve
         self.read_timeout_s = read_timeout_s
         self.retries = retries
@@ -69,6 +80,8 @@ class OpenAICompatGenerator:
             self._headers["Authorization"] = omit
         self._clients: dict[str, openai.OpenAI] = {}
         self._lock = threading.Lock()
+        configured = [*self.urls, *(u for urls in self.endpoints.values() for u in urls)]
+        self.pool = EndpointPool(self.health, recheck_s=recheck_s, urls=configured)
 
     def _client(self, url: str) -> openai.OpenAI:
         """The SDK client for one endpoint, made on first use; retries are ours (before the first token)."""
@@ -86,18 +99,42 @@ class OpenAICompatGenerator:
             return client
 
     # -- routing -------------------------------------------------------------------------------
-    def route(self, adapter: str | None) -> tuple[str, str]:
-        """(model field, base URL) for a request: explicit endpoints, then running servers, then `url`."""
+    def route(self, adapter: str | None) -> tuple[str, list[str]]:
+        """(model field, base URLs) for a request: explicit endpoints, then running servers, then `url`."""
         model = adapter or self.model
         if model in self.endpoints:
             return model, self.endpoints[model]
         found = self.resolve(model) if self.resolve else None
-        return model, (found or self.url).rstrip("/")
+        return model, [found.rstrip("/")] if found else self.urls
+
+    def endpoint_status(self) -> list[dict[str, Any]]:
+        """Each model server's state: url, up, outstanding (requests in flight), requests, down_since,
+        last_error. Named apart from a generic `status` so the wrappers' attribute forwarding finds it."""
+        return self.pool.status()
 
     # -- health ----------------------------------------------------------------------------------
     def health(self, url: str | None = None) -> list[str]:
-        """The model names the endpoint serves; raises GeneratorError when it does not answer."""
-        url = (url or self.route(None)[1]).rstrip("/")
+        """The model names the server serves; raises GeneratorError when it does not answer. Without
+        `url`, the base model's servers are asked in turn: the first that answers is marked up (the
+        circuit breaker's probe thereby brings back the pool too) and its names returned."""
+        if url is not None:
+            return self._health(url.rstrip("/"))
+        errors: list[GeneratorError] = []
+        for candidate in self.route(None)[1]:
+            try:
+                served = self._health(candidate)
+            except GeneratorError as exc:
+                errors.append(exc)
+                continue
+            self.pool.mark_up(candidate)
+            return served
+        if len(errors) == 1:
+            raise errors[0]
+        raise GeneratorError(
+            f"none of the {len(errors)} model servers answers: " + "; ".join(map(str, errors))
+        )
+
+    def _health(self, url: str) -> list[str]:
         try:
             try:  # vLLM's liveness check (it fails when the engine died while the API still answers)
                 options: openai.RequestOptions = {"timeout": 5, "headers": self._headers}
@@ -118,15 +155,32 @@ class OpenAICompatGenerator:
         return [m.id for m in page.data]
 
     def warm_up(self) -> None:
-        """Fail early (for the UI and benchmarks) when the base model is not served."""
-        model, url = self.route(None)
-        served = self.health(url)
-        if served and model not in served:
+        """Fail early (for the UI and benchmarks) when the base model is not served: by none of its
+        servers answering, or by one that answers with other names (a configuration error). A server
+        that does not answer while another does is only marked down."""
+        model, urls = self.route(None)
+        errors: list[GeneratorError] = []
+        for url in urls:
+            try:
+                served = self._health(url)
+            except GeneratorError as exc:
+                errors.append(exc)
+                self.pool.mark_down(url, str(exc))
+                continue
+            self.pool.mark_up(url)
+            if served and model not in served:
+                raise GeneratorError(
+                    f"the server at {url} serves {', '.join(served)}, not {model!r}; set generator.served_model"
+                )
+        if len(errors) == len(urls):
+            if len(errors) == 1:
+                raise errors[0]
             raise GeneratorError(
-                f"the server at {url} serves {', '.join(served)}, not {model!r}; set generator.served_model"
+                f"none of the {len(errors)} model servers answers: " + "; ".join(map(str, errors))
             )
 
     def close(self) -> None:
+        self.pool.close()
         with self._lock:
             clients, self._clients = list(self._clients.values()), {}
         for client in clients:
@@ -134,12 +188,41 @@ class OpenAICompatGenerator:
 
     # -- generation ------------------------------------------------------------------------------
     def stream(self, request: GenerationRequest) -> Iterator[str]:
-        model, url = self.route(request.adapter)
-        client = self._client(url)
+        model, urls = self.route(request.adapter)
         messages: list[Any] = [m.model_dump() for m in request.messages]
-        attempt = 0
         scope = current_scope()
+        tried: list[str] = []  # servers that failed this request before its first token
+        attempts = retries = 0
+        error, unreachable, cause = "", False, None  # the last failure, for the final message
         while True:
+            if scope is not None and (why := scope.stopped()):
+                raise DeadlineExceeded(f"generation stopped: {why}") from cause
+            # Another server that is up at once; when every one has failed (or is down), back off and
+            # retry the least busy: a blip on a single server should not fail the request.
+            url = self.pool.pick(urls, avoid=tried)
+            picked_down = False
+            if url is None:
+                if not tried:
+                    raise EngineDown(self._all_down(model, urls))
+                servers = len(set(tried))
+                if retries >= self.retries:
+                    on = f" on {servers} servers" if servers > 1 else ""
+                    if unreachable:
+                        raise GeneratorError(
+                            f"{error} after {attempts} attempts{on}; {START_HINT}"
+                        ) from cause
+                    raise GeneratorError(f"{error} (gave up after {attempts} attempts{on})") from None
+                delay = self.retry_backoff_s * 2**retries
+                log.info("model server: %s; retrying in %.2fs", error, delay)
+                if scope is not None and scope.wait(delay):
+                    raise DeadlineExceeded(f"generation stopped: {scope.stopped()}")
+                if scope is None:
+                    time.sleep(delay)
+                retries += 1
+                url = self.pool.pick(urls, anyway=True)
+                assert url is not None  # `anyway` always picks one of the (never empty) candidates
+                picked_down = not self.pool.is_up(url)
+            attempts += 1
             started = False
             # A request with a deadline waits for tokens no longer than it has left.
             left = scope.remaining() if scope is not None else None
@@ -149,7 +232,7 @@ class OpenAICompatGenerator:
                 else httpx2.Timeout(max(0.1, min(left, self.read_timeout_s)), connect=self._timeout.connect)
             )
             try:
-                chunks = client.chat.completions.create(
+                chunks = self._client(url).chat.completions.create(
                     timeout=timeout,
                     model=model,
                     messages=messages,
@@ -161,10 +244,10 @@ class OpenAICompatGenerator:
                     seed=request.seed if request.seed is not None else omit,
                     extra_headers=self._headers,
                     # vLLM decodes under the grammar, so the reply always parses there.
-                    extra_body={"structured_outputs": {"regex": request.pattern}}
-                    if request.pattern
-                    else None,
+                    extra_body=_extra_body(request),
                 )
+                if picked_down:  # a server marked down answered this retry: it is back
+                    self.pool.mark_up(url)
                 with chunks:
                     for chunk in chunks:
                         text = _delta_text(chunk)
@@ -185,28 +268,41 @@ class OpenAICompatGenerator:
                     raise GeneratorError(
                         f"the model server at {url} dropped the reply ({_describe(exc)})"
                     ) from exc
-                error = f"cannot reach the model server at {url} ({_describe(exc)})"
-                if attempt >= self.retries:
-                    raise GeneratorError(f"{error} after {attempt + 1} attempts; {START_HINT}") from exc
+                error, unreachable, cause = (
+                    f"cannot reach the model server at {url} ({_describe(exc)})",
+                    True,
+                    exc,
+                )
+                self.pool.mark_down(url, error)
             except APIStatusError as exc:
                 message = _error_message(exc)
                 if exc.status_code not in _RETRYABLE_STATUS:
                     raise GeneratorError(self._explain(exc.status_code, message, url, model)) from exc
-                error = f"the model server at {url} answered {exc.status_code}: {message}"
-                if attempt >= self.retries:
-                    raise GeneratorError(f"{error} (gave up after {attempt + 1} attempts)") from None
+                error, unreachable, cause = (
+                    f"the model server at {url} answered {exc.status_code}: {message}",
+                    False,
+                    None,
+                )
+                if exc.status_code in _DOWN_STATUS:
+                    self.pool.mark_down(url, error)
             except APIError as exc:  # an error event in the stream
                 raise GeneratorError(f"the model server failed mid-reply: {exc.message}") from exc
             except ValueError as exc:  # an event whose data is not JSON
                 payload = exc.doc[:200] if isinstance(exc, json.JSONDecodeError) else str(exc)
                 raise GeneratorError(f"the model server sent a malformed event: {payload!r}") from exc
-            delay = self.retry_backoff_s * 2**attempt
-            log.info("model server: %s; retrying in %.2fs", error, delay)
-            if scope is not None and scope.wait(delay):
-                raise DeadlineExceeded(f"generation stopped: {scope.stopped()}")
-            if scope is None:
-                time.sleep(delay)
-            attempt += 1
+            finally:
+                self.pool.release(url)
+            tried.append(url)
+            log.info("model server: %s; trying another", error)
+
+    def _all_down(self, model: str, urls: list[str]) -> str:
+        """Why a request fails at once: every server for its model is marked down (and being probed)."""
+        reasons = "; ".join(s["last_error"] or s["url"] for s in self.pool.status(urls))
+        which = "the model server" if len(urls) == 1 else f"all {len(urls)} model servers"
+        return (
+            f"{which} for {model!r} marked down ({reasons}); checked again every "
+            f"{self.pool.recheck_s:g}s; {START_HINT}"
+        )
 
     def _explain(self, status: int, message: str, url: str, model: str) -> str:
         if status in (401, 403):
@@ -225,6 +321,26 @@ class OpenAICompatGenerator:
                 "generator.task_adapters"
             )
         return f"the model server at {url} rejected the request ({status}): {message}"
+
+
+def _extra_body(request: GenerationRequest) -> dict[str, Any] | None:
+    """vLLM's sampling extensions: a grammar (the reply then always parses) and repetition_penalty."""
+    body: dict[str, Any] = {}
+    if request.pattern:
+        body["structured_outputs"] = {"regex": request.pattern}
+    if request.repetition_penalty != 1.0:
+        body["repetition_penalty"] = request.repetition_penalty
+    return body or None
+
+
+def _url_list(value: str | Sequence[str]) -> list[str]:
+    """Base URLs, once each: one URL, a comma-separated string (as an environment variable gives it),
+    or a list."""
+    items = value.split(",") if isinstance(value, str) else value
+    urls = list(dict.fromkeys(u.strip().rstrip("/") for u in items if u.strip()))
+    if not urls:
+        raise ValueError("a model server URL is needed")
+    return urls
 
 
 def _delta_text(chunk: Any) -> str:
@@ -275,6 +391,7 @@ def from_settings(settings: Any) -> OpenAICompatGenerator:
         read_timeout_s=gen.read_timeout_s,
         retries=gen.retries,
         retry_backoff_s=gen.retry_backoff_s,
+        recheck_s=gen.recheck_s,
     )
 
 
