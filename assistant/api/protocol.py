@@ -65,6 +65,10 @@ class Readiness(BaseModel):
     load_seconds: float | None = Field(default=None, description="How long start-up loading took")
     generating: int = Field(default=0, description="Generations running now")
     waiting: int = Field(default=0, description="Generations waiting for a slot")
+    model_servers: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Each model server of a remote engine: URL, up or down (and why), requests in flight",
+    )
 
 
 class ErrorBody(BaseModel):

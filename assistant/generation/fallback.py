@@ -38,6 +38,11 @@ class FallbackGenerator:
                 self._fallback = self._make_fallback()
             return self._fallback
 
+    def endpoint_status(self) -> list[dict[str, object]]:
+        """The primary's model servers (the stand-in runs in process: it has none)."""
+        status = getattr(self.primary, "endpoint_status", None)
+        return list(status()) if callable(status) else []
+
     def problem(self) -> str | None:
         why = engine_problem(self.primary) or self.last_error
         return f"{why}; the {self.fallback.name} engine answers instead" if why else None

@@ -40,6 +40,9 @@ def router(state: ApiState) -> APIRouter:
             generating=int(getattr(generator, "active", 0)),
             waiting=int(getattr(generator, "waiting", 0)),
         )
+        status = getattr(generator, "endpoint_status", None)
+        if callable(status):
+            ready.model_servers = list(status())
         try:
             shop.index.products_collection.count()
         except Exception as exc:  # noqa: BLE001 - Chroma raises many types when its server is gone

@@ -156,3 +156,27 @@ def test_a_model_that_fails_to_load_leaves_the_replica_ready_and_says_why(demo_s
         ready = client.get("/readyz")
         assert ready.status_code == 200
         assert "cannot load the model from /nowhere" in ready.json()["problems"][0]
+
+
+def test_readiness_lists_the_model_servers_of_a_remote_engine(demo_shop_real, tmp_path):
+    """Through the stand-in wrapper too: an operator sees which replica of the model is down."""
+    from assistant.generation.fallback import FallbackGenerator
+
+    class Servers(LoadingEngine):
+        def endpoint_status(self) -> list[dict[str, object]]:
+            return [
+                {"url": "http://gpu-a:8000", "up": True, "outstanding": 2},
+                {"url": "http://gpu-b:8000", "up": False, "last_error": "connection refused"},
+            ]
+
+    engine = Servers()
+    engine.loaded.set()
+    shop = shop_with(demo_shop_real, FallbackGenerator(engine, LoadingEngine))
+    app = create_app(shop, feedback=FeedbackStore(tmp_path / "feedback.db"))
+    with TestClient(app) as client:
+        deadline = time.time() + 10
+        while client.get("/readyz").json()["status"] == "loading" and time.time() < deadline:
+            time.sleep(0.05)
+        servers = client.get("/readyz").json()["model_servers"]
+    assert [s["url"] for s in servers] == ["http://gpu-a:8000", "http://gpu-b:8000"]
+    assert servers[1]["up"] is False and servers[1]["last_error"] == "connection refused"
