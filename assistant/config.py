@@ -375,6 +375,30 @@ class StoreSettings(BaseModel):
     )
     products_collection: str = Field(default="products", description="Chroma collection for products")
     faq_collection: str = Field(default="faq", description="Chroma collection for FAQ/policy entries")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of one database shared by every replica for the shop's own records "
+        "(orders, feedback, audit log, turn log), e.g. postgresql+psycopg://shop@127.0.0.1:5432/shop; "
+        "keep the password out of it (PGPASSWORD or ~/.pgpass); empty means SQLite files in HOME",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        """A URL that cannot work fails at start-up, not at the first write (the message never
+        repeats the URL: it may hold a password)."""
+        if not value:
+            return None
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError("not a database URL; e.g. postgresql+psycopg://user@host:5432/shop") from None
+        if backend not in ("postgresql", "sqlite"):
+            raise ValueError(f"the stores run on PostgreSQL (or SQLite), not {backend}")
+        return value
 
 
 class RetrievalSettings(BaseModel):

@@ -4,8 +4,9 @@ Services raise by meaning (bad input, not found, forbidden, unavailable, configu
 transport: the API and the CLI translate with `classify`, so a status is never picked by matching
 message text. `retrieval` sits below this package and keeps its own `ValueError`s; they are mapped
 here in `_FOREIGN` by type, in the same table. A dependency that fails mid-run (the Chroma server,
-the disk) arrives as its library's exception; `dependency_error` turns it, by type (and errno or
-SQLite result code, never message text), into the `Unavailable` subclass that names what failed.
+the disk, the shared PostgreSQL database) arrives as its library's exception; `dependency_error`
+turns it, by type (and errno or SQLite result code, never message text), into the `Unavailable`
+subclass that names what failed.
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ class Unavailable(ShopassistError, RuntimeError):
 
 class StoreUnavailable(Unavailable):
     """The vector store cannot be reached or fails (the Chroma server is down, the embedded store
-    cannot be opened); the message names it, by URL or folder, and how to bring it back."""
+    cannot be opened), or the shared database of the shop's records (PostgreSQL) does not answer;
+    the message names it, by URL, host or folder, and how to bring it back."""
 
     kind = "store_unavailable"
 
@@ -163,20 +165,35 @@ LOW_SPACE_BYTES = 64 * 2**20
 
 def dependency_types() -> tuple[type[Exception], ...]:
     """The library exception types a failing dependency arrives as mid-run: Chroma's HTTP transport
-    (httpx; the generator's client is httpx2 and raises `GeneratorError`), Chroma's own errors, and
-    the disk's (OSError, SQLite). `dependency_error` decides which instances are one."""
+    (httpx; the generator's client is httpx2 and raises `GeneratorError`), Chroma's own errors, the
+    disk's (OSError, SQLite) and the records database's (SQLAlchemy, which wraps SQLite's and
+    psycopg's). `dependency_error` decides which instances are one."""
     import httpx
+    import sqlalchemy.exc
     from chromadb.errors import ChromaError
 
-    return (httpx.TransportError, ChromaError, OSError, sqlite3.Error)
+    return (
+        httpx.TransportError,
+        ChromaError,
+        OSError,
+        sqlite3.Error,
+        sqlalchemy.exc.DBAPIError,
+        sqlalchemy.exc.TimeoutError,
+    )
 
 
 def dependency_error(exc: BaseException, settings: Settings) -> Unavailable | None:
     """`exc` as the error of the dependency that failed, saying what failed and what to do; None
     when it is not a dependency failure (then it is a bug, and keeps its traceback)."""
     import httpx
+    import sqlalchemy.exc
     from chromadb.errors import InternalError, QuotaError, RateLimitError
 
+    database_url = getattr(settings.store, "database_url", None)
+    if isinstance(exc, sqlalchemy.exc.DBAPIError) and isinstance(exc.orig, sqlite3.Error):
+        exc = exc.orig  # SQLAlchemy's wrapper of a SQLite error: judged by SQLite's result code below
+    elif database_url and _database_down(exc):
+        return database_unreachable(database_url, exc)
     url = settings.store.url
     if isinstance(exc, (InternalError, RateLimitError, QuotaError)):
         return store_unreachable(url, exc) if url else _embedded_store_failed(exc, settings)
@@ -199,6 +216,37 @@ def store_unreachable(url: str, exc: BaseException) -> StoreUnavailable:
     return StoreUnavailable(
         f"the Chroma server at {url} is not answering ({_detail(exc)}): start it, or set store.url "
         "(SHOPASSIST_STORE__URL) to a server that runs"
+    )
+
+
+def _database_down(exc: BaseException) -> bool:
+    """The shared database failing as a service, by type: the driver's OperationalError (refused,
+    reset, timed out, shut down, rejected the login, out of disk: PEP 249's "not under the
+    programmer's control"), an InterfaceError, a connection SQLAlchemy found dead, or no pooled
+    connection free in time. A constraint or syntax error stays a bug."""
+    import sqlalchemy.exc
+
+    if isinstance(exc, sqlalchemy.exc.TimeoutError):
+        return True
+    return isinstance(exc, sqlalchemy.exc.DBAPIError) and (
+        isinstance(exc, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError))
+        or exc.connection_invalidated
+    )
+
+
+def database_unreachable(url: str, exc: BaseException) -> StoreUnavailable:
+    """The shared database at `url` did not answer or failed: named by host, port and database,
+    never by the URL itself (it may hold a password)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    where = f"{parsed.host or 'localhost'}{f':{parsed.port}' if parsed.port else ''}/{parsed.database or ''}"
+    detail = " ".join(_detail(exc).split())  # one line: a driver's message may span several
+    if parsed.password:
+        detail = detail.replace(parsed.password, "***")
+    return StoreUnavailable(
+        f"the database at {where} is unavailable ({detail}): start it (and check that it accepts this "
+        "user and has disk space), or set store.database_url (SHOPASSIST_STORE__DATABASE_URL) to one that runs"
     )
 
 

@@ -153,7 +153,7 @@ class Shop:
         )
         self.orders: OrderSource = open_orders(settings)
         self.content_review = ContentReview(settings.home)
-        self.turns = TurnLog(settings.home / "turns.db")  # served chat turns, for the console's insights
+        self.turns = TurnLog.from_settings(settings)  # served chat turns, for the console's insights
         self._generator = generator
         self._suggest: SuggestService | None = None
         self._lock = threading.Lock()

@@ -68,8 +68,8 @@ def create_app(shop: Shop, *, feedback: FeedbackStore | None = None, warm_up: bo
     state = ApiState(
         shop=shop,
         metrics=Metrics(),
-        feedback=feedback or FeedbackStore(settings.home / "feedback.db"),
-        audit=AuditLog(settings.home / "audit.db"),
+        feedback=feedback or FeedbackStore.from_settings(settings),
+        audit=AuditLog.from_settings(settings),
     )
 
     @contextlib.asynccontextmanager
@@ -79,6 +79,9 @@ def create_app(shop: Shop, *, feedback: FeedbackStore | None = None, warm_up: bo
         else:
             state.startup.done.set()
         yield
+        from assistant.stores.db import dispose_engines
+
+        dispose_engines()  # close the shared database pool's connections at shutdown
 
     app = FastAPI(
         lifespan=lifespan,

@@ -2,8 +2,9 @@
 
 Verdicts go into the shared `FeedbackStore` (kind "suggest", PII-scrubbed there). What that table
 lacks for training is the ticket a reply answered, so every suggestion shown is also logged here
-(its id, the scrubbed ticket, intent and text) in a table of the same SQLite file; the export joins
-the latest accept or edit of each suggestion with its ticket and writes chat-format examples.
+(its id, the scrubbed ticket, intent and text) in a table of the same database (`assist_suggestions`,
+defined and migrated with the feedback store: SQLite or the shared database); the export joins the
+latest accept or edit of each suggestion with its ticket and writes chat-format examples.
 
 Names and tracking numbers are not caught by `scrub` (it finds e-mails, phones, cards, addresses and
 order ids), and a suggestion greets the customer by name and may quote an order's tracking number,
@@ -17,27 +18,30 @@ from __future__ import annotations
 import csv
 import json
 import re
-import sqlite3
 import threading
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import sqlalchemy as sa
 from pydantic import BaseModel
 
 from assistant.assist.protocol import Suggestions
 from assistant.errors import BadInput, NotFound
 from assistant.grounding.pii import scrub
 from assistant.grounding.spreadsheet import safe_row
-from assistant.stores.feedback import FeedbackItem, FeedbackStore, Kind, StoredFeedback
+from assistant.stores.db import upsert
+from assistant.stores.feedback import (
+    ASSIST_SUGGESTIONS,
+    FeedbackItem,
+    FeedbackStore,
+    Kind,
+    StoredFeedback,
+)
 from assistant.stores.orders import OrderSource
 
 SuggestVerdict = Literal["accept", "edit", "reject"]
-_TABLE = (
-    "CREATE TABLE IF NOT EXISTS assist_suggestions (id TEXT PRIMARY KEY, ticket_id TEXT, ticket TEXT, "
-    "intent TEXT, category TEXT, text TEXT, sources TEXT, customer_id TEXT, created TEXT)"
-)
 
 
 class FeedbackError(BadInput):
@@ -64,12 +68,7 @@ class AssistFeedback:
     def __init__(self, store: FeedbackStore, orders: OrderSource | None = None) -> None:
         self.store = store
         self.orders = orders
-        self._lock = threading.Lock()
-        with self._connect() as db:
-            db.execute(_TABLE)
-
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.store.path, timeout=10)
+        self._lock = threading.Lock()  # the table is made with the store's (its migrations)
 
     # -- personal data ----------------------------------------------------------------------------
     def _personal(self, customer_id: str | None) -> list[tuple[str, str]]:
@@ -104,41 +103,29 @@ class AssistFeedback:
         created = datetime.now(UTC).isoformat(timespec="seconds")
         ticket = self.clean(result.ticket_scrubbed, customer_id)
         rows = [
-            (
-                s.id,
-                result.ticket_id,
-                ticket,
-                s.intent,
-                s.category,
-                self.clean(s.text, customer_id),
-                json.dumps([src.model_dump() for src in s.sources]),
-                customer_id,
-                created,
-            )
+            {
+                "id": s.id,
+                "ticket_id": result.ticket_id,
+                "ticket": ticket,
+                "intent": s.intent,
+                "category": s.category,
+                "text": self.clean(s.text, customer_id),
+                "sources": json.dumps([src.model_dump() for src in s.sources]),
+                "customer_id": customer_id,
+                "created": created,
+            }
             for s in result.suggestions
         ]
-        with self._lock, self._connect() as db:
-            db.executemany("INSERT OR REPLACE INTO assist_suggestions VALUES (?,?,?,?,?,?,?,?,?)", rows)
+        with self._lock, self.store.db.write() as db:  # a suggestion shown again replaces its row
+            upsert(db, ASSIST_SUGGESTIONS, rows, ["id"])
 
     def logged(self, suggestion_id: str) -> LoggedSuggestion | None:
-        with self._connect() as db:
-            row = db.execute("SELECT * FROM assist_suggestions WHERE id = ?", (suggestion_id,)).fetchone()
-        return None if row is None else self._row(row)
-
-    @staticmethod
-    def _row(row: tuple[Any, ...]) -> LoggedSuggestion:
-        names = (
-            "id",
-            "ticket_id",
-            "ticket",
-            "intent",
-            "category",
-            "text",
-            "sources",
-            "customer_id",
-            "created",
-        )
-        data = dict(zip(names, row, strict=True))
+        query = sa.select(ASSIST_SUGGESTIONS).where(ASSIST_SUGGESTIONS.c.id == suggestion_id)
+        with self.store.db.read() as db:
+            row = db.execute(query).mappings().first()
+        if row is None:
+            return None
+        data = dict(row)
         data["sources"] = json.loads(data["sources"] or "[]")
         return LoggedSuggestion.model_validate(data)
 

@@ -25,7 +25,7 @@ def _feedback(settings: Settings, orders: Any = None) -> AssistFeedback:
     from assistant.assist.feedback import AssistFeedback
     from assistant.stores.feedback import FeedbackStore
 
-    return AssistFeedback(FeedbackStore(settings.home / "feedback.db"), orders)
+    return AssistFeedback(FeedbackStore.from_settings(settings), orders)
 
 
 def print_suggestions(result: Suggestions) -> None:
@@ -382,7 +382,7 @@ def register(cli: click.Group) -> None:
         from assistant.stores.orders import OrderStore
 
         settings = settings_of(ctx)
-        orders = OrderStore(settings.orders_path)
+        orders = OrderStore.from_settings(settings)
         stats = _feedback(settings, orders).export(out, settings.shop.name)
         extra = ", ".join(f"{k} {v}" for k, v in stats.items() if k not in ("path", "written"))
         click.echo(f"wrote {stats['written']} examples to {out}" + (f" ({extra})" if extra else ""))
@@ -399,7 +399,7 @@ def register(cli: click.Group) -> None:
         from assistant.stores.orders import OrderStore
 
         settings = settings_of(ctx)
-        orders = OrderStore(settings.orders_path)
+        orders = OrderStore.from_settings(settings)
         try:
             stored = _feedback(settings, orders).give(suggestion_id, verdict, final_text, comment)  # type: ignore[arg-type]
         except FeedbackError as exc:

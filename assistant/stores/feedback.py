@@ -1,10 +1,11 @@
 """Feedback on what the assistant produced: thumbs on chat replies, accept/edit/reject on agent
 suggestions and product copy.
 
-One SQLite table for every surface, because the uses are the same: a report of what works per
-intent, and the accepted or edited texts as the next fine-tune's training data. Texts are
-PII-scrubbed before they are written, so neither the table nor an export ever holds a customer's
-contact details.
+One table for every surface, because the uses are the same: a report of what works per intent,
+and the accepted or edited texts as the next fine-tune's training data. Texts are PII-scrubbed
+before they are written, so neither the table nor an export ever holds a customer's contact
+details. The table lives in `HOME/feedback.db` (SQLite), or in the shared database named by
+`store.database_url` (`assistant.stores.db`); agent assist's suggestions log shares it.
 """
 
 from __future__ import annotations
@@ -13,16 +14,40 @@ import sqlite3
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+import sqlalchemy as sa
 from pydantic import BaseModel, Field, model_validator
 
 from assistant.grounding.pii import scrub
+from assistant.stores.db import open_database, sqlite_connect
+
+if TYPE_CHECKING:
+    from assistant.config import Settings
 
 Kind = Literal["chat", "suggest", "copy"]
 Verdict = Literal["up", "down", "accept", "edit", "reject"]
 _VERDICTS: dict[str, set[str]] = {"chat": {"up", "down"}, "suggest": {"accept", "edit", "reject"}}
 _VERDICTS["copy"] = _VERDICTS["suggest"]
+
+metadata = sa.MetaData()
+_TEXTS = ("kind", "item_id", "verdict", "text", "final_text", "intent", "comment", "created")
+FEEDBACK = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    *(sa.Column(name, sa.Text) for name in _TEXTS),
+    sa.Column("idempotency_key", sa.Text),
+)
+# Agent assist's log of the suggestions shown (`assistant.assist.feedback`): in this database,
+# beside the verdicts it explains, and migrated with them.
+ASSIST_SUGGESTIONS = sa.Table(
+    "assist_suggestions",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    *(sa.Column(name, sa.Text) for name in ("ticket_id", "ticket", "intent", "category", "text")),
+    *(sa.Column(name, sa.Text) for name in ("sources", "customer_id", "created")),
+)
 
 
 class FeedbackItem(BaseModel):
@@ -54,25 +79,21 @@ class StoredFeedback(FeedbackItem):
 
 
 class FeedbackStore:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, *, database_url: str | None = None) -> None:
+        """`path`: the SQLite file; `database_url`: a shared database instead (then `path` is unused)."""
+        self.path = Path(path)
+        self.database_url = database_url
         self._lock = threading.Lock()
-        with self._connect() as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS feedback (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT, "
-                "item_id TEXT, verdict TEXT, text TEXT, final_text TEXT, intent TEXT, comment TEXT, created TEXT)"
-            )
-            columns = {row[1] for row in db.execute("PRAGMA table_info(feedback)")}
-            if "idempotency_key" not in columns:  # stores written before idempotency keys: add, keep rows
-                db.execute("ALTER TABLE feedback ADD COLUMN idempotency_key TEXT")
-            db.execute(
-                "CREATE UNIQUE INDEX IF NOT EXISTS feedback_idempotency ON feedback(idempotency_key) "
-                "WHERE idempotency_key IS NOT NULL"
-            )
+        # Through `_connect`, so that a test can hand the engine a connection of its own making.
+        self.db = open_database("feedback", self.path, database_url, creator=lambda: self._connect())
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FeedbackStore:
+        """The shop's feedback: `HOME/feedback.db`, or the shared database when one is configured."""
+        return cls(settings.home / "feedback.db", database_url=settings.store.database_url)
 
     def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=10)
+        return sqlite_connect(self.path, timeout=10)
 
     def add(self, item: FeedbackItem, idempotency_key: str | None = None) -> StoredFeedback:
         """Store one verdict; a retry with the same `idempotency_key` returns the first row, stores none."""
@@ -84,40 +105,43 @@ class FeedbackStore:
                 "comment": scrub(item.comment),
             }
         )
-        with self._lock, self._connect() as db:
-            if idempotency_key:
-                seen = db.execute(
-                    "SELECT id, created FROM feedback WHERE idempotency_key = ?", (idempotency_key,)
-                ).fetchone()
-                if seen:
-                    return StoredFeedback(**clean.model_dump(), id=int(seen[0]), created=str(seen[1]))
-            cur = db.execute(
-                "INSERT INTO feedback (kind, item_id, verdict, text, final_text, intent, comment, created, "
-                "idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    clean.kind,
-                    clean.item_id,
-                    clean.verdict,
-                    clean.text,
-                    clean.final_text,
-                    clean.intent,
-                    clean.comment,
-                    created,
-                    idempotency_key or None,
-                ),
-            )
-            row_id = int(cur.lastrowid or 0)
+        row = {name: getattr(clean, name) for name in _TEXTS if name != "created"}
+        row |= {"created": created, "idempotency_key": idempotency_key or None}
+        with self._lock:
+            try:
+                with self.db.write() as conn:
+                    seen = self._seen(conn, idempotency_key)
+                    if seen is None:
+                        key = conn.execute(FEEDBACK.insert().values(**row)).inserted_primary_key
+                        row_id = int(key[0]) if key else 0
+            except sa.exc.IntegrityError:
+                # Another replica stored the same key between our check and our insert: theirs stands.
+                with self.db.read() as conn:
+                    seen = self._seen(conn, idempotency_key)
+                if seen is None:
+                    raise
+        if seen is not None:
+            return StoredFeedback(**clean.model_dump(), id=seen[0], created=seen[1])
         return StoredFeedback(**clean.model_dump(), id=row_id, created=created)
 
+    @staticmethod
+    def _seen(conn: sa.Connection, idempotency_key: str | None) -> tuple[int, str] | None:
+        """(id, created) of the row stored with this key, if any."""
+        if not idempotency_key:
+            return None
+        query = sa.select(FEEDBACK.c.id, FEEDBACK.c.created).where(
+            FEEDBACK.c.idempotency_key == idempotency_key
+        )
+        row = conn.execute(query).first()
+        return None if row is None else (int(row[0]), str(row[1]))
+
     def all(self, kind: Kind | None = None) -> list[StoredFeedback]:
-        query = "SELECT id, kind, item_id, verdict, text, final_text, intent, comment, created FROM feedback"
-        args: tuple[str, ...] = ()
+        query = sa.select(FEEDBACK.c.id, *(FEEDBACK.c[name] for name in _TEXTS)).order_by(FEEDBACK.c.id)
         if kind:
-            query, args = query + " WHERE kind = ?", (kind,)
-        with self._connect() as db:
-            rows = db.execute(query + " ORDER BY id", args).fetchall()
-        names = ("id", "kind", "item_id", "verdict", "text", "final_text", "intent", "comment", "created")
-        return [StoredFeedback(**dict(zip(names, row, strict=True))) for row in rows]
+            query = query.where(FEEDBACK.c.kind == kind)
+        with self.db.read() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [StoredFeedback.model_validate(dict(row)) for row in rows]
 
     def summary(self, kind: Kind) -> list[dict[str, object]]:
         """Per intent: how many items, and the share accepted as is / edited / rejected (or up/down)."""

@@ -1,6 +1,7 @@
 """Where orders come from: the registry of `OrderSource`s, chosen by `shop.orders_source`.
 
-Apart from the sources themselves, so the SQLite store and the REST client stay independent modules.
+Apart from the sources themselves, so the own store (SQLite or the shared database) and the REST
+client stay independent modules.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from assistant.stores.orders import OrderSource, OrderStore
 
 
 def sqlite_orders(settings: Any) -> OrderSource:
-    return OrderStore(settings.orders_path)
+    """The shop's own order tables: `shop.orders_db` or `HOME/orders.db`, or the shared database
+    named by `store.database_url` (the name 'sqlite' is kept for existing configurations)."""
+    return OrderStore.from_settings(settings)
 
 
 def rest_orders(settings: Any) -> OrderSource:
@@ -30,7 +33,7 @@ ORDER_SOURCES: dict[str, Callable[[Any], OrderSource]] = {"sqlite": sqlite_order
 
 
 def open_orders(settings: Any) -> OrderSource:
-    """The configured `OrderSource` (SQLite by default, the shop's order API with 'rest')."""
+    """The configured `OrderSource` (the own store by default, the shop's order API with 'rest')."""
     name = settings.shop.orders_source
     if name not in ORDER_SOURCES:
         raise ConfigError(

@@ -7,8 +7,9 @@ thumbs in the feedback store use), surface, route, action, confidence, timings, 
 and the customer's message scrubbed like a log line (`assistant.grounding.logs.LOG_KINDS`: no
 e-mail, phone, card or street address; no customer id is ever written).
 
-SQLite in WAL mode (turns are written while the console reads), created on first use so that a
-`Shop` that never serves a turn (ingest, evaluations) never touches the file. Writing is best
+SQLite in WAL mode (turns are written while the console reads), or the shared database named by
+`store.database_url` (`assistant.stores.db`); opened on first use so that a `Shop` that never
+serves a turn (ingest, evaluations) never touches the file. Writing is best
 effort: a turn that could not be logged is a warning, never a failed reply. Rows older than
 `RETENTION_DAYS` are deleted once a day by the writer itself, so the file stays bounded without a
 scheduler.
@@ -16,41 +17,48 @@ scheduler.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import logging
 import math
 import re
-import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
+
 from assistant.grounding.logs import LOG_KINDS
 from assistant.grounding.pii import scrub
 from assistant.grounding.spreadsheet import safe_row
+from assistant.stores.db import REAL, Database, open_database, sqlite_connect
 from retrieval.text import STOPWORDS
 
 if TYPE_CHECKING:
     from assistant.chat.protocol import ChatResponse
+    from assistant.config import Settings
 
 log = logging.getLogger("shopassist")
 
 RETENTION_DAYS = 180  # twice the longest window the insights page offers
 MAX_MESSAGE_CHARS = 2000  # enough to read a question; bounds a row
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS turns (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, created TEXT NOT NULL, day TEXT NOT NULL,
-    response_id TEXT NOT NULL, surface TEXT NOT NULL, route TEXT NOT NULL, action TEXT NOT NULL,
-    confidence REAL NOT NULL, message TEXT NOT NULL, latency_ms REAL NOT NULL, first_text_ms REAL,
-    model_unavailable INTEGER NOT NULL, fallback INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS turns_by_day ON turns(day);
-CREATE INDEX IF NOT EXISTS turns_by_response ON turns(response_id);
-"""
+metadata = sa.MetaData()
+TURNS = sa.Table(
+    "turns",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    *(sa.Column(name, sa.Text, nullable=False) for name in ("created", "day", "response_id")),
+    *(sa.Column(name, sa.Text, nullable=False) for name in ("surface", "route", "action")),
+    sa.Column("confidence", REAL, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("latency_ms", REAL, nullable=False),
+    sa.Column("first_text_ms", REAL),
+    sa.Column("model_unavailable", sa.Integer, nullable=False),
+    sa.Column("fallback", sa.Integer, nullable=False),
+)
 COLUMNS = (
     "id",
     "created",
@@ -70,9 +78,17 @@ COLUMNS = (
 # apply that filter" replies answer with confidence 0). Handoffs are excluded: the customer asked
 # for a person, which the handoff rate counts. Evaluated at query time, so old rows follow a change.
 UNANSWERED = "(action = 'refuse' OR (route IN ('products', 'faq') AND action = 'answer' AND confidence = 0))"
-_PRUNE = "DELETE FROM turns WHERE day < ?"
+REFUSED, HANDOFF = "action = 'refuse'", "action = 'handoff'"
+THUMB_UP, THUMB_DOWN = "f.verdict = 'up'", "f.verdict = 'down'"
+_PRUNE = "DELETE FROM turns WHERE day < :since"
 _DIGITS = re.compile(r"\d+")
 _NON_WORD = re.compile(r"[^\w#]+|_")
+
+
+def _count(condition: str) -> str:
+    """How many rows of a group meet `condition`, in SQL both databases read (PostgreSQL cannot
+    SUM a boolean as SQLite does)."""
+    return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
 
 
 def normalize_question(message: str) -> str:
@@ -96,31 +112,41 @@ def window_start(days: int, today: date | None = None) -> str:
 
 
 class TurnLog:
-    def __init__(self, path: Path, feedback_db: Path | None = None) -> None:
+    def __init__(
+        self, path: Path, feedback_db: Path | None = None, *, database_url: str | None = None
+    ) -> None:
         """`feedback_db` is the FeedbackStore file whose chat thumbs join to these turns; by default
-        the one beside this file (both live in the shop's home)."""
+        the one beside this file (both live in the shop's home). With `database_url` both tables
+        are in that shared database, and the paths are unused."""
         self.path = path
         self.feedback_db = feedback_db or path.with_name("feedback.db")
+        self.database_url = database_url
         self._lock = threading.Lock()  # one writer at a time in this process
         self._schema_lock = threading.Lock()  # apart: a writer holding `_lock` may make the schema
-        self._ready = False
+        self._database: Database | None = None
         self._pruned_on: str | None = None
 
-    @contextlib.contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        """A connection in one transaction, always closed (sqlite3's own context manager only
-        commits); the schema is made on first use."""
-        if not self._ready:
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TurnLog:
+        """The shop's turn log: `HOME/turns.db`, or the shared database when one is configured."""
+        return cls(settings.home / "turns.db", database_url=settings.store.database_url)
+
+    @property
+    def db(self) -> Database:
+        """The database, opened and migrated on first use."""
+        if self._database is None:
             with self._schema_lock:
-                if not self._ready:
-                    self.path.parent.mkdir(parents=True, exist_ok=True)
-                    with contextlib.closing(sqlite3.connect(self.path, timeout=10)) as db:
-                        db.execute("PRAGMA journal_mode=WAL")
-                        db.executescript(SCHEMA)
-                    self._ready = True
-        uri = self.path.resolve().as_uri()  # a URI connection may ATTACH another file read-only
-        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as db, db:
-            yield db
+                if self._database is None:
+                    # SQLite through a file URI: a URI connection may ATTACH the feedback file read-only.
+                    connect = lambda: sqlite_connect(self.path, wal=True, uri=True)  # noqa: E731
+                    self._database = open_database("turns", self.path, self.database_url, creator=connect)
+        return self._database
+
+    @contextmanager
+    def _db(self, write: bool = False) -> Iterator[sa.Connection]:
+        """A connection in one transaction, always closed; the schema is made on first use."""
+        with self.db.write() if write else self.db.read() as conn:
+            yield conn
 
     # -- writing ---------------------------------------------------------------------------------
     def record(
@@ -137,7 +163,7 @@ class TurnLog:
         when it could not be written. Never raises: the customer's reply matters more than its log."""
         try:
             when = (at or datetime.now(UTC)).astimezone(UTC)
-            row = (
+            values = (
                 when.isoformat(timespec="seconds"),
                 when.date().isoformat(),
                 response.id,
@@ -151,14 +177,12 @@ class TurnLog:
                 int(response.verifier.model_unavailable is not None),
                 int(response.verifier.fallback),
             )
-            with self._lock, self._db() as db:
-                db.execute(
-                    f"INSERT INTO turns ({', '.join(COLUMNS[1:])}) VALUES ({', '.join('?' * len(row))})",
-                    row,
-                )
-                if self._pruned_on != row[1]:  # the first turn of a day deletes the expired ones
-                    db.execute(_PRUNE, (window_start(RETENTION_DAYS),))
-                    self._pruned_on = row[1]
+            row: dict[str, Any] = dict(zip(COLUMNS[1:], values, strict=True))
+            with self._lock, self._db(write=True) as db:
+                db.execute(TURNS.insert().values(**row))
+                if self._pruned_on != row["day"]:  # the first turn of a day deletes the expired ones
+                    db.execute(sa.text(_PRUNE), {"since": window_start(RETENTION_DAYS)})
+                    self._pruned_on = row["day"]
             return True
         except Exception as exc:  # noqa: BLE001 - a log write must never fail the turn it logs
             log.warning("could not log the chat turn in %s: %s: %s", self.path, type(exc).__name__, exc)
@@ -166,24 +190,24 @@ class TurnLog:
 
     def prune(self, older_than_days: int = RETENTION_DAYS) -> int:
         """Delete turns from before the last `older_than_days` days; how many were deleted."""
-        with self._lock, self._db() as db:
-            cur = db.execute(_PRUNE, (window_start(older_than_days),))
+        with self._lock, self._db(write=True) as db:
+            cur = db.execute(sa.text(_PRUNE), {"since": window_start(older_than_days)})
             return int(cur.rowcount)
 
     # -- reading ---------------------------------------------------------------------------------
-    def _select(self, sql: str, since: str | None, *args: Any) -> list[tuple[Any, ...]]:
-        """Rows of `sql`, whose WHERE clause starts with the window condition `day >= ?`."""
+    def _select(self, sql: str, since: str | None, **args: Any) -> list[tuple[Any, ...]]:
+        """Rows of `sql`, whose WHERE clause starts with the window condition `day >= :since`."""
         with self._db() as db:
-            return db.execute(sql, (since or "", *args)).fetchall()
+            return [tuple(r) for r in db.execute(sa.text(sql), {"since": since or "", **args})]
 
     def rows(self, since: str | None = None) -> list[dict[str, Any]]:
         """Every turn from the UTC day `since` on (ISO date; None: all), oldest first."""
-        found = self._select(f"SELECT {', '.join(COLUMNS)} FROM turns WHERE day >= ? ORDER BY id", since)
+        found = self._select(f"SELECT {', '.join(COLUMNS)} FROM turns WHERE day >= :since ORDER BY id", since)
         return [dict(zip(COLUMNS, r, strict=True)) for r in found]
 
     def turns_per_route_day(self, since: str | None = None) -> list[dict[str, Any]]:
         found = self._select(
-            "SELECT day, route, COUNT(*) FROM turns WHERE day >= ? GROUP BY day, route ORDER BY day, route",
+            "SELECT day, route, COUNT(*) FROM turns WHERE day >= :since GROUP BY day, route ORDER BY day, route",
             since,
         )
         return [{"day": d, "route": r, "turns": n} for d, r, n in found]
@@ -191,8 +215,8 @@ class TurnLog:
     def rates_per_day(self, since: str | None = None) -> list[dict[str, Any]]:
         """Per day: turns, refusals, handoffs and their shares of the day's turns."""
         found = self._select(
-            "SELECT day, COUNT(*), SUM(action = 'refuse'), SUM(action = 'handoff') FROM turns "
-            "WHERE day >= ? GROUP BY day ORDER BY day",
+            f"SELECT day, COUNT(*), {_count(REFUSED)}, {_count(HANDOFF)} FROM turns "
+            "WHERE day >= :since GROUP BY day ORDER BY day",
             since,
         )
         return [
@@ -211,7 +235,7 @@ class TurnLog:
         """The most frequent unanswered questions (see `UNANSWERED`), grouped by
         `normalize_question`: count, the latest wording as the example, and the last day asked."""
         found = self._select(
-            f"SELECT message, day FROM turns WHERE day >= ? AND {UNANSWERED} ORDER BY id DESC", since
+            f"SELECT message, day FROM turns WHERE day >= :since AND {UNANSWERED} ORDER BY id DESC", since
         )
         groups: dict[str, dict[str, Any]] = {}
         for message, day in found:  # newest first: the first seen of a group is its example
@@ -222,22 +246,35 @@ class TurnLog:
         return ranked[:limit]
 
     def thumbs_per_route(self, since: str | None = None) -> list[dict[str, Any]]:
-        """Chat thumbs per route of the turn they rate. The feedback file is ATTACHed read-only and
-        joined in SQL (reply id = feedback item_id, kind 'chat'); every verdict row counts, as in
-        `FeedbackStore.summary`. Thumbs on replies not in this log (the CLI, pruned days) are left
-        out; so is everything when no feedback was ever stored."""
-        if not self.feedback_db.exists():
+        """Chat thumbs per route of the turn they rate, joined in SQL (reply id = feedback item_id,
+        kind 'chat'); every verdict row counts, as in `FeedbackStore.summary`. On SQLite the feedback
+        file is ATTACHed read-only; in a shared database both tables are there already. Thumbs on
+        replies not in this log (the CLI, pruned days) are left out; so is everything when no
+        feedback was ever stored."""
+        shared = self.database_url is not None
+        if not shared and not self.feedback_db.exists():
             return []
-        with self._db() as db:
-            db.execute("ATTACH DATABASE ? AS fb", (self.feedback_db.resolve().as_uri() + "?mode=ro",))
-            if not db.execute("SELECT 1 FROM fb.sqlite_master WHERE name = 'feedback'").fetchone():
-                return []
-            found = db.execute(
-                "SELECT t.route, SUM(f.verdict = 'up'), SUM(f.verdict = 'down') FROM turns t "
-                "JOIN fb.feedback f ON f.item_id = t.response_id AND f.kind = 'chat' "
-                "WHERE t.day >= ? GROUP BY t.route ORDER BY t.route",
-                (since or "",),
-            ).fetchall()
+        sql = (
+            f"SELECT t.route, {_count(THUMB_UP)}, {_count(THUMB_DOWN)} FROM turns t "
+            "JOIN {feedback} f ON f.item_id = t.response_id AND f.kind = 'chat' "
+            "WHERE t.day >= :since GROUP BY t.route ORDER BY t.route"
+        )
+        with self.db.engine.connect() as db:
+            table = "feedback"
+            if not shared:
+                db.execution_options(sqlite_begin="")  # SQLite refuses ATTACH inside a transaction
+                db.exec_driver_sql(
+                    "ATTACH DATABASE ? AS fb", (self.feedback_db.resolve().as_uri() + "?mode=ro",)
+                )
+                db.commit()
+                db.execution_options(sqlite_begin="BEGIN")
+                table = "fb.feedback"
+            with db.begin():
+                schema = None if shared else "fb"
+                if not sa.inspect(db).has_table("feedback", schema=schema):
+                    return []
+                query = sa.text(sql.replace("{feedback}", table))
+                found = [tuple(r) for r in db.execute(query, {"since": since or ""})]
         return [
             {"route": r, "up": up, "down": down, "up_share": up / (up + down) if up + down else 0.0}
             for r, up, down in found
@@ -246,7 +283,7 @@ class TurnLog:
     def latency_per_route(self, since: str | None = None) -> list[dict[str, Any]]:
         """Whole-turn latency p50/p95/p99 (ms) per route; SQLite has no percentile, so in Python."""
         found = self._select(
-            "SELECT route, latency_ms FROM turns WHERE day >= ? ORDER BY route, latency_ms", since
+            "SELECT route, latency_ms FROM turns WHERE day >= :since ORDER BY route, latency_ms", since
         )
         by_route: dict[str, list[float]] = {}
         for route, ms in found:

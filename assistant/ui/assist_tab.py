@@ -129,7 +129,7 @@ def build_tab(shop: Shop) -> None:
     from assistant.stores.feedback import FeedbackStore
 
     slots = shop.settings.assist.max_suggestions
-    feedback = AssistFeedback(FeedbackStore(shop.settings.home / "feedback.db"), shop.orders)
+    feedback = AssistFeedback(FeedbackStore.from_settings(shop.settings), shop.orders)
     customers = {f"{c.name} ({c.id})": c.id for c in shop.orders.customers()}
 
     gr.Markdown(

@@ -1,5 +1,6 @@
 """Agent feedback: verdicts stored with their ticket, the per-intent report, and the training export
-(PII scrubbed, readable by the fine-tuning data builder)."""
+(PII scrubbed, readable by the fine-tuning data builder); on SQLite and on a shared PostgreSQL
+database alike."""
 
 from __future__ import annotations
 
@@ -12,15 +13,31 @@ from assistant.assist.feedback import AssistFeedback, FeedbackError
 from assistant.assist.protocol import Ticket
 from assistant.stores.feedback import FeedbackItem, FeedbackStore
 from tests.assistant.assist.conftest import entry
+from tests.assistant.stores import postgres
 
 REFUND = entry("faq-refunds-method", "refunds", "Refunds go back to the original payment method.")
 TRACK = entry("faq-orders-tracking", "orders", "When your order ships, we email you the tracking number.")
 TICKET = "Where is HP-ORD-50004? Mail me at maya.t@example.com or call (503) 555-0182."
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def database_url(request):
+    """None (the SQLite file), or a fresh database in the test run's throwaway PostgreSQL cluster."""
+    if request.param == "sqlite":
+        yield None
+        return
+    reason = postgres.unavailable()
+    if reason:
+        pytest.skip(reason)
+    from assistant.stores import db
+
+    yield postgres.shared_cluster().new_database()
+    db.dispose_engines()
+
+
 @pytest.fixture
-def feedback(tmp_path, orders):
-    return AssistFeedback(FeedbackStore(tmp_path / "feedback.db"), orders)
+def feedback(tmp_path, orders, database_url):
+    return AssistFeedback(FeedbackStore(tmp_path / "feedback.db", database_url=database_url), orders)
 
 
 @pytest.fixture

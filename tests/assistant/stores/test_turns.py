@@ -1,6 +1,7 @@
 """The turn log behind the operator's insights (issue 18): every summary matches a direct SQL query
 of the two stores written here (not the log's own queries), messages are stored scrubbed, the CSV
-export neutralises formulas, and a failing write never escapes the recording call."""
+export neutralises formulas, and a failing write never escapes the recording call. On SQLite files
+and on a shared PostgreSQL database alike (the `database_url` fixture)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from assistant.chat.protocol import ChatResponse, VerifierReport
 from assistant.stores.feedback import FeedbackItem, FeedbackStore
@@ -74,18 +77,27 @@ def seed(turns: TurnLog, feedback: FeedbackStore) -> list[ChatResponse]:
 
 
 @pytest.fixture
-def stores(tmp_path: Path) -> tuple[TurnLog, FeedbackStore, list[ChatResponse]]:
-    feedback = FeedbackStore(tmp_path / "feedback.db")
-    turns = TurnLog(tmp_path / "turns.db")  # the feedback file beside it, as in a shop's home
+def stores(tmp_path: Path, database_url: str | None) -> tuple[TurnLog, FeedbackStore, list[ChatResponse]]:
+    feedback = FeedbackStore(tmp_path / "feedback.db", database_url=database_url)
+    # the feedback file beside it, as in a shop's home (or both tables in the one shared database)
+    turns = TurnLog(tmp_path / "turns.db", database_url=database_url)
     return turns, feedback, seed(turns, feedback)
 
 
-def query(path: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    db = sqlite3.connect(path)
-    try:
-        return db.execute(sql, args).fetchall()
-    finally:
-        db.close()
+def query(store: TurnLog | FeedbackStore, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    """`sql` (with `?` parameters) straight through the database's own driver, not the store's code."""
+    url = store.database_url
+    if url is None:
+        db = sqlite3.connect(store.path)
+        try:
+            return db.execute(sql, args).fetchall()
+        finally:
+            db.close()
+    import psycopg
+
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo) as conn:
+        return [tuple(r) for r in conn.execute(sql.replace("?", "%s"), args).fetchall()]
 
 
 SINCE = window_start(30)
@@ -93,9 +105,7 @@ SINCE = window_start(30)
 
 def test_turns_per_route_per_day_match_sql(stores):
     turns, _, _ = stores
-    direct = query(
-        turns.path, "SELECT day, route, COUNT(id) FROM turns WHERE day >= ? GROUP BY route, day", SINCE
-    )
+    direct = query(turns, "SELECT day, route, COUNT(id) FROM turns WHERE day >= ? GROUP BY route, day", SINCE)
     got = turns.turns_per_route_day(SINCE)
     assert {(r["day"], r["route"], r["turns"]) for r in got} == set(direct)
     assert len(got) == len(direct)
@@ -106,10 +116,10 @@ def test_turns_per_route_per_day_match_sql(stores):
 def test_refusal_and_handoff_rates_match_sql(stores):
     turns, _, _ = stores
     got = {r["day"]: r for r in turns.rates_per_day(SINCE)}
-    days = [d for (d,) in query(turns.path, "SELECT DISTINCT day FROM turns WHERE day >= ?", SINCE)]
+    days = [d for (d,) in query(turns, "SELECT DISTINCT day FROM turns WHERE day >= ?", SINCE)]
     assert sorted(got) == sorted(days) and len(days) == 4
     for day in days:
-        actions = [a for (a,) in query(turns.path, "SELECT action FROM turns WHERE day = ?", day)]
+        actions = [a for (a,) in query(turns, "SELECT action FROM turns WHERE day = ?", day)]
         assert got[day]["turns"] == len(actions)
         assert got[day]["refusal_rate"] == pytest.approx(actions.count("refuse") / len(actions))
         assert got[day]["handoff_rate"] == pytest.approx(actions.count("handoff") / len(actions))
@@ -121,7 +131,7 @@ def test_unanswered_questions_are_grouped_with_counts_and_the_latest_example(sto
     turns, _, _ = stores
     got = turns.unanswered(SINCE)
     (unanswered,) = query(
-        turns.path,
+        turns,
         "SELECT COUNT(*) FROM turns WHERE day >= ? AND (action = 'refuse' OR "
         "(route IN ('products', 'faq') AND confidence = 0.0))",
         SINCE,
@@ -143,8 +153,8 @@ def test_normalized_questions():
 
 def test_thumbs_per_route_match_a_join_of_the_two_stores(stores):
     turns, feedback, _ = stores
-    routes = dict(query(turns.path, "SELECT response_id, route FROM turns WHERE day >= ?", SINCE))
-    votes = query(feedback.path, "SELECT item_id, verdict FROM feedback WHERE kind = 'chat'")
+    routes = dict(query(turns, "SELECT response_id, route FROM turns WHERE day >= ?", SINCE))
+    votes = query(feedback, "SELECT item_id, verdict FROM feedback WHERE kind = 'chat'")
     expected: dict[str, Counter[str]] = defaultdict(Counter)
     for item_id, verdict in votes:
         if item_id in routes:
@@ -171,13 +181,13 @@ def test_thumbs_without_a_feedback_store_are_empty(tmp_path):
 def test_latency_percentiles_match_numpy_over_sql(stores):
     turns, _, _ = stores
     got = {r["route"]: r for r in turns.latency_per_route(SINCE)}
-    routes = [r for (r,) in query(turns.path, "SELECT DISTINCT route FROM turns WHERE day >= ?", SINCE)]
+    routes = [r for (r,) in query(turns, "SELECT DISTINCT route FROM turns WHERE day >= ?", SINCE)]
     assert sorted(got) == sorted(routes)
     for route in routes:
         values = [
             v
             for (v,) in query(
-                turns.path, "SELECT latency_ms FROM turns WHERE route = ? AND day >= ?", route, SINCE
+                turns, "SELECT latency_ms FROM turns WHERE route = ? AND day >= ?", route, SINCE
             )
         ]
         assert got[route]["turns"] == len(values)
@@ -197,7 +207,7 @@ def test_stored_rows_keep_ids_flags_and_timings_and_no_contact_details(stores):
     assert order["latency_ms"] == 600.0 and order["first_text_ms"] == 200.0 and order["surface"] == "api"
     assert all(r["fallback"] == (r["route"] == "faq") for r in rows)
     assert sum(r["model_unavailable"] for r in rows) == 3
-    columns = {c for (_, c, *_) in query(turns.path, "PRAGMA table_info(turns)")}
+    columns = {c["name"] for c in sa.inspect(turns.db.engine).get_columns("turns")}
     assert not any("customer" in c or "email" in c for c in columns)
 
 
