@@ -82,7 +82,11 @@ def _table(result: dict[str, Any]) -> None:
         ("model%", "share_model"),
         ("repaired%", "share_repaired"),
         ("template%", "share_template"),
+        ("no_rep4", "no_repeat_4"),
+        ("cands", "candidates_per_product"),
         ("s/product", "seconds_per_product"),
+        ("p50_s", "p50_seconds"),
+        ("p95_s", "p95_seconds"),
     ]
     rows = [{"model": name, **metrics} for name, metrics in result["models"].items()]
     cells = [[str(r.get(key, "")) for _, key in cols] for r in rows]
@@ -90,6 +94,36 @@ def _table(result: dict[str, Any]) -> None:
     click.echo("  ".join(h.ljust(w) for (h, _), w in zip(cols, widths, strict=True)))
     for c in cells:
         click.echo("  ".join(v.ljust(w) for v, w in zip(c, widths, strict=True)))
+
+
+def _configs(specs: tuple[str, ...]) -> dict[str, dict[str, Any]] | None:
+    """`LABEL[:KEY=VALUE,...]` options as configurations of copywriter settings; values are JSON
+    (numbers, true/false) or plain strings. The settings themselves validate names and ranges."""
+    import json
+
+    from assistant.config import CopySettings
+
+    out: dict[str, dict[str, Any]] = {}
+    for spec in specs:
+        label, _, pairs = spec.partition(":")
+        changes: dict[str, Any] = {}
+        for pair in filter(None, (p.strip() for p in pairs.split(","))):
+            key, sep, value = pair.partition("=")
+            if not sep or key not in CopySettings.model_fields:
+                known = ", ".join(sorted(CopySettings.model_fields))
+                raise click.BadParameter(
+                    f"{pair!r}: expected KEY=VALUE with KEY one of {known}", param_hint="--config"
+                )
+            try:
+                changes[key] = json.loads(value)
+            except json.JSONDecodeError:
+                changes[key] = value
+        if not label or label in out:
+            raise click.BadParameter(
+                f"{spec!r}: each configuration needs its own label", param_hint="--config"
+            )
+        out[label] = changes
+    return out or None
 
 
 def register(cli: click.Group) -> None:
@@ -221,6 +255,20 @@ def register(cli: click.Group) -> None:
     @click.option("--engine", help="Generator engine (default: the configured one)")
     @click.option("--workers", type=click.IntRange(1, 64), help="Products written at once (batching)")
     @click.option(
+        "--config",
+        "configs",
+        multiple=True,
+        metavar="LABEL[:KEY=VALUE,...]",
+        help="Run every model once per configuration of copywriter settings, same products and loaded "
+        "model, e.g. --config c1 --config c3:candidates=3 --config off:repetition_penalty=1,no_repeat_ngram=0",
+    )
+    @click.option(
+        "--records-json",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write every evaluated record (attributes, merchant text, drafts, final text, who wrote it, "
+        "the checker's verdict) here, for bench/copy_faithfulness.py",
+    )
+    @click.option(
         "--json", "json_path", is_flag=False, flag_value="-", help="Write JSON to PATH (bare --json: stdout)"
     )
     @click.pass_context
@@ -237,6 +285,8 @@ def register(cli: click.Group) -> None:
         form: str | None,
         engine: str | None,
         workers: int | None,
+        configs: tuple[str, ...],
+        records_json: Path | None,
         json_path: str | None,
     ) -> None:
         """Base model vs copy adapter: unsupported claims (model alone and after the check), coverage,
@@ -264,7 +314,14 @@ def register(cli: click.Group) -> None:
         controls = _controls(tone=tone, length=length, form=form)
         started = time.perf_counter()
         result = evaluate_copy(
-            service, chosen, variants, controls=controls, workers=workers, progress=sys.stderr.isatty()
+            service,
+            chosen,
+            variants,
+            controls=controls,
+            workers=workers,
+            progress=sys.stderr.isatty(),
+            configs=_configs(configs),
+            records_path=records_json,
         )
         result.update(
             {

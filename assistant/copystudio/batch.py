@@ -6,6 +6,12 @@ adapter, the copy settings and the prompt templates) and the byte range of its r
 the rows whose key is unchanged, redoes the others, and cuts away anything the state file does not
 vouch for: a row half-written when the process was killed, or a row written just before the kill
 whose state line was not. So a kill at any moment costs at most the rows in flight.
+
+Products are kept in flight `workers` at a time (the embedded engine batches them), or
+`server_concurrency` at a time when a model server writes (it batches what arrives together); rows
+are still written, fsynced and vouched for one by one by this thread. A row the template wrote because
+the model could not be asked (server down) is written but vouched for under a key no run matches, so
+the next run redoes it with the model.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import io
 import json
 import os
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from importlib import resources
@@ -45,10 +51,16 @@ COLUMNS = (
     "source",
     "unsupported",
     "attempts",
+    "candidates",
     "adapter",
     "language_note",
 )
+# Headers of earlier versions: such a file is a copy batch whose rows are all out of date.
+_LEGACY_COLUMNS = (tuple(c for c in COLUMNS if c != "candidates"),)
 FORMATS = (".jsonl", ".csv")
+# Settings that change how fast a batch runs, not what it writes: not part of a row's key.
+_OPERATIONAL = frozenset({"workers", "server_concurrency"})
+_UNAVAILABLE = "~model-unavailable"  # appended to the key of a row the model did not write
 
 
 class BatchError(BadInput):
@@ -62,6 +74,12 @@ class BatchReport(BaseModel):
     written: int = Field(description="Rows written in this run")
     failed: dict[str, str] = Field(default_factory=dict, description="Product id -> why it was not written")
     sources: dict[str, int] = Field(default_factory=dict, description="model / repaired / template counts")
+    unavailable: int = Field(
+        default=0,
+        description="Rows written from the template because the model could not be asked; a rerun redoes them",
+    )
+    candidates: int = Field(default=0, description="Model candidates written for this run's rows")
+    workers: int = Field(default=0, description="Products kept in flight")
     seconds: float = 0.0
 
 
@@ -101,19 +119,31 @@ def prompts_fingerprint() -> str:
     return h.hexdigest()[:16]
 
 
-def job_key(
-    service: CopyService, attributes: Mapping[str, str], controls: CopyControls, adapter: str | None
-) -> str:
-    """What a row depends on; equal keys mean the row would be written the same way again."""
+def key_context(service: CopyService, controls: CopyControls, adapter: str | None) -> str:
+    """The part of every row's key that is the same for the whole run (controls, model, adapter, the
+    copy settings that shape the text, the prompt templates): computed once per run, not per product."""
     payload = {
-        "attributes": dict(attributes),
         "controls": controls.model_dump(mode="json"),
         "model": service.model_id,
         "adapter": adapter,
-        "settings": service.settings.model_dump(mode="json"),
+        "settings": service.settings.model_dump(mode="json", exclude=set(_OPERATIONAL)),
         "prompts": prompts_fingerprint(),
     }
-    raw = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False)
+
+
+def job_key(
+    service: CopyService,
+    attributes: Mapping[str, str],
+    controls: CopyControls,
+    adapter: str | None,
+    *,
+    context: str | None = None,
+) -> str:
+    """What a row depends on; equal keys mean the row would be written the same way again."""
+    if context is None:
+        context = key_context(service, controls, adapter)
+    raw = context + "\n" + json.dumps(dict(attributes), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:20]
 
 
@@ -132,6 +162,7 @@ def row_of(result: CopyResult, title: str) -> dict[str, Any]:
         "source": result.source,
         "unsupported": [c.text for c in result.unsupported],
         "attempts": result.attempts,
+        "candidates": result.candidates,
         "adapter": result.adapter or "",
         "language_note": result.language_note or "",
     }
@@ -146,8 +177,12 @@ def _encode(row: Mapping[str, Any], fmt: str) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
+def _header_of(columns: Sequence[str]) -> bytes:
+    return (",".join(columns) + "\n").encode("utf-8")
+
+
 def _header(fmt: str) -> bytes:
-    return (",".join(COLUMNS) + "\n").encode("utf-8") if fmt == ".csv" else b""
+    return _header_of(COLUMNS) if fmt == ".csv" else b""
 
 
 def check_out_path(out: Path) -> str:
@@ -211,11 +246,13 @@ class CopyBatch:
                 "command can resume; delete it or choose another --out"
             )
         data = self.out.read_bytes() if self.out.exists() else b""
+        entries = self._read_state()
+        if data and header and any(data.startswith(_header_of(c)) for c in _LEGACY_COLUMNS):
+            data, entries = b"", {}  # an earlier version's batch: every row is redone
         if data and header and not data.startswith(header):
             raise BatchError(
                 f"{self.out} has other columns than a copy batch; delete it or choose another --out"
             )
-        entries = self._read_state()
         kept: dict[str, dict[str, Any]] = {}
         rows: list[tuple[str, bytes]] = []
         for pid, e in sorted(entries.items(), key=lambda kv: kv[1]["start"]):
@@ -225,13 +262,15 @@ class CopyBatch:
             if whole and keep(pid, e["key"]):
                 rows.append((pid, data[e["start"] : e["end"]]))
                 kept[pid] = e
-        body = header
+        parts = [header]  # joined once: adding bytes to bytes row by row is quadratic in a catalogue
+        size = len(header)
         state_lines = []
         for pid, raw in rows:
-            start = len(body)
-            body += raw
-            kept[pid] = {"key": kept[pid]["key"], "start": start, "end": len(body)}
+            parts.append(raw)
+            kept[pid] = {"key": kept[pid]["key"], "start": size, "end": size + len(raw)}
+            size += len(raw)
             state_lines.append(json.dumps({"id": pid, **kept[pid]}) + "\n")
+        body = b"".join(parts)
         if body != data:
             write_atomic(self.out, body)
         write_atomic(self.state_path, "".join(state_lines).encode("utf-8"))
@@ -252,33 +291,35 @@ class CopyBatch:
         adapter = self.service.adapter_for(self.adapter)
         keys: dict[str, str] = {}
         failed: dict[str, str] = {}
+        context = key_context(self.service, self.controls, adapter)
         for p in products:
             try:
-                keys[p.id] = job_key(self.service, self.service.attributes(p.id), self.controls, adapter)
+                attributes = self.service.attributes(p.id)
+                keys[p.id] = job_key(self.service, attributes, self.controls, adapter, context=context)
             except CopyInputError as exc:
                 failed[p.id] = str(exc)
         kept, size = self._prepare(lambda pid, key: keys.get(pid, key) == key)
-        todo = [p for p in products if p.id in keys and p.id not in kept]
+        todo = deque(p for p in products if p.id in keys and p.id not in kept)
         titles = {p.id: p.title for p in products}
         sources: Counter[str] = Counter()
-        written = 0
+        written = unavailable = candidates = 0
         from tqdm import tqdm
 
         bar = tqdm(total=len(todo), desc="copy", unit="product", disable=not progress)
-        workers = max(1, workers or self.service.settings.workers)
+        workers = max(1, workers or self.service.concurrency())
+        total_todo = len(todo)
         try:
             with (
                 self.out.open("ab") as out,
                 self.state_path.open("a", encoding="utf-8") as state,
-                ThreadPoolExecutor(max_workers=workers) as pool,
+                ThreadPoolExecutor(max_workers=workers, thread_name_prefix="copy-batch") as pool,
             ):
                 out.seek(size)
                 pending: dict[Future[CopyResult], str] = {}
-                queue = list(todo)
                 try:
-                    while queue or pending:
-                        while queue and len(pending) < workers:
-                            p = queue.pop(0)
+                    while todo or pending:
+                        while todo and len(pending) < workers:
+                            p = todo.popleft()
                             request = CopyRequest(
                                 product_id=p.id, controls=self.controls, adapter=self.adapter
                             )
@@ -297,15 +338,17 @@ class CopyBatch:
                             out.write(raw)
                             out.flush()
                             os.fsync(out.fileno())
-                            # the row is on disk before the state line that vouches for it
+                            # the row is on disk before the state line that vouches for it; a row the
+                            # model could not write is vouched for under a key the next run redoes
+                            key = keys[pid] + (_UNAVAILABLE if result.model_unavailable else "")
                             state.write(
-                                json.dumps(
-                                    {"id": pid, "key": keys[pid], "start": start, "end": start + len(raw)}
-                                )
+                                json.dumps({"id": pid, "key": key, "start": start, "end": start + len(raw)})
                                 + "\n"
                             )
                             state.flush()
                             written += 1
+                            unavailable += bool(result.model_unavailable)
+                            candidates += result.candidates
                             sources[result.source] += 1
                             bar.update(1)
                             if on_result is not None:
@@ -318,10 +361,13 @@ class CopyBatch:
         return BatchReport(
             out=str(self.out),
             selected=len(products),
-            skipped=len(products) - len(todo) - sum(1 for p in products if p.id not in keys),
+            skipped=len(products) - total_todo - sum(1 for p in products if p.id not in keys),
             written=written,
             failed=failed,
             sources=dict(sources),
+            unavailable=unavailable,
+            candidates=candidates,
+            workers=workers,
             seconds=round(time.perf_counter() - started, 2),
         )
 

@@ -74,6 +74,12 @@ class Draft(BaseModel):
         default_factory=list, description="Sentences that are not copy (task talk, repetition), with why"
     )
     coverage: float
+    repetition: float = Field(
+        default=0.0, description="Share of the draft's word 3/4-grams that repeat an earlier one (0 = none)"
+    )
+    candidates: int = Field(
+        default=1, description="Candidates written for this attempt; this draft ranked best among them"
+    )
 
 
 class CopyResult(BaseModel):
@@ -98,6 +104,11 @@ class CopyResult(BaseModel):
         default_factory=list, description="Attributes rendered from data after the model's text"
     )
     attempts: int = Field(description="Model drafts written (0 when the model was not asked)")
+    candidates: int = Field(
+        default=0,
+        description="Model candidates written over all attempts (each draft is the best of its attempt's "
+        "candidates; equal to attempts when copywriter.candidates is 1)",
+    )
     drafts: list[Draft] = Field(default_factory=list, description="The model's drafts, checked")
     adapter: str | None = Field(default=None, description="The copy adapter used; empty means the base model")
     language: str = "en"

@@ -4,19 +4,24 @@ Flow: render the prompt from `prompts/copy_*.j2` (the attributes are a data bloc
 instructions), let the model draft (with the registered copy adapter, in the prompt format it was
 trained on), check every claim against the attributes; on unsupported claims retry with feedback
 naming them, then repair (drop the sentences that carry them), then fall back to a description
-rendered from the attributes alone. Key attributes the model left out are rendered from data after
-its text, and the whole is fitted into the length's word range. The final text is checked again,
+rendered from the attributes alone. Drafts are decoded with a repetition penalty and n-gram
+blocking (a 135M model loops otherwise), and an attempt may write several candidates at once (the
+first greedy, the others sampled with their own seeds), of which the checker's best is kept. Key
+attributes the model left out are rendered from data after its text, and the whole is fitted into
+the length's word range. The final text is checked again,
 so what leaves here has no unsupported claim; the drafts keep what the model alone did, for the
 eval to report honestly.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +29,9 @@ import prompts
 from assistant.config import CopySettings
 from assistant.copystudio.protocol import CopyControls, CopyRequest, CopyResult, Draft, ShopperProfile
 from assistant.errors import BadInput, NotFound
+from assistant.generation.admission import carry_scope
 from assistant.generation.base import ChatMessage, GenerationRequest, Generator, GeneratorError, generate
+from assistant.generation.factory import REMOTE
 from assistant.grounding.claims import Claim, ClaimCheck, ClaimChecker, brand_lexicon, key_attributes
 from assistant.grounding.sentences import Sentence, sentence_spans
 
@@ -123,6 +130,30 @@ def unit_problems(units: Sequence[Unit]) -> list[tuple[Unit, str]]:
     return out
 
 
+def _word_ngrams(text: str, n: int) -> list[tuple[str, ...]]:
+    words = re.findall(r"\w+", text.lower())
+    return [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+
+
+def repetition(text: str) -> float:
+    """Share of the text's word 3- and 4-grams that repeat an earlier one (mean of the two; 0 = none):
+    the fluency signal candidates are ranked by. It is what degeneration looks like in a small
+    model's copy, costs nothing, and reads the same whatever engine wrote the text (a perplexity would
+    need a second forward pass of the base model per candidate)."""
+    shares = []
+    for n in (3, 4):
+        grams = _word_ngrams(text, n)
+        if grams:
+            shares.append(1 - len(set(grams)) / len(grams))
+    return round(sum(shares) / len(shares), 4) if shares else 0.0
+
+
+def repeats_ngram(text: str, n: int = 4) -> bool:
+    """Whether some word n-gram occurs twice in the text (the eval's "no repeated 4-gram" metric)."""
+    grams = _word_ngrams(text, n)
+    return len(set(grams)) < len(grams)
+
+
 def repair(text: str, unsupported: Sequence[Claim], drop_problems: bool = True) -> str:
     """The text without the sentences (or bullet lines) that carry an unsupported claim, and
     (by default) without those `unit_problems` finds."""
@@ -143,6 +174,11 @@ def join_units(units: Sequence[Unit]) -> str:
         sep = "" if k == 0 else "\n" if bullet or prev_bullet else " "
         out += sep + unit.text
     return out
+
+
+def clean_attributes(attributes: Mapping[str, Any]) -> dict[str, str]:
+    """Attributes as the model and the checker see them: one line each, capped, empty values dropped."""
+    return {_one_line(k): _one_line(v) for k, v in attributes.items() if _one_line(v)}
 
 
 def _one_line(value: str) -> str:
@@ -193,9 +229,11 @@ class CopyService:
         allowed_names: str = "",
         brands: Sequence[str] | None = None,
         model_id: str = "",
+        engine: str = "",
     ) -> None:
         self._generator = generator
         self.model_id = model_id  # names the base model in batch state keys (a change redoes the copy)
+        self.engine = engine  # the configured engine's name: a server (REMOTE) takes more in flight
         self._products = products if products is not None else {}
         self.settings = settings or CopySettings()
         self.shop_name = shop_name
@@ -252,7 +290,18 @@ class CopyService:
             temperature=s.generator.temperature,
             model_id=model_id(s),
             allowed_names=allowed_names,
+            engine=s.generator.engine,
         )
+
+    def with_settings(self, **updates: Any) -> CopyService:
+        """This service with some copy settings changed, sharing its model and catalogue: the eval
+        compares configurations (e.g. candidates) on the same loaded engine in one run. The model is
+        loaded here if it was not yet, so the two never load it twice."""
+        clone = copy.copy(self)
+        clone._generator = self.generator
+        clone._products = self.products
+        clone.settings = CopySettings.model_validate({**self.settings.model_dump(), **updates})
+        return clone
 
     # -- resources ----------------------------------------------------------------------------------
     @property
@@ -264,6 +313,21 @@ class CopyService:
                 if callable(warm_up):
                     warm_up()
             return self._generator
+
+    @property
+    def remote(self) -> bool:
+        """Whether a model server writes (it batches concurrent requests itself, so batch and eval keep
+        `server_concurrency` products in flight). Known from the engine name without loading anything;
+        else from the generator, once built."""
+        if self.engine:
+            return self.engine in REMOTE
+        generator = self._generator
+        return isinstance(generator, Generator) and generator.name in REMOTE
+
+    def concurrency(self) -> int:
+        """Products to keep in flight in batch and eval: `server_concurrency` for a server, else `workers`."""
+        s = self.settings
+        return s.server_concurrency if self.remote else s.workers
 
     @property
     def products(self) -> Mapping[str, Any]:
@@ -305,17 +369,18 @@ class CopyService:
         job = self._resolve(request)
         drafts: list[Draft] = []
         checks: list[ClaimCheck] = []
+        spares: list[tuple[Draft, ClaimCheck]] = []
         note = unavailable = None
         if request.controls.language not in self.languages:
             # As chat does: the model is not asked to write a language it cannot; say so, keep facts.
             note = prompts.render("copy/language_note", language=request.controls.language)
         else:
             try:
-                drafts, checks = self._draft(job)
+                drafts, checks, spares = self._draft(job)
             except GeneratorError as exc:
                 unavailable = str(exc)
                 log.warning("copy: model unavailable, using the template: %s", exc)
-        lead, source = self._choose(drafts, checks)
+        lead, source = self._choose(drafts, checks, spares)
         text, facts = self._compose(job, lead)
         final = job.checker.check(text)
         if not final.ok and lead:
@@ -344,6 +409,7 @@ class CopyService:
             source=source,  # type: ignore[arg-type]
             facts_added=facts,
             attempts=len(drafts),
+            candidates=sum(d.candidates for d in drafts),
             drafts=drafts,
             adapter=job.adapter,
             language=request.controls.language,
@@ -360,7 +426,7 @@ class CopyService:
             attributes = self.attributes(request.product_id)
         else:
             attributes = {str(k): str(v) for k, v in (request.attributes or {}).items()}
-        attributes = {_one_line(k): _one_line(v) for k, v in attributes.items() if _one_line(v)}
+        attributes = clean_attributes(attributes)
         if not attributes:
             raise CopyInputError("the product has no attributes to write from")
         tone = c.tone or s.default_tone
@@ -387,17 +453,21 @@ class CopyService:
             low=low,
             high=high,
             adapter=self._adapter(request.adapter),
-            checker=ClaimChecker(
-                attributes,
-                self.brands,
-                audience=c.audience,
-                spec_count=s.spec_count,
-                allowed_names=self.allowed_names,
-            ),
+            checker=self.checker(attributes, audience=c.audience),
             liked_category=liked_category,
             liked_brand=liked_brand,
             reader=" and ".join(reader_bits),
             personalized=personalized,
+        )
+
+    def checker(self, attributes: Mapping[str, str], audience: str = "") -> ClaimChecker:
+        """The claim checker of one product's (cleaned) attributes, as `run` checks its copy."""
+        return ClaimChecker(
+            attributes,
+            self.brands,
+            audience=audience,
+            spec_count=self.settings.spec_count,
+            allowed_names=self.allowed_names,
         )
 
     def _adapter(self, requested: str | None) -> str | None:
@@ -453,59 +523,135 @@ class CopyService:
             ),
         ]
 
-    def _draft(self, job: _Job) -> tuple[list[Draft], list[ClaimCheck]]:
-        """Up to `max_attempts` drafts; each retry is told what was wrong with the one before."""
+    def _draft(self, job: _Job) -> tuple[list[Draft], list[ClaimCheck], list[tuple[Draft, ClaimCheck]]]:
+        """Up to `max_attempts` drafts; each retry is told what was wrong with the one before. An
+        attempt writes `candidates` texts at once and keeps the best (`_rank`); the others are
+        returned as spares for repair, which takes the longest usable text of all (see `_choose`)."""
         messages = self._messages(job)
         max_new = int(self.settings.opening_words[job.length] * 1.8) + 24
         drafts: list[Draft] = []
         checks: list[ClaimCheck] = []
+        spares: list[tuple[Draft, ClaimCheck]] = []
         for attempt in range(self.settings.max_attempts):
-            request = GenerationRequest(
-                messages=messages,
-                max_new_tokens=max_new,
-                temperature=self.temperature,
-                adapter=job.adapter,
-                seed=attempt,
-            )
-            text = clean_draft(generate(self.generator, request))
-            check = job.checker.check(text)
-            problems = [f"{reason}: {u.text[:80]}" for u, reason in unit_problems(split_units(text))]
-            draft = Draft(
-                text=text,
-                word_count=word_count(text),
-                claims=check.claims,
-                unsupported=check.unsupported,
-                problems=problems,
-                coverage=check.coverage,
-            )
+            texts = self._write(self._requests(job, messages, max_new, attempt))
+            written = [self._checked(job, text, len(texts)) for text in texts]
+            best = max(range(len(written)), key=lambda k: self._rank(job, written[k][0]))
+            draft, check = written[best]
             drafts.append(draft)
             checks.append(check)
+            spares += [w for k, w in enumerate(written) if k != best]
             if self._passes(draft):
                 break
             if check.unsupported:
                 feedback = prompts.render("copy/feedback", claims=check.unsupported)
-            elif problems:
+            elif draft.problems:
                 feedback = prompts.render("copy/feedback_quality")
             else:
                 feedback = prompts.render("copy/feedback_empty")
             messages = [
                 *messages,
-                ChatMessage(role="assistant", content=text or "(nothing)"),
+                ChatMessage(role="assistant", content=draft.text or "(nothing)"),
                 ChatMessage(role="user", content=feedback),
             ]
-        return drafts, checks
+        return drafts, checks, spares
+
+    def candidates(self) -> int:
+        """Candidates per attempt: the setting, capped at the engine's batch size where it has one (more
+        would not decode together, so they would cost their full time)."""
+        n = self.settings.candidates
+        if n > 1:
+            batch = getattr(self.generator, "max_batch_size", None)
+            if isinstance(batch, int) and batch >= 1:
+                n = min(n, batch)
+        return n
+
+    def _requests(
+        self, job: _Job, messages: list[ChatMessage], max_new: int, attempt: int
+    ) -> list[GenerationRequest]:
+        """The first candidate is the request a single draft would make (greedy by default, seed =
+        attempt: reproducible); the others sample at `candidate_temperature`, each with its own fixed
+        seed, so a rerun writes the same candidates on an engine that honours seeds."""
+        s = self.settings
+
+        def request(temperature: float, seed: int) -> GenerationRequest:
+            return GenerationRequest(
+                messages=messages,
+                max_new_tokens=max_new,
+                temperature=temperature,
+                adapter=job.adapter,
+                seed=seed,
+                repetition_penalty=s.repetition_penalty,
+                no_repeat_ngram=s.no_repeat_ngram,
+            )
+
+        first = request(self.temperature, attempt)
+        sampled = max(self.temperature, s.candidate_temperature)
+        others = [request(sampled, 1000 * (attempt + 1) + k) for k in range(1, self.candidates())]
+        return [first, *others]
+
+    def _write(self, requests: Sequence[GenerationRequest]) -> list[str]:
+        """The candidates' texts, cleaned. They are requested together, so a batching engine decodes
+        them in one batch (the request's scope goes with them: a cancelled request stops them all).
+        The first one failing fails the attempt, as a single draft would; a later one failing only
+        leaves it out."""
+        generator = self.generator
+        if len(requests) == 1:
+            return [clean_draft(generate(generator, requests[0]))]
+        with ThreadPoolExecutor(max_workers=len(requests), thread_name_prefix="copy-candidate") as pool:
+            futures = [pool.submit(carry_scope(generate), generator, r) for r in requests]
+            texts = [clean_draft(futures[0].result())]
+            for future in futures[1:]:
+                try:
+                    texts.append(clean_draft(future.result()))
+                except GeneratorError as exc:
+                    log.warning("copy: a sampled candidate failed, going on without it: %s", exc)
+        return texts
+
+    def _checked(self, job: _Job, text: str, candidates: int) -> tuple[Draft, ClaimCheck]:
+        check = job.checker.check(text)
+        problems = [f"{reason}: {u.text[:80]}" for u, reason in unit_problems(split_units(text))]
+        draft = Draft(
+            text=text,
+            word_count=word_count(text),
+            claims=check.claims,
+            unsupported=check.unsupported,
+            problems=problems,
+            coverage=check.coverage,
+            repetition=repetition(text),
+            candidates=candidates,
+        )
+        return draft, check
+
+    def _rank(self, job: _Job, draft: Draft) -> tuple[bool, bool, int, float]:
+        """How a candidate ranks (higher is better): passing the check, long enough to use, fewer
+        unsupported claims, then quality = coverage + length fit (against the words the model was
+        asked for) - repeated 3/4-gram share. Ties keep the earlier candidate, so the greedy one wins
+        them."""
+        target = self.settings.opening_words[job.length]
+        fit = max(0.0, 1.0 - abs(draft.word_count - target) / target)
+        quality = draft.coverage + fit - draft.repetition
+        usable = draft.word_count >= self.settings.min_model_words
+        return self._passes(draft), usable, -len(draft.unsupported), round(quality, 6)
 
     def _passes(self, draft: Draft) -> bool:
         return (
             not draft.unsupported and not draft.problems and draft.word_count >= self.settings.min_model_words
         )
 
-    def _choose(self, drafts: Sequence[Draft], checks: Sequence[ClaimCheck]) -> tuple[str, str]:
-        """The lead text and its source: a draft that passed, else the best repaired draft, else none."""
+    def _choose(
+        self,
+        drafts: Sequence[Draft],
+        checks: Sequence[ClaimCheck],
+        spares: Sequence[tuple[Draft, ClaimCheck]] = (),
+    ) -> tuple[str, str]:
+        """The lead text and its source: a draft that passed, else the longest repaired text of all
+        drafts and spare candidates, else none."""
         for draft in drafts:
             if self._passes(draft):
                 return draft.text, "model"
-        repaired = [repair(d.text, c.unsupported) for d, c in zip(drafts, checks, strict=True)]
+        written = list(zip(drafts, checks, strict=True))
+        written += list(spares)
+        repaired = [repair(d.text, c.unsupported) for d, c in written]
         best = max(repaired, key=word_count, default="")
         if word_count(best) >= self.settings.min_model_words:
             return best, "repaired"

@@ -21,8 +21,7 @@ from typing import Any
 
 from assistant.generation.admission import RequestScope, current_scope
 from assistant.generation.base import GenerationRequest, GeneratorError
-from retrieval.offline import cpu_has_fast_bf16
-from retrieval.offline import set_offline_env
+from retrieval.offline import cpu_has_fast_bf16, set_offline_env
 
 log = logging.getLogger(__name__)
 _DONE = object()
@@ -266,7 +265,8 @@ class EmbeddedGenerator:
             logits = out.logits[:, -1, :].float()
             while active:
                 next_tokens = [
-                    self._choose(logits[k], jobs[j].request, generators[j]) for k, j in enumerate(active)
+                    self._choose(logits[k], jobs[j].request, generators[j], generated[j])
+                    for k, j in enumerate(active)
                 ]
                 keep: list[int] = []
                 for k, j in enumerate(active):
@@ -308,9 +308,37 @@ class EmbeddedGenerator:
         cache = getattr(out, "cache", None)
         return cache if cache is not None else out.past_key_values
 
-    def _choose(self, logits: Any, request: GenerationRequest, generator: Any) -> int:
+    def _choose(
+        self, logits: Any, request: GenerationRequest, generator: Any, generated: list[int] | None = None
+    ) -> int:
+        """The next token of one row. Repetition penalty (CTRL's, as transformers applies it: positive
+        logits divided, negative multiplied) and n-gram blocking look only at the tokens this row has
+        generated, not its prompt: copy must repeat the attributes' words, and a row's own tokens are
+        few, so both cost a set and one scan per step. Greedy stays a pure argmax of the adjusted
+        logits (reproducible); sampling draws with the row's seeded generator."""
         import torch
 
+        penalty, n = request.repetition_penalty, request.no_repeat_ngram
+        if generated and (penalty != 1.0 or n > 0):
+            logits = logits.clone()  # a view of the batch's logits: leave the other rows alone
+            if penalty != 1.0:
+                seen = torch.tensor(sorted(set(generated)), dtype=torch.long, device=logits.device)
+                values = logits[seen]
+                logits[seen] = torch.where(values > 0, values / penalty, values * penalty)
+            if n == 1:
+                banned = set(generated)
+            elif n > 1:
+                # the tokens that followed this row's last n-1 tokens before would repeat an n-gram
+                tail, last = generated[len(generated) - n + 1 :], generated[-1]
+                banned = {
+                    generated[i + n - 1]
+                    for i in range(len(generated) - n + 1)
+                    if generated[i + n - 2] == last and generated[i : i + n - 1] == tail
+                }
+            else:
+                banned = set()
+            if banned:
+                logits[sorted(banned)] = float("-inf")
         if request.temperature <= 0:
             return int(torch.argmax(logits))
         probs = torch.softmax(logits / request.temperature, dim=-1)

@@ -96,3 +96,31 @@ def test_eval_copy_prints_a_table_and_writes_json(env):
     assert data["products"] == 12 and list(data["models"]) == ["base"]
     assert base["unsupported_rate"] == 0.0 and base["coverage"] >= 0.8 and base["share_template"] == 1.0
     assert 0 < base["distinct_2"] <= 1 and base["bleu"] >= 0 and 0 <= base["rouge_l"] <= 1
+
+
+def test_eval_copy_compares_configurations_and_writes_the_records(env):
+    out, records = env / "eval.json", env / "records.json"
+    args = ["eval", "copy", "--products", PRODUCTS, "--engine", "fake", "--max-products", "4", "--no-adapter"]
+    result = CliRunner().invoke(
+        cli,
+        [
+            *args,
+            "--config",
+            "c1",
+            "--config",
+            "c3:candidates=3",
+            "--records-json",
+            str(records),
+            "--json",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert list(data["models"]) == ["base@c1", "base@c3"]
+    assert "no_rep4" in result.output.splitlines()[0]
+    rows = json.loads(records.read_text())
+    rows = rows["records"] if isinstance(rows, dict) else rows
+    assert len(rows) == 8  # 4 products x 2 configurations
+    bad = CliRunner().invoke(cli, [*args, "--config", "x:nope=1"])
+    assert bad.exit_code == 2 and "KEY one of" in bad.output
