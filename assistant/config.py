@@ -191,10 +191,11 @@ class CopySettings(BaseModel):
 
 class GeneratorSettings(BaseModel):
     engine: str = Field(
-        default="embedded",
-        description="Generator to use: 'embedded' (transformers in this process), 'llamacpp' (llama.cpp in "
-        "this process, fastest on a CPU), 'vllm' (an OpenAI-compatible server, see `shopassist "
-        "serve-model`) or 'fake' (scripted, for tests)",
+        default="llamacpp",
+        description="Generator to use: 'llamacpp' (llama.cpp in this process on the GGUF weights, with the "
+        "adapters as GGUF LoRA: the fastest on a CPU), 'embedded' (transformers in this process), 'vllm' "
+        "(an OpenAI-compatible server, see `shopassist serve-model`; the choice for GPUs) or 'fake' "
+        "(scripted, for tests)",
     )
     model: Path | None = Field(
         default=None,

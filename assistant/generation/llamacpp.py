@@ -102,6 +102,10 @@ class LlamaCppGenerator:
             params.model.path = str(self.gguf_path)
             params.n_parallel = self.parallel
             params.n_ctx = self.context_tokens * self.parallel
+            # One KV cache shared by the slots (a long prompt borrows room from idle slots) and flash
+            # attention: measured here 117-139 vs 114-122 tok/s at 8 requests (noisy, same at 1).
+            params.kv_unified = True
+            params.flash_attn_type = xllamacpp.llama_flash_attn_type.LLAMA_FLASH_ATTN_TYPE_ENABLED
             params.cpuparams.n_threads = self.threads
             params.cpuparams_batch.n_threads = self.threads
             params.verbosity = int(os.environ.get("SHOPASSIST_LLAMACPP_VERBOSITY", "-1"))
