@@ -202,6 +202,7 @@ def bench_chat_cmd(
     settings = settings_of(ctx, engine)
     shop = Shop(settings)
     shop.ensure_ready()
+    shop.warm_up()  # the model loads before any clock starts, as the API and UI do at start-up
     levels = [int(c) for c in comma_list(concurrency)]
     rows = []
     for name in comma_list(configs):
