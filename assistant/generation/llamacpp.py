@@ -157,6 +157,14 @@ class LlamaCppGenerator:
             body["seed"] = request.seed
         if request.repetition_penalty != 1.0:
             body["repeat_penalty"] = request.repetition_penalty
+        if request.no_repeat_ngram:
+            # llama.cpp has no hard n-gram ban; its DRY sampler subtracts multiplier * base^(k - allowed)
+            # from a token that would extend a k-token repeat, which at these values all but bans a
+            # repeated n-gram. Its window is the reply's length (plus the prompt's last tokens).
+            body["dry_multiplier"] = 4.0
+            body["dry_base"] = 1.75
+            body["dry_allowed_length"] = max(1, request.no_repeat_ngram - 1)
+            body["dry_penalty_last_n"] = request.max_new_tokens
         if request.pattern:
             body["grammar"] = regex_grammar(request.pattern, self._end_token)
         if self._adapter_ids:

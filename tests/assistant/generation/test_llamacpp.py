@@ -118,3 +118,18 @@ def test_engine_from_settings_loads_the_adapters_for_its_base(settings):
     assert isinstance(gen, LlamaCppGenerator)
     assert set(gen._adapter_dirs) >= {"rewrite-lora", "copy-lora", "answer-lora", "draft-lora"}
     assert gen.parallel == settings.generator.max_batch_size
+
+
+def test_no_repeat_ngram_keeps_a_looping_prompt_from_repeating(llamacpp_generator):
+    """The DRY sampler stands in for the n-gram ban: a prompt that makes the base model loop."""
+
+    def repeated_4grams(text: str) -> int:
+        words = text.split()
+        grams = [tuple(words[i : i + 4]) for i in range(len(words) - 3)]
+        return len(grams) - len(set(grams))
+
+    prompt = "List twenty waterproof boots, one per line, each as 'waterproof boot'."
+    free = generate(llamacpp_generator, req(prompt, n=80))
+    banned = generate(llamacpp_generator, req(prompt, n=80, no_repeat_ngram=4))
+    assert repeated_4grams(free) >= 5, free  # the base model loops on this prompt (18 measured)
+    assert repeated_4grams(banned) <= 1, banned
