@@ -29,9 +29,26 @@ from retrieval.evaluate import percentile
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
-def gold_request(turn: Turn, maker: DialogueMaker, named: Callable[[str], str | None]) -> TurnRequest:
-    """The gold intent resolved as written (never re-grounded: it is the answer key)."""
-    return resolve(turn.intent, turn.message, turn.state, maker.lookup, named, grounded=False)
+def gold_request(
+    turn: Turn, maker: DialogueMaker, named: Callable[[str], str | None] | None = None
+) -> TurnRequest:
+    """The gold intent resolved as written (never re-grounded: it is the answer key). A product the
+    message names is found by its full title, as the maker wrote it, never by the name matcher of
+    the chat under test (`named` only overrides this, for tests)."""
+    return resolve(
+        turn.intent, turn.message, turn.state, maker.lookup, named or titled(maker), grounded=False
+    )
+
+
+def titled(maker: DialogueMaker) -> Callable[[str], str | None]:
+    """The product whose whole title the message contains (the longest, if several)."""
+    titles = sorted(((p.title.lower(), p.id) for p in maker.products), key=lambda t: -len(t[0]))
+
+    def named(message: str) -> str | None:
+        text = message.lower()
+        return next((pid for title, pid in titles if title in text), None)
+
+    return named
 
 
 def understood(response: ChatResponse, gold: TurnRequest) -> bool:
@@ -94,7 +111,7 @@ def run_turns(
     sources: Counter[str] = Counter()
     products = list(maker.by_id.values())
     for turn in turns:
-        gold = gold_request(turn, maker, chat._named_product)
+        gold = gold_request(turn, maker)
         request = ChatRequest(message=turn.message, state=turn.state, customer_id=customer_id)
         start = time.perf_counter()
         first: float | None = None
