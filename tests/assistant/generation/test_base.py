@@ -19,7 +19,8 @@ def test_fake_streams_queued_replies_in_order():
 def test_registry_builds_by_name_and_lists_known_engines():
     assert isinstance(create_generator("fake"), FakeGenerator)
     with pytest.raises(
-        GeneratorError, match="unknown generator engine 'nope'; available: embedded, fake, llamacpp, openai, vllm"
+        GeneratorError,
+        match="unknown generator engine 'nope'; available: embedded, fake, llamacpp, openai, vllm",
     ):
         create_generator("nope")
 
