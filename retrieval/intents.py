@@ -9,6 +9,7 @@ class is one-vs-rest, so "no class scores above 0" is a natural "no confident ma
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -47,7 +48,10 @@ class IntentClassifier:
         if len(set(labels)) < 2:
             raise ValueError("an intent classifier needs examples of at least two intents")
         self._model = LinearSVC(C=self.c)
-        self._model.fit(self._features(texts, fit=True), list(labels))
+        with warnings.catch_warnings():
+            # One phrasing per intent (an FAQ without labels yet) is a valid, if weak, training set.
+            warnings.filterwarnings("ignore", message="The number of unique classes is greater than 50%")
+            self._model.fit(self._features(texts, fit=True), list(labels))
         self.classes = [str(c) for c in self._model.classes_]
         return self
 

@@ -5,7 +5,8 @@ Three kinds of input, all plain files so an independent set in the same format c
   the entry named by the intent?
 - unanswerable questions (a `question` column): did the assistant refuse or hand off, citing nothing?
 - scripted dialogues (JSONL, one dialogue a line): each turn's expected action, route and cited ids;
-  the response `state` is echoed into the next turn exactly as a client would.
+  the response `state` is echoed into the next turn exactly as a client would. A folder of JSONL
+  files is one run with a pass rate per file (`by_set`), so a new set is measured beside the old.
 
 The answers are whatever `ChatService` says, so the same numbers hold for the UI and the API.
 """
@@ -36,6 +37,9 @@ class Expect(BaseModel):
     cites_any: list[str] | None = Field(default=None, description="At least one of these ids cited")
     not_cites: list[str] = Field(default_factory=list, description="None of these ids may be cited")
     not_contains: list[str] = Field(default_factory=list, description="Strings the reply must not contain")
+    contains: list[str] = Field(
+        default_factory=list, description="Strings the reply must contain (case-insensitive)"
+    )
 
 
 class Turn(BaseModel):
@@ -47,6 +51,7 @@ class Dialogue(BaseModel):
     id: str
     customer_id: str | None = None
     turns: list[Turn] = Field(min_length=1)
+    set: str = Field(default="", description="The file it came from (its stem), for per-set numbers")
 
 
 class EvalDataError(BadInput):
@@ -54,13 +59,17 @@ class EvalDataError(BadInput):
 
 
 def load_dialogues(path: Path) -> list[Dialogue]:
+    """The dialogues of a JSONL file, or of every `*.jsonl` file in a folder (sorted by name)."""
+    files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
     out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip() and not line.lstrip().startswith("//"):
-            try:
-                out.append(Dialogue.model_validate_json(line))
-            except ValidationError as exc:
-                raise EvalDataError(f"{path}:{n}: not a dialogue ({exc.errors()[0]['msg']})") from exc
+    for file in files:
+        for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+            if line.strip() and not line.lstrip().startswith("//"):
+                try:
+                    dialogue = Dialogue.model_validate_json(line)
+                except ValidationError as exc:
+                    raise EvalDataError(f"{file}:{n}: not a dialogue ({exc.errors()[0]['msg']})") from exc
+                out.append(dialogue if dialogue.set else dialogue.model_copy(update={"set": file.stem}))
     if not out:
         raise EvalDataError(f"{path} holds no dialogues")
     return out
@@ -88,7 +97,9 @@ def check_turn(response: ChatResponse, expect: Expect) -> list[str]:
         problems.append(f"cited {sorted(cited)}, none of {expect.cites_any}")
     if leaked := cited & set(expect.not_cites):
         problems.append(f"cited forbidden {sorted(leaked)}")
-    problems += [f"reply contains {s!r}" for s in expect.not_contains if s.lower() in response.text.lower()]
+    text = response.text.lower()
+    problems += [f"reply contains {s!r}" for s in expect.not_contains if s.lower() in text]
+    problems += [f"reply lacks {s!r}" for s in expect.contains if s.lower() not in text]
     return problems
 
 
@@ -187,9 +198,11 @@ def evaluate_chat(
     if dialogues:
         passed_turns = total_turns = passed_dialogues = 0
         failures = []
+        per_set: dict[str, list[int]] = {}  # set -> [dialogues, passed, turns, turns passed]
         for dialogue in dialogues:
             state: ConversationState | None = None
             ok = True
+            tally = per_set.setdefault(dialogue.set, [0, 0, 0, 0])
             for i, turn in enumerate(dialogue.turns):
                 response = rec.ask(
                     ChatRequest(message=turn.message, customer_id=dialogue.customer_id, state=state)
@@ -198,10 +211,13 @@ def evaluate_chat(
                 problems = check_turn(response, turn.expect)
                 total_turns += 1
                 passed_turns += not problems
+                tally[2] += 1
+                tally[3] += not problems
                 if problems:
                     ok = False
                     failures.append(
                         {
+                            "set": dialogue.set,
                             "dialogue": dialogue.id,
                             "turn": i + 1,
                             "message": turn.message,
@@ -209,6 +225,8 @@ def evaluate_chat(
                         }
                     )
             passed_dialogues += ok
+            tally[0] += 1
+            tally[1] += ok
             if progress:
                 progress(1)
         result["dialogues"] = {
@@ -218,6 +236,16 @@ def evaluate_chat(
             "dialogue_pass_rate": round(passed_dialogues / len(dialogues), 4),
             "failures": failures,
         }
+        if len(per_set) > 1:
+            result["dialogues"]["by_set"] = {
+                name: {
+                    "n": n,
+                    "turns": turns,
+                    "turn_pass_rate": round(turns_ok / turns, 4),
+                    "dialogue_pass_rate": round(ok / n, 4),
+                }
+                for name, (n, ok, turns, turns_ok) in sorted(per_set.items())
+            }
     result["turns"] = rec.summary()
     if rec.latencies:
         result["turns"]["latency_mean_ms"] = round(statistics.fmean(rec.latencies), 1)

@@ -32,6 +32,7 @@ from assistant.chat.protocol import (
     Route,
     VerifierReport,
 )
+from assistant.chat.routing import Decision, PolicyProductRouter
 from assistant.chat.understanding import (
     INTENT_PATTERN,
     IntentError,
@@ -158,10 +159,6 @@ _ORDER_FOLLOWUP = re.compile(
     re.I,
 )
 
-_STOCK_QUESTION = re.compile(
-    r"\b(?:in stock|out of stock|available|availability|sold out|have any left|back in stock)\b", re.I
-)
-
 
 # Closing sentences run here so a turn can stop waiting for them (shop.model_budget_ms).
 _MODEL_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="chat-model")
@@ -251,6 +248,13 @@ class ChatService:
         # Facts first: the data-rendered answer streams at once and the model's sentence closes it,
         # so a slow CPU model never delays what the customer came for. Off: the model introduces.
         self.facts_first = options.facts_first
+        # Messages naming a product or brand: a policy answer or that one product's (routing.py).
+        self.router = PolicyProductRouter(
+            lambda: self.index.products.products,
+            self._faq_entries,
+            lambda text: self.index.faq.run(text, top_k=3),
+            self.index.embedding_function,
+        )
 
     # -- public ----------------------------------------------------------------------------------
     def respond(self, request: ChatRequest) -> ChatResponse:
@@ -470,11 +474,11 @@ class ChatService:
         state = request.state
         search = self.index.products
         follow = resolve_followup(message, state, search.schema)
-        named = None
-        if follow is None or (follow.product_id is None and follow.superlative is None):
-            named = self._named_product(message) if _STOCK_QUESTION.search(message) else None
         order = bool(state and state.last == "order" and _ORDER_FOLLOWUP.search(message))
-        return from_followup(follow, message, state, self._lookup, named_stock=named, order_followup=order)
+        routed = None
+        if not order and (follow is None or (follow.product_id is None and follow.superlative is None)):
+            routed = self._routed(self.router.decide(message))
+        return from_followup(follow, message, state, self._lookup, routed=routed, order_followup=order)
 
     def _understand(self, message: str, request: ChatRequest) -> _Understood | None:
         """The rewrite adapter's reading of a follow-up, within `rewrite_budget_ms`; on a late, invalid
@@ -546,11 +550,23 @@ class ChatService:
         if turn.op == "order":
             return self._order_plan(message, request.customer_id)
         if turn.op == "policy":
-            best = self.index.faq.run(message, top_k=3).best
-            return self._faq_plan(message, best) if best is not None else None
+            found = self.index.faq.run(turn.query or message, top_k=3)
+            # A query is the routing signals' text (the name taken out): they accepted its top entry.
+            best = found.best or (found.hits[0] if turn.query and found.hits else None)
+            if best is None:
+                return None
+            context = self._lookup(turn.product_ids[0]) if turn.product_ids else None
+            return self._faq_plan(message, best, context, turn.brand)
         if turn.op in {"pick", "best", "stock", "attribute"}:
             pid = turn.product_ids[0]
-            plan = self._reference_plan(message, pid, turn.note, state, stock=turn.op == "stock")
+            plan = self._reference_plan(
+                message,
+                pid,
+                turn.note,
+                state,
+                stock=turn.op in {"stock", "attribute"},
+                attribute=turn.attribute if turn.op == "attribute" else None,
+            )
             product = search.get(pid)
             kind = {"best": f"best:{turn.measure}", "stock": "stock", "attribute": "attribute"}.get(turn.op)
             if kind is not None and product is not None:
@@ -602,18 +618,34 @@ class ChatService:
         )
 
     def _named_product(self, message: str) -> str | None:
-        """The product whose full title the message names (the longest such title), if any."""
-        text = " ".join(tokenize(message))
-        best: tuple[int, str] | None = None
-        for pid, product in self.index.products.products.items():
-            title = " ".join(tokenize(product.title))
-            if (
-                len(title.split()) >= 2
-                and f" {title} " in f" {text} "
-                and (best is None or len(title) > best[0])
-            ):
-                best = (len(title), pid)
-        return best[1] if best else None
+        """The product the message names by its title's rare words ("the Frostline snow boot"), if any."""
+        return self.router.named_product(message)
+
+    def _faq_entries(self) -> Any:
+        """The FAQ entries, loaded: the router takes its policy words from them."""
+        self.index.faq.warm_up()
+        return self.index.faq.entries
+
+    @staticmethod
+    def _routed(decision: Decision | None) -> TurnRequest | None:
+        """The request the policy/product signals decided, if they decided one."""
+        if decision is None:
+            return None
+        ids = [decision.product_id] if decision.product_id else []
+        if decision.op == "policy":
+            return TurnRequest(
+                op="policy",
+                query=decision.query,
+                product_ids=ids,
+                brand=decision.brand,
+                note="the product you named",
+            )
+        return TurnRequest(
+            op=decision.op,
+            product_ids=ids,
+            attribute=decision.aspect if decision.op == "attribute" else None,
+            note="the product you named",
+        )
 
     def _reference_plan(
         self,
@@ -623,9 +655,11 @@ class ChatService:
         state: ConversationState | None,
         *,
         stock: bool = False,
+        attribute: str | None = None,
     ) -> _Plan:
         """A product the customer pointed at ("the second one", "the best rated of those", a title
-        they named): its card and facts, from data; `stock` opens with its stock state."""
+        they named): its card and facts, from data; the `attribute` asked about and its stock state
+        (`stock`) come first."""
         from retrieval.search import ProductHit
 
         product = self.index.products.get(product_id)
@@ -633,12 +667,24 @@ class ChatService:
             return self._simple("products", "answer", 0.0, prompts.render("chat/refuse", shop=self.shop_name))
         card = ProductCard.from_hit(ProductHit(product, 1.0, reasons=[note]))
         details = ", ".join(product.tags)
-        facts = (
-            prompts.render("chat/stock", title=product.title, id=product.id, in_stock=product.in_stock)
-            + "\n\n"
-            if stock
-            else ""
-        )
+        opening = []
+        if attribute is not None:
+            value = getattr(product, attribute, None)
+            opening.append(
+                prompts.render(
+                    "chat/attribute",
+                    title=product.title,
+                    id=product.id,
+                    attribute=attribute,
+                    value=value,
+                    currency=product.currency,
+                )
+            )
+        if stock:
+            opening.append(
+                prompts.render("chat/stock", title=product.title, id=product.id, in_stock=product.in_stock)
+            )
+        facts = "".join(line + "\n\n" for line in opening)
         facts += self._card_line(card) + (f"\n{product.description}" if product.description else "")
         facts += f"\nTags: {details}" if details else ""
         return _Plan(
@@ -681,12 +727,14 @@ class ChatService:
         rating = f", rated {c.rating:g}/5" if c.rating is not None else ""
         return f"- **{c.title}** by {c.brand}: {c.price_text()}{rating}{stock}; {extras} [{c.id}]"
 
-    def _faq_plan(self, message: str, hit: object) -> _Plan:
-        from retrieval.search import FAQHit
+    def _faq_plan(self, message: str, hit: object, product: Any = None, brand: str | None = None) -> _Plan:
+        """The policy answer, from the entry; a product or brand the question named follows it as
+        context (its card, from the catalogue), so "can I return the Switchback boots?" shows both."""
+        from retrieval.search import FAQHit, ProductHit
 
         assert isinstance(hit, FAQHit)
         entry = hit.entry
-        return _Plan(
+        plan = _Plan(
             route="faq",
             action="answer",
             confidence=hit.dense,
@@ -699,6 +747,17 @@ class ChatService:
             question=message,
             answer=_Answer("policy", [], [], [entry.answer]),
         )
+        if product is not None:
+            card = ProductCard.from_hit(ProductHit(product, 1.0, reasons=["the product you named"]))
+            plan.products = [card]
+            plan.citations.append(Citation(id=card.id, kind="product", title=card.title))
+            subject = prompts.render("chat/policy_subject", title=card.title, id=card.id, brand="")
+            plan.facts += f"\n\n{subject}\n{self._card_line(card)}"
+            plan.sources.append(card.facts())
+        elif brand:
+            plan.facts += "\n\n" + prompts.render("chat/policy_subject", title="", id="", brand=brand)
+            plan.sources.append(brand)
+        return plan
 
     def _order_plan(self, message: str, customer_id: str | None) -> _Plan:
         try:

@@ -97,6 +97,9 @@ class TurnRequest(BaseModel):
     measure: Measure | None = Field(default=None, description="For best: rating, cheapest or priciest")
     attribute: str | None = Field(default=None, description="For attribute: which field is asked about")
     note: str = Field(default="", description="Why these products (shown on the card)")
+    brand: str | None = Field(
+        default=None, description="For policy: a brand the message names, shown with the answer"
+    )
     source: Literal["model", "rules"] = Field(default="rules", description="Who understood the message")
 
     def key(self) -> tuple[Any, ...]:
@@ -353,10 +356,12 @@ def from_followup(
     state: ConversationState | None,
     lookup: Callable[[str], Any],
     *,
-    named_stock: str | None = None,
+    routed: TurnRequest | None = None,
     order_followup: bool = False,
 ) -> TurnRequest:
-    """Today's rules as a `TurnRequest`: the fallback when the model is absent, late or invalid."""
+    """Today's rules as a `TurnRequest`: the fallback when the model is absent, late or invalid.
+    `routed` is what the policy/product signals decided for a message naming a product or brand
+    (`assistant.chat.routing`); a pointer at a shown product or a superlative comes first."""
     if order_followup:
         return TurnRequest(op="order")
     if follow is not None and follow.superlative is not None and state is not None:
@@ -370,8 +375,8 @@ def from_followup(
             )
     if follow is not None and follow.product_id is not None:
         return TurnRequest(op="pick", product_ids=[follow.product_id], note=follow.note)
-    if named_stock is not None:
-        return TurnRequest(op="stock", product_ids=[named_stock], note="the product you named")
+    if routed is not None:
+        return routed
     if follow is not None and follow.filters is not None:
         filters = follow.filters
         kinds = shown_categories(state, lookup) if not filters.categories else []

@@ -100,6 +100,7 @@ COMMAND_MODULES = (
     "assistant.cli.copy",
     "assistant.cli.assist",
     "assistant.cli.calibrate",
+    "assistant.cli.faq",
 )
 
 

@@ -1,5 +1,6 @@
 """`shopassist eval chat`: expectations per turn, the file formats, and a run over our own sets."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,33 @@ def test_check_turn_reports_each_mismatch():
     assert len(problems) == 5
     assert check_turn(_response(cited=["x", "y"]), Expect(cites_any=["y", "z"])) == []
     assert check_turn(_response(cited=[]), Expect(cites_any=["y"])) != []
+    said = _response(text="Frostline Waterproof Snow Boot is out of stock right now [HP-1008].")
+    assert check_turn(said, Expect(contains=["OUT OF STOCK", "HP-1008"])) == []
+    assert check_turn(said, Expect(contains=["is in stock"])) == ["reply lacks 'is in stock'"]
+
+
+def test_a_folder_of_dialogue_files_is_one_run_with_numbers_per_file(tmp_path):
+    turn = {"message": "hello", "expect": {"route": "smalltalk"}}
+    (tmp_path / "a.jsonl").write_text(f'{{"id": "a1", "turns": [{json.dumps(turn)}]}}\n')
+    wrong = {"message": "hello", "expect": {"route": "faq"}}
+    (tmp_path / "b.jsonl").write_text(
+        f'{{"id": "b1", "turns": [{json.dumps(turn)}]}}\n{{"id": "b2", "turns": [{json.dumps(wrong)}]}}\n'
+    )
+    (tmp_path / "notes.txt").write_text("not a dialogue file")
+    dialogues = load_dialogues(tmp_path)
+    assert [(d.id, d.set) for d in dialogues] == [("a1", "a"), ("b1", "b"), ("b2", "b")]
+
+    class Hello:
+        def stream(self, request):
+            from assistant.chat.protocol import ChatEvent
+
+            yield ChatEvent(type="done", response=_response(route="smalltalk", text="Hi!"))
+
+    result = evaluate_chat(Hello(), dialogues=dialogues)["dialogues"]  # type: ignore[arg-type]
+    assert result["by_set"]["a"] == {"n": 1, "turns": 1, "turn_pass_rate": 1.0, "dialogue_pass_rate": 1.0}
+    assert result["by_set"]["b"]["dialogue_pass_rate"] == 0.5
+    assert [(f["set"], f["dialogue"]) for f in result["failures"]] == [("b", "b2")]
+    assert load_dialogues(DATA) and {d.set for d in load_dialogues(DATA)} >= {"dialogues", "policy_product"}
 
 
 def test_bad_files_name_the_line(tmp_path):
@@ -82,3 +110,22 @@ def test_our_dialogue_and_unanswerable_sets_on_the_demo_shop(demo_shop_real):
     assert result["turns"]["turns"] == 1 + 30 + sum(
         len(d.turns) for d in load_dialogues(DATA / "dialogues.jsonl")
     )
+
+
+@pytest.mark.slow
+def test_policy_product_set_on_the_demo_shop(demo_shop_real):
+    """Policy questions naming a product get the policy with the product as context; questions about
+    one named product get its stock state and attribute from data; bare product searches stay
+    searches (tests/data/chat/policy_product.jsonl: 42 dialogues; 17 of 45 turns passed before)."""
+    from assistant.chat.service import ChatOptions, ChatService
+    from assistant.generation.fake import FakeGenerator
+
+    chat = ChatService(
+        demo_shop_real.index, FakeGenerator(), demo_shop_real.orders, ChatOptions(shop_name="Harbor & Pine")
+    )
+    dialogues = load_dialogues(DATA / "policy_product.jsonl")
+    assert len(dialogues) >= 30
+    result = evaluate_chat(chat, dialogues=dialogues)["dialogues"]
+    failed = {f["dialogue"] for f in result["failures"]}
+    assert not {f for f in failed if f.startswith("pp-control-")}, result["failures"]
+    assert result["turn_pass_rate"] >= 0.9, result["failures"]
