@@ -415,6 +415,14 @@ class StoreSettings(BaseModel):
     )
     products_collection: str = Field(default="products", description="Chroma collection for products")
     faq_collection: str = Field(default="faq", description="Chroma collection for FAQ/policy entries")
+    version_check_s: float = Field(
+        default=2.0,
+        gt=0.0,
+        le=3600.0,
+        description="With a Chroma server (url): how often each replica looks at the catalogue version and FAQ "
+        "stamp kept in the server, so an ingest made on any replica is served by all within this plus the "
+        "time to load the new version (one small request per look)",
+    )
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL of one database shared by every replica for the shop's own records "

@@ -172,7 +172,10 @@ def dependency_types() -> tuple[type[Exception], ...]:
     import sqlalchemy.exc
     from chromadb.errors import ChromaError
 
+    from retrieval.versions import VersionConflict
+
     return (
+        VersionConflict,
         httpx.TransportError,
         ChromaError,
         OSError,
@@ -189,6 +192,10 @@ def dependency_error(exc: BaseException, settings: Settings) -> Unavailable | No
     import sqlalchemy.exc
     from chromadb.errors import InternalError, QuotaError, RateLimitError
 
+    from retrieval.versions import VersionConflict
+
+    if isinstance(exc, VersionConflict):  # another replica's ingest won: nothing of this one is served
+        return StoreUnavailable(f"{exc}; run the ingest again once the other one has finished")
     database_url = getattr(settings.store, "database_url", None)
     if isinstance(exc, sqlalchemy.exc.DBAPIError) and isinstance(exc.orig, sqlite3.Error):
         exc = exc.orig  # SQLAlchemy's wrapper of a SQLite error: judged by SQLite's result code below

