@@ -63,7 +63,7 @@ COLOUR_FAMILY: dict[str, str] = {
     "olive": "green", "mint": "green", "lime": "green", "dark green": "green", "sea green": "green",
     "tan": "brown", "coffee": "brown", "chocolate": "brown", "dark brown": "brown", "light brown": "brown",
     "khaki": "brown", "camel": "brown", "beige": "brown",
-    "ivory": "white", "off white": "white", "off-white": "white",
+    "ivory": "white", "off white": "white", "off-white": "white", "cream": "white",
     "mustard": "yellow", "amber": "orange", "peach": "orange", "coral": "orange",
     "lavender": "purple", "violet": "purple", "lilac": "purple", "magenta": "pink", "fuchsia": "pink",
     "rose gold": "pink", "golden": "gold", "silver-tone": "silver",
@@ -301,6 +301,9 @@ _PERCENT_RE = re.compile(rf"(?<![\w.])({_NUM})\s*(?:%|percent|per\s+cent)", re.I
 _PACK_RE = re.compile(rf"(?:pack|set|box|bundle)\s+of\s+({_NUM}|{_NUMBER_WORDS_ALT})(?![\w])", re.IGNORECASE)
 _QUANTITY_RE = re.compile(rf"(?<![\w.])({_NUM})\s*-?\s*({_UNIT_RE})", re.IGNORECASE)
 _BARE_NUMBER_RE = re.compile(rf"(?<![\w.])({_NUM})(?![\w]|\.\d)")
+# "13th birthday", "2nd generation": an ordinal is a number claim too (the bare-number pattern stops at
+# the letters after it)
+_ORDINAL_RE = re.compile(r"(?<![\w.])(\d{1,4})(?:st|nd|rd|th)(?![\w])", re.IGNORECASE)
 _LETTER_SIZE = r"(?:XXS|XS|S|M|L|XL|XXL|XXXL|[2-6]XL)"
 _LETTER_SIZES_RE = re.compile(
     rf"\bsizes?\s*:?\s*({_LETTER_SIZE}(?:\s*(?:,|/|and|or|&|to|-)\s*{_LETTER_SIZE})*)\b", re.IGNORECASE
@@ -560,6 +563,9 @@ def _extract_numbers(text: str, found: list[_Found]) -> None:
         n = _to_number(m.group(1))
         if n is not None:
             _add(found, _Found("number", m.start(), m.end(), f"number={n:g}", number=n))
+    for m in _ORDINAL_RE.finditer(text):
+        n = float(m.group(1))
+        _add(found, _Found("number", m.start(), m.end(), f"number={n:g}", number=n))
 
 
 def _phrase_key(phrase: str) -> str:

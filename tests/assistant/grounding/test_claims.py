@@ -331,3 +331,10 @@ def test_a_negated_certification_is_a_claim_the_data_must_negate():
 def test_shouted_words_are_names_even_at_the_start():
     assert unsupported("SHOGGAG! A classic watch.", {"Title": "swag analog watch"}) == [("name", "SHOGGAG")]
     assert unsupported("SWAG watch for everyday use.", {"Title": "swag analog watch"}) == []
+
+
+def test_ordinals_and_a_colour_inside_a_hyphenated_word_are_claims():
+    """Both reached shipped copy past the checker (found by bench/copy_faithfulness.py)."""
+    assert ("number", "17th") in unsupported("A perfect gift for a 17th birthday.")
+    assert unsupported("The 2nd generation of the boot.", {**BOOT, "Generation": "2"}) == []
+    assert ("colour", "Cream") in unsupported("Cream-colored leather upper.")
