@@ -396,15 +396,25 @@ def evaluate_calibration(
 # ---------------------------------------------------------------- languages (issue 21)
 
 
-def load_cross_language(path: str | Path) -> tuple[list[str], list[dict[str, str]]]:
-    """The cross-language question set: columns id, intent and one column per language (en, zh,
-    de, ...) holding the same question; returns the languages and the rows."""
+def load_cross_language(
+    path: str | Path, dev_questions: str | Path | None = None
+) -> tuple[list[str], list[dict[str, str]]]:
+    """The cross-language question set: columns id, intent and one column per language (zh, de,
+    ...) holding the same question; returns the languages and the rows. The English original is
+    not committed (it is Bitext's text): a `dev_row` column names its row in Bitext's
+    `questions_dev.csv`, read from `dev_questions` when given (else English is left out)."""
     import csv
 
     with Path(path).open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         rows = [dict(r) for r in reader]
-        languages = [c for c in (reader.fieldnames or []) if c not in ("id", "intent")]
+        languages = [c for c in (reader.fieldnames or []) if c not in ("id", "intent", "dev_row")]
+    if dev_questions is not None and Path(dev_questions).exists() and rows and "dev_row" in rows[0]:
+        with Path(dev_questions).open(newline="", encoding="utf-8") as handle:
+            english = [r["question"] for r in csv.DictReader(handle)]
+        for row in rows:
+            row["en"] = english[int(row["dev_row"])]
+        languages = ["en", *languages]
     return languages, rows
 
 

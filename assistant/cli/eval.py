@@ -417,7 +417,8 @@ def eval_followups_cmd(
     default=Path("tests/data/xlang/questions.csv"),
     show_default=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The same questions in several languages (id,intent,en,zh,de)",
+    help="The same questions in several languages (id,intent,dev_row,zh,de; English is read from the "
+    "row dev_row of questions_dev.csv beside --bitext-faq)",
 )
 @click.option(
     "--bitext-faq",
@@ -472,7 +473,7 @@ def eval_languages_cmd(
     zh_set = load_search_set(shop_zh / "products.csv", zh_dir / "queries.csv", zh_dir / "qrels.csv", 0.0)
     zh_faq = load_faq(shop_zh / "faq.csv").items
     zh_questions = load_labelled_questions(zh_dir / "faq_questions.csv")
-    languages, xrows = load_cross_language(xlang)
+    languages, xrows = load_cross_language(xlang, bitext_faq.parent / "questions_dev.csv")
     english_faq = load_intent_faq(bitext_faq) if bitext_faq.exists() else None
     search_options = {"fusion": settings.retrieval.fusion, "alpha": settings.retrieval.alpha}
     results: dict[str, object] = {}
