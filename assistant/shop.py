@@ -36,11 +36,17 @@ log = logging.getLogger("shopassist")
 
 
 # The demo shop's own contact domain: its FAQ names support@harborandpine.example.
-DEMO_SHOP_DOMAINS = ("harborandpine.example",)
+DEMO_SHOP_DOMAINS = ("harborandpine.example", "qinghe.example")
 
 
-def demo_shop_dir() -> Path:
-    return Path(str(resources.files("assistant") / "demo_shop"))
+def demo_shop_dir(demo: str = "en") -> Path:
+    """The packaged demo shop: Harbor & Pine ('en') or the Chinese shop ('zh')."""
+    return Path(str(resources.files("assistant") / ("demo_shop_zh" if demo == "zh" else "demo_shop")))
+
+
+def shop_locales(settings: Settings) -> list[str]:
+    """The shop's languages: as configured, else the demo shop's."""
+    return list(settings.shop.locales or [settings.shop.demo])
 
 
 @dataclass
@@ -96,11 +102,12 @@ class IngestReport:
 
 def embedding_function(settings: Settings, cache: bool = True) -> Any:
     """The configured embedding model as a Chroma embedding function (model, device, dtype)."""
-    from retrieval.embeddings import MiniLMEmbeddingFunction
+    from retrieval.embeddings import embedding_for_locales, make_embedding_function
 
     emb = settings.embedding
     model = str(emb.model) if emb.model else None
-    return MiniLMEmbeddingFunction(model_path=model, device=emb.device, dtype=emb.dtype, cache=cache)
+    kind = emb.kind if emb.kind != "auto" else embedding_for_locales(shop_locales(settings))
+    return make_embedding_function(kind, model_path=model, device=emb.device, dtype=emb.dtype, cache=cache)
 
 
 def _load_ranker(path: Path | None) -> Any:
@@ -151,6 +158,7 @@ class Shop:
             if settings.store.url is None
             else settings.home / "lexical",
             version_check_s=settings.store.version_check_s,
+            locales=shop_locales(settings),
         )
         self.orders: OrderSource = open_orders(settings)
         self.content_review = ContentReview(settings.home)
@@ -226,8 +234,9 @@ class Shop:
         `fail_on_update` stores nothing when a record would change a stored one with the same id
         (a catalogue feed that should only add, say)."""
         report = IngestReport(content_policy=self.settings.shop.content_policy, dry_run=dry_run)
-        products = products or self.settings.shop.catalog or demo_shop_dir() / "products.csv"
-        faq = faq or self.settings.shop.faq or demo_shop_dir() / "faq.csv"
+        demo = demo_shop_dir(self.settings.shop.demo)
+        products = products or self.settings.shop.catalog or demo / "products.csv"
+        faq = faq or self.settings.shop.faq or demo / "faq.csv"
         # Read and check everything first: a refused or empty file stores nothing, and never prunes.
         if "products" in sources:
             policy = self.content_policy("products", products)
@@ -282,7 +291,7 @@ class Shop:
         and the operator's approvals for `source`); the demo shop's own domain is allowed for its files."""
         shop = self.settings.shop
         domains = list(shop.allowed_domains)
-        if Path(path).resolve().parent == demo_shop_dir().resolve():
+        if Path(path).resolve().parent == demo_shop_dir(shop.demo).resolve():
             domains += DEMO_SHOP_DOMAINS
         policy = ContentPolicy(
             mode=shop.content_policy,
@@ -326,7 +335,7 @@ class Shop:
             and self.settings.shop.orders_db is None
             and self.orders.is_empty()
         ):
-            data = json.loads((demo_shop_dir() / "orders.json").read_text())
+            data = json.loads((demo_shop_dir(self.settings.shop.demo) / "orders.json").read_text())
             self.index.products.warm_up()
             titles = {pid: p.title for pid, p in self.index.products.products.items()}
             self.orders.seed(data, titles)
