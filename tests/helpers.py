@@ -8,7 +8,7 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -54,3 +54,13 @@ def running_server(
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def until(check: Callable[[], bool], limit: float, what: str = "", interval: float = 0.05) -> float:
+    """Seconds until `check()` holds, polling every `interval`; fails the test after `limit`."""
+    start = time.monotonic()
+    while not check():
+        if time.monotonic() - start > limit:
+            pytest.fail(f"{what + ': ' if what else ''}not within {limit:.1f} s")
+        time.sleep(interval)
+    return time.monotonic() - start

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +31,7 @@ import httpx
 import pytest
 
 from tests.assistant.stores import postgres
-from tests.helpers import free_port, running_server
+from tests.helpers import free_port, running_server, until
 
 pytestmark = [pytest.mark.integration]
 
@@ -196,15 +196,6 @@ def alive(pid: int) -> bool:
         return False
 
 
-def until(check: Callable[[], bool], limit: float, what: str) -> float:
-    start = time.monotonic()
-    while not check():
-        if time.monotonic() - start > limit:
-            pytest.fail(f"{what}: not within {limit:.0f} s")
-        time.sleep(0.1)
-    return time.monotonic() - start
-
-
 # -- the test ---------------------------------------------------------------------------------------
 
 
@@ -258,7 +249,9 @@ def test_two_replicas_share_catalogue_and_records_and_survive_losing_one(tmp_pat
             on_a, on_b = search_ids(a, query), search_ids(b, query)
             return bool(on_b) and all(pid.startswith("N") for pid in on_b) and on_a == on_b
 
-        took = until(both_new, SYNC_LIMIT_S, "B serving the catalogue ingested with A's settings")
+        took = until(
+            both_new, SYNC_LIMIT_S, "B serving the catalogue ingested with A's settings", interval=0.1
+        )
         assert took < SYNC_LIMIT_S
         phases["B serving it"], t1 = took, time.monotonic()
 
@@ -318,6 +311,6 @@ def test_two_replicas_share_catalogue_and_records_and_survive_losing_one(tmp_pat
 
     # 4. everything it started is gone (PostgreSQL's backends and Chroma's workers included)
     assert started
-    until(lambda: not any(alive(pid) for pid in started), 10, "processes left after teardown")
+    until(lambda: not any(alive(pid) for pid in started), 10, "processes left after teardown", interval=0.1)
     phases["teardown"], phases["total"] = time.monotonic() - t1, time.monotonic() - t0
     print("phases (s):", {k: round(v, 1) for k, v in phases.items()})

@@ -20,6 +20,7 @@ from retrieval.schema import FAQEntry
 from retrieval.shared_versions import ChromaVersions
 from retrieval.store import open_client
 from retrieval.versions import Version, VersionConflict
+from tests import helpers
 from tests.conftest import TextEmbedding
 from tests.retrieval import test_chroma_server
 from tests.retrieval.test_store import products
@@ -55,13 +56,8 @@ def view(index: ShopIndex) -> dict[str, Any]:
 
 
 def until(check: Callable[[], bool], limit: float) -> float:
-    """Seconds until `check()` holds; fails after `limit`."""
-    start = time.monotonic()
-    while not check():
-        if time.monotonic() - start > limit:
-            pytest.fail(f"not within {limit:.1f} s")
-        time.sleep(0.02)
-    return time.monotonic() - start
+    """Seconds until `check()` holds, polled finely: the follow time itself is what is measured."""
+    return helpers.until(check, limit, interval=0.02)
 
 
 @pytest.fixture

@@ -13,6 +13,10 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
+# The pre-Alembic tables' REAL columns: REAL on SQLite as they were, double precision on PostgreSQL.
+# Frozen here for the first revisions (the live schema has its own in `assistant.stores.db`).
+REAL: sa.types.TypeEngine[float] = sa.Double().with_variant(sa.REAL(), "sqlite")
+
 
 def has_table(name: str) -> bool:
     return sa.inspect(op.get_bind()).has_table(name)

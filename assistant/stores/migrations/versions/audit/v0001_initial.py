@@ -14,14 +14,12 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-REAL: sa.types.TypeEngine[float] = sa.Double().with_variant(sa.REAL(), "sqlite")
-
 
 def upgrade() -> None:
     adopt.create_table(
         "audit",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("ts", REAL, nullable=False),
+        sa.Column("ts", adopt.REAL, nullable=False),
         *(sa.Column(name, sa.Text, nullable=False) for name in ("actor", "role", "action", "customer_id")),
         sa.Column("order_id", sa.Text),
         sa.Column("client", sa.Text),

@@ -14,8 +14,6 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-REAL: sa.types.TypeEngine[float] = sa.Double().with_variant(sa.REAL(), "sqlite")
-
 
 def upgrade() -> None:
     adopt.create_table(
@@ -41,7 +39,7 @@ def upgrade() -> None:
         sa.Column("carrier", sa.Text),
         sa.Column("tracking_number", sa.Text),
         sa.Column("shipping_method", sa.Text),
-        sa.Column("total", REAL, nullable=False),
+        sa.Column("total", adopt.REAL, nullable=False),
     )
     adopt.create_table(
         "order_items",
@@ -49,7 +47,7 @@ def upgrade() -> None:
         sa.Column("product_id", sa.Text, nullable=False),
         sa.Column("title", sa.Text),
         sa.Column("quantity", sa.Integer, nullable=False),
-        sa.Column("unit_price", REAL, nullable=False),
+        sa.Column("unit_price", adopt.REAL, nullable=False),
     )
     adopt.create_index("orders_by_customer", "orders", ["customer_id"])
 

@@ -14,8 +14,6 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-REAL: sa.types.TypeEngine[float] = sa.Double().with_variant(sa.REAL(), "sqlite")
-
 
 def upgrade() -> None:
     adopt.create_table(
@@ -23,10 +21,10 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         *(sa.Column(name, sa.Text, nullable=False) for name in ("created", "day", "response_id")),
         *(sa.Column(name, sa.Text, nullable=False) for name in ("surface", "route", "action")),
-        sa.Column("confidence", REAL, nullable=False),
+        sa.Column("confidence", adopt.REAL, nullable=False),
         sa.Column("message", sa.Text, nullable=False),
-        sa.Column("latency_ms", REAL, nullable=False),
-        sa.Column("first_text_ms", REAL),
+        sa.Column("latency_ms", adopt.REAL, nullable=False),
+        sa.Column("first_text_ms", adopt.REAL),
         sa.Column("model_unavailable", sa.Integer, nullable=False),
         sa.Column("fallback", sa.Integer, nullable=False),
         sqlite_autoincrement=True,
