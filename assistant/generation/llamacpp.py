@@ -9,7 +9,8 @@ task's adapter on, so one base serves every task, as vLLM's multi-LoRA does.
 
 The engine keeps the `Generator` contract: it streams, a consumer that stops reading (or a request
 whose deadline passes, `admission.RequestScope`) ends its generation at the next token, and a
-`pattern` is enforced by llama.cpp's grammar engine (LLGuidance), so a rewrite always parses.
+`pattern` is enforced by llama.cpp's own grammar engine (GBNF, `grammar.regex_to_gbnf`), so a rewrite
+always parses, on the prebuilt wheel and on a native build alike.
 xllamacpp is imported only when the engine loads.
 """
 
@@ -27,26 +28,10 @@ from typing import Any
 
 from assistant.generation.admission import current_scope
 from assistant.generation.base import GenerationRequest, GeneratorError
+from assistant.generation.grammar import regex_to_gbnf
 
 log = logging.getLogger(__name__)
 _DONE = object()
-
-
-def regex_grammar(pattern: str, end_token: int | None = None) -> str:
-    """An LLGuidance grammar whose only sentence is `pattern` (a whole-reply regular expression),
-    closed by the model's end-of-turn token: LLGuidance's own end is the tokenizer's EOS, which
-    for chat models is often not the token that ends a turn, and without it the reply could only
-    stop at the token limit (the grammar then pushes the model past the end it wanted)."""
-    end = f" <[{end_token}]>" if end_token is not None else ""
-    return "%llguidance {}\nstart: /" + pattern.replace("/", "\\/") + "/" + end
-
-
-def end_of_turn_token(gguf_path: Path) -> int | None:
-    """The token id that ends an assistant turn (the GGUF's EOS: <|im_end|> for ChatML models)."""
-    import gguf
-
-    field = gguf.GGUFReader(str(gguf_path)).fields.get("tokenizer.ggml.eos_token_id")
-    return int(field.contents()) if field is not None else None
 
 
 class LlamaCppGenerator:
@@ -69,7 +54,6 @@ class LlamaCppGenerator:
         self._adapter_dirs = dict(adapters or {})
         self._lora_cache = Path(lora_cache) if lora_cache else self.gguf_path.parent / "lora-gguf"
         self._adapter_ids: dict[str, int] = {}
-        self._end_token: int | None = None
         self._load_lock = threading.Lock()
         self._server: Any = None
         self._running: set[threading.Thread] = set()
@@ -95,8 +79,6 @@ class LlamaCppGenerator:
             if not self.gguf_path.is_file():
                 raise GeneratorError(f"no GGUF model at {self.gguf_path}; set generator.gguf to a .gguf file")
             from assistant.generation.lora_gguf import cached_adapter
-
-            self._end_token = end_of_turn_token(self.gguf_path)
 
             params = xllamacpp.CommonParams()
             params.model.path = str(self.gguf_path)
@@ -166,7 +148,7 @@ class LlamaCppGenerator:
             body["dry_allowed_length"] = max(1, request.no_repeat_ngram - 1)
             body["dry_penalty_last_n"] = request.max_new_tokens
         if request.pattern:
-            body["grammar"] = regex_grammar(request.pattern, self._end_token)
+            body["grammar"] = regex_to_gbnf(request.pattern)
         if self._adapter_ids:
             wanted = request.adapter
             if wanted is not None and wanted not in self._adapter_ids:
@@ -247,6 +229,10 @@ def from_settings_or_args(*, settings: Any = None, **kwargs: Any) -> LlamaCppGen
 
     gen = settings.generator
     gguf = Path(gen.gguf).expanduser() if gen.gguf is not None else locate_smollm_gguf()
+    if gen.gguf_format is not None and gguf.is_file():
+        from assistant.generation.gguf_requant import requantized
+
+        gguf = requantized(gguf, gen.gguf_format, Path(settings.models_dir) / "gguf")
     base = base_of(settings)
     registry = AdapterRegistry.for_home(settings.home)
     adapters = {r.name: r.path for r in registry.list() if base_name(r.base_model) == base}
