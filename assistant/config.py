@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -493,8 +493,13 @@ class RetrievalSettings(BaseModel):
     )
 
 
+_DEMO_NAMES = {"en": "Harbor & Pine", "zh": "青禾生活"}
+
+
 class ShopSettings(BaseModel):
-    name: str = Field(default="Harbor & Pine", description="Shop name used in replies")
+    name: str = Field(
+        default="Harbor & Pine", description="Shop name used in replies; unset, the demo shop's own name"
+    )
     demo: Literal["en", "zh"] = Field(
         default="en",
         description="Which packaged demo shop fills an empty catalogue, FAQ and orders: 'en' (Harbor & "
@@ -573,6 +578,13 @@ class ShopSettings(BaseModel):
         if value is not None and not value.strip().startswith(("http://", "https://")):
             raise ValueError(f"{value!r} is not an http(s) URL, e.g. https://shop.example/api/assistant")
         return value.strip().rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _demo_name(self) -> ShopSettings:
+        """The Chinese demo shop is not 'Harbor & Pine': an unset name follows the demo chosen."""
+        if "name" not in self.model_fields_set:
+            self.name = _DEMO_NAMES[self.demo]
+        return self
 
 
 class UISettings(BaseModel):

@@ -8,6 +8,7 @@ a brand, category or colour the catalogue does not have is an error that lists w
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,12 +35,15 @@ class CatalogSchema:
     colors: dict[str, str] = field(default_factory=dict)  # full colour values, lower-case -> as written
     price_min: float = 0.0
     price_max: float = 0.0
+    currency: str = "USD"  # the catalogue's most common: order totals and the price filter are in it
 
     @classmethod
     def from_products(cls, products: Iterable[Product]) -> CatalogSchema:
         schema = cls()
         prices: list[float] = []
+        currencies: Counter[str] = Counter()
         for p in products:
+            currencies[p.currency] += 1
             if p.brand:
                 schema.brands.setdefault(p.brand.lower(), p.brand)
             if p.category:
@@ -50,6 +54,8 @@ class CatalogSchema:
                 prices.append(p.price)
         if prices:
             schema.price_min, schema.price_max = min(prices), max(prices)
+        if currencies:
+            schema.currency = currencies.most_common(1)[0][0]
         return schema
 
     @property

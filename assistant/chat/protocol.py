@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+import prompts
 from assistant.chat.followup import ConversationState
 from retrieval.filters import Filters
 from retrieval.search import ProductHit
@@ -62,8 +63,9 @@ class ProductCard(BaseModel):
             **hit.product.model_dump(include=shared), in_stock=hit.product.in_stock, reasons=hit.reasons
         )
 
-    def price_text(self) -> str:
-        return f"{self.price:.2f} {self.currency}" if self.price is not None else "price not listed"
+    def price_text(self, locale: str | None = None) -> str:
+        """The price as `locale` writes it ("¥1,299.00"); English, the default, "1299.00 CNY"."""
+        return prompts.money(self.price, self.currency, locale or "en")
 
     def facts(self) -> str:
         """The card as one line of text: what the model's prose is verified against."""
@@ -121,6 +123,11 @@ class ModelUse(BaseModel):
         default=None,
         description="'ADAPTER on BASE' (or the base alone) for the verified model text shown; None: none shown",
     )
+    text_skipped: str | None = Field(
+        default=None,
+        description="Why the model was not asked for its sentence (it does not write the customer's "
+        "language, generator.languages): the reply is the shop's data and templates alone",
+    )
 
 
 class ChatResponse(BaseModel):
@@ -138,6 +145,10 @@ class ChatResponse(BaseModel):
         default_factory=ConversationState, description="Send this back with the next message"
     )
     model: ModelUse = Field(default_factory=ModelUse, description="Which model understood and wrote what")
+    locale: str = Field(
+        default="en",
+        description="The language the reply's templates are in (ISO 639-1; 'en' without a catalogue)",
+    )
     request: dict[str, Any] | None = Field(
         default=None, description="The standalone request the turn executed (op, query, filters, product ids)"
     )

@@ -61,8 +61,9 @@ from assistant.grounding.verify import split_sentences, verify
 from assistant.stores.orders import OrderSource
 from assistant.stores.profiles import Profile, build_profile, recommend, rerank
 from prompts.tasks import answer_facts, answer_messages, rewrite_messages
-from retrieval.filters import FilterError
+from retrieval.filters import FilterError, Filters
 from retrieval.index import ShopIndex
+from retrieval.languages import message_language, normalize_locale
 from retrieval.search import ProductResults
 from retrieval.text import tokenize
 
@@ -71,15 +72,24 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("shopassist.chat")
 
+# Control phrases per language the shop may speak (English, Chinese, German): a handoff or an
+# order question is recognised in the customer's own words. Chinese has no word boundaries, so its
+# alternatives stand outside the \b groups.
 _HANDOFF = re.compile(
     r"\b(?:human|real person|an? (?:agent|representative|person)|customer service rep|speak to (?:someone|somebody)|"
-    r"talk to (?:someone|somebody|a person)|live agent|operator)\b",
+    r"talk to (?:someone|somebody|a person)|live agent|operator"
+    r"|mit einem (?:menschen|mitarbeiter(?:in)?)|echten person|kundendienst sprechen)\b"
+    r"|转人工|人工客服|人工服务|真人|找客服|联系客服|工作人员",
     re.I,
 )
 _ORDER_ID = ORDER_ID_PATTERN
 _ORDER_STATUS = re.compile(
     r"\b(?:where(?:'s| is) my (?:order|package|parcel|stuff|delivery)|order status|status of my order|"
-    r"track(?:ing)? (?:my )?(?:order|package|parcel)|my orders?\b(?! to)|has my order|when will my order)",
+    r"track(?:ing)? (?:my )?(?:order|package|parcel)|my orders?\b(?! to)|has my order|when will my order"
+    r"|meine bestellung(?:en)?|bestellstatus|wo (?:ist|bleibt) mein(?:e)? (?:paket|bestellung|lieferung)"
+    r"|sendungsverfolgung)"
+    r"|我的(?:订单|快递|包裹)|订单状态|查(?:询|一下|下)?(?:我的)?订单|订单(?:到哪|什么时候到)"
+    r"|物流(?:信息|状态|到哪)|(?:快递|包裹)(?:到哪|到了吗|什么时候到)",
     re.I,
 )
 
@@ -97,10 +107,14 @@ _RECOMMEND_WORDS = frozenset(
 
 _SMALLTALK = re.compile(
     r"\s*(?:(?:hi|hello|hey|hiya|good (?:morning|afternoon|evening))(?: there)?|thanks?(?: you)?(?: so much| a lot)?|"
-    r"thx|cheers|ok(?:ay)?,? thanks?|great,? thanks?|perfect|awesome|bye|goodbye|see you|good ?night)"
-    r"[\s!.,:)]*",
+    r"thx|cheers|ok(?:ay)?,? thanks?|great,? thanks?|perfect|awesome|bye|goodbye|see you|good ?night"
+    r"|hallo|guten (?:morgen|tag|abend)|danke(?: schön| sehr)?|vielen dank|tschüss|auf wiedersehen"
+    r"|你好|您好|嗨|谢谢(?:你|您)?|多谢|好的[，,]?谢谢|再见|拜拜)"
+    r"[\s!.,:)！。，~～]*",
     re.I,
 )
+_THANKS = re.compile(r"thank|cheers|great|perfect|awesome|danke|dank|谢", re.I)
+_BYE = re.compile(r"bye|see you|good ?night|tschüss|wiedersehen|再见|拜拜", re.I)
 
 
 def _names_a_product(message: str, products: ProductResults) -> bool:
@@ -180,6 +194,9 @@ class ChatOptions(BaseModel):
     adapter: str | None = Field(default=None, description="The customer-service (cs) LoRA adapter, if any")
     redact_model_input: bool = True
     languages: tuple[str, ...] = ("en",)
+    locales: tuple[str, ...] = Field(
+        default=("en",), description="The shop's languages (shop.locales): replies render in one of them"
+    )
     facts_first: bool = True
     model_budget_ms: int | None = Field(
         default=None, description="Wait at most this long for the closing sentence"
@@ -215,6 +232,7 @@ class ChatOptions(BaseModel):
             temperature=s.generator.temperature,
             redact_model_input=s.shop.redact_model_input,
             languages=tuple(s.generator.languages),
+            locales=tuple(s.shop.locales or [s.shop.demo]),
             facts_first=s.shop.facts_first,
             model_budget_ms=s.shop.model_budget_ms,
             rewrite_budget_ms=s.shop.rewrite_budget_ms,
@@ -235,6 +253,7 @@ class ChatService:
         self.options = options
         self.index = index
         self.languages = set(options.languages)
+        self.locales = [normalize_locale(x) for x in options.locales] or ["en"]
         self.generator = generator
         self.orders = orders
         self.shop_name = options.shop_name
@@ -265,18 +284,16 @@ class ChatService:
 
     def stream(self, request: ChatRequest) -> Iterator[ChatEvent]:
         message = self.check_message(request.message)
-        understood = self._understand(message, request)
-        plan = self._plan(message, request, understood)
-        use = understood.use if understood is not None else ModelUse()
-        language = detect_language(message)
-        if language not in self.languages:
-            # The model is not asked to write a language it cannot: a fixed note in the customer's
-            # language, then the grounded facts as they are.
-            note = prompts.render("chat/language_note", language=language)
-            if plan.intro_kind is None:
-                plan.fallback_intro = f"{note}\n\n{plan.fallback_intro}".strip()
-            else:
-                plan.intro_kind, plan.fallback_intro = None, note
+        language, locale = self._languages(message)
+        # Every template of the turn renders in the reply's locale. The block closes before the first
+        # event is yielded: a client may resume this generator in another context.
+        with prompts.translating(locale):
+            understood = self._understand(message, request)
+            plan = self._plan(message, request, understood)
+            use = understood.use if understood is not None else ModelUse()
+            if language not in self.languages:
+                self._without_model(plan, use, language, locale)
+            card_lines = {self._card_line(c) for c in plan.products} if request.show == "cards" else set()
         if plan.products:
             yield ChatEvent(type="products", products=plan.products)
         report = VerifierReport()
@@ -284,7 +301,6 @@ class ChatService:
         facts = plan.facts
         if request.show == "cards" and plan.products:
             # The client shows the cards: the lines rendered from them would repeat each product.
-            card_lines = {self._card_line(c) for c in plan.products}
             facts = "\n".join(line for line in facts.split("\n") if line not in card_lines).strip()
         body = f"\n\n{facts}" if facts else ""
         closing = ""
@@ -330,8 +346,35 @@ class ChatService:
             state=self._next_state(plan, request),
             model=use,
             request=plan.request.model_dump(mode="json") if plan.request is not None else None,
+            locale=locale,
         )
         yield ChatEvent(type="done", response=response)
+
+    def _languages(self, message: str) -> tuple[str, str]:
+        """The customer's language, and the locale the turn's templates render in: theirs where it is
+        one of the shop's (or English) and has a catalogue, else the shop's first. Function words name
+        the European languages in any shop; the shop's own languages are told apart by script (Chinese)
+        and lingua, where installed."""
+        language = detect_language(message)
+        if language == "en":
+            language = message_language(message, self.locales)
+        if language in {*self.locales, "en"} and prompts.catalogue_locale(language) == language:
+            return language, language
+        return language, prompts.catalogue_locale(self.locales[0])
+
+    @staticmethod
+    def _without_model(plan: _Plan, use: ModelUse, language: str, locale: str) -> None:
+        """The model is not asked to write a language it cannot: the turn is its templates and the
+        grounded facts, with a fixed note. In the customer's language only the model's sentence is
+        missing, so the note leads the template intro; otherwise the reply is in another language and
+        the note, in theirs, says so (chat/language_note)."""
+        note = prompts.render("chat/language_note", language=language, reply=locale)
+        if plan.intro_kind is not None:
+            use.text_skipped = f"the model does not write '{language}' (generator.languages)"
+            plan.fallback_intro = f"{note}\n\n{plan.fallback_intro}" if language == locale else note
+            plan.intro_kind = None
+        elif language != locale:
+            plan.fallback_intro = f"{note}\n\n{plan.fallback_intro}".strip()
 
     @staticmethod
     def _next_state(plan: _Plan, request: ChatRequest) -> ConversationState:
@@ -370,8 +413,7 @@ class ChatService:
     # -- routing and facts ---------------------------------------------------------------------
     def _plan(self, message: str, request: ChatRequest, understood: _Understood | None = None) -> _Plan:
         if _SMALLTALK.fullmatch(message):
-            kind = "thanks" if re.search(r"thank|cheers|great|perfect|awesome", message, re.I) else "hello"
-            kind = "bye" if re.search(r"bye|see you|good ?night", message, re.I) else kind
+            kind = "bye" if _BYE.search(message) else "thanks" if _THANKS.search(message) else "hello"
             return self._simple(
                 "smalltalk", "answer", 1.0, prompts.render("chat/smalltalk", kind=kind, shop=self.shop_name)
             )
@@ -401,7 +443,7 @@ class ChatService:
             products = search.run(message, top_k=3 * self.top_k, filters=request.filters)
             products.hits = rerank(products.hits, profile)[: self.top_k]
         except FilterError as exc:
-            return self._simple("products", "answer", 0.0, f"I can't apply that filter: {exc}.")
+            return self._simple("products", "answer", 0.0, prompts.render("chat/bad_filter", error=exc))
         faq = self.index.faq.run(message, top_k=3)
         faq_best = faq.best
         product_score = products.confidence if products.hits else 0.0
@@ -420,7 +462,7 @@ class ChatService:
             return self._products_plan(message, products)
         if wants_products and not products.hits:
             text = prompts.render(
-                "chat/no_products", query=products.query.text, filters=products.filters.describe()
+                "chat/no_products", query=products.query.text, filters=self._filter_phrases(products.filters)
             )
             return self._simple("products", "answer", 0.0, text)
         if faq_best is not None:
@@ -451,7 +493,7 @@ class ChatService:
             facts="\n".join(lines),
             intro_kind="products",
             fallback_intro=prompts.render(
-                "chat/fallback_products", count=len(cards), filters=results.filters.describe()
+                "chat/fallback_products", count=len(cards), filters=self._filter_phrases(results.filters)
             ),
             sources=[c.facts() for c in cards] + [message],
             question=message,
@@ -585,7 +627,7 @@ class ChatService:
             if refined.hits:
                 return self._products_plan(message, refined)
             text = prompts.render(
-                "chat/no_products", query=refined.query.text, filters=refined.filters.describe()
+                "chat/no_products", query=refined.query.text, filters=self._filter_phrases(refined.filters)
             )
             plan = self._simple("products", "answer", 0.0, text)
             plan.state = state
@@ -686,7 +728,7 @@ class ChatService:
             )
         facts = "".join(line + "\n\n" for line in opening)
         facts += self._card_line(card) + (f"\n{product.description}" if product.description else "")
-        facts += f"\nTags: {details}" if details else ""
+        facts += "\n" + prompts.render("chat/product_tags", tags=details) if details else ""
         return _Plan(
             route="products",
             action="answer",
@@ -722,10 +764,12 @@ class ChatService:
 
     @staticmethod
     def _card_line(c: ProductCard) -> str:
-        extras = ", ".join(x for x in (c.color, c.size, c.material) if x)
-        stock = "" if c.in_stock else " (out of stock)"
-        rating = f", rated {c.rating:g}/5" if c.rating is not None else ""
-        return f"- **{c.title}** by {c.brand}: {c.price_text()}{rating}{stock}; {extras} [{c.id}]"
+        return prompts.render("chat/card_line", card=c)
+
+    @staticmethod
+    def _filter_phrases(filters: Filters) -> list[str]:
+        """What the search filtered by ("price <= 100"), in the turn's language."""
+        return prompts.render("chat/filters", filters=filters).splitlines()
 
     def _faq_plan(self, message: str, hit: object, product: Any = None, brand: str | None = None) -> _Plan:
         """The policy answer, from the entry; a product or brand the question named follows it as
@@ -784,8 +828,9 @@ class ChatService:
             orders = self.orders.orders_for(customer_id)
             if not orders:
                 return self._simple("order", "answer", 1.0, prompts.render("chat/no_orders"))
-        facts = prompts.render("chat/order_status", orders=orders, currency="USD")
-        plan = self._simple("order", "answer", 1.0, "Here is what I see on your account:")
+        currency = self.index.products.schema.currency  # order rows carry no currency: the catalogue's
+        facts = prompts.render("chat/order_status", orders=orders, currency=currency)
+        plan = self._simple("order", "answer", 1.0, prompts.render("chat/orders_intro"))
         plan.facts = facts
         plan.citations = [Citation(id=o.order_id, kind="order", title=f"Order {o.order_id}") for o in orders]
         return plan

@@ -373,7 +373,10 @@ class CopyService:
         note = unavailable = None
         if request.controls.language not in self.languages:
             # As chat does: the model is not asked to write a language it cannot; say so, keep facts.
-            note = prompts.render("copy/language_note", language=request.controls.language)
+            language = request.controls.language
+            note = prompts.render(
+                "copy/language_note", language, language=language, reply=prompts.catalogue_locale(language)
+            )
         else:
             try:
                 drafts, checks, spares = self._draft(job)
@@ -453,21 +456,25 @@ class CopyService:
             low=low,
             high=high,
             adapter=self._adapter(request.adapter),
-            checker=self.checker(attributes, audience=c.audience),
+            checker=self.checker(attributes, audience=c.audience, language=c.language),
             liked_category=liked_category,
             liked_brand=liked_brand,
             reader=" and ".join(reader_bits),
             personalized=personalized,
         )
 
-    def checker(self, attributes: Mapping[str, str], audience: str = "") -> ClaimChecker:
-        """The claim checker of one product's (cleaned) attributes, as `run` checks its copy."""
+    def checker(
+        self, attributes: Mapping[str, str], audience: str = "", language: str = "en"
+    ) -> ClaimChecker:
+        """The claim checker of one product's (cleaned) attributes, as `run` checks its copy. In another
+        language the templates' own words are allowed as names: German capitalises its nouns, and
+        the catalogue's text states no product fact."""
         return ClaimChecker(
             attributes,
             self.brands,
             audience=audience,
             spec_count=self.settings.spec_count,
-            allowed_names=self.allowed_names,
+            allowed_names=f"{self.allowed_names} {prompts.catalogue_text(language)}".strip(),
         )
 
     def _adapter(self, requested: str | None) -> str | None:
@@ -708,6 +715,7 @@ class CopyService:
     def _render(self, job: _Job, lead: str, facts: list[tuple[str, str]], closings: int) -> str:
         text = prompts.render(
             "copy/template",
+            job.controls.language,  # the template's own words in the requested language, where a catalogue has it
             lead=lead,
             title=_get(job.attributes, "title"),
             brand=_get(job.attributes, "brand"),

@@ -730,8 +730,9 @@ class AttributeFacts:
         self.colours = {_colour_name(c) for c in COLOUR_FAMILY if _phrase_in(normalize(c), self.text)}
         self.audience_genders = {GENDERS[w] for w in _WORD_RE.findall(normalize(audience)) if w in GENDERS}
         self.words = set(_WORD_RE.findall(self.text))
-        # Names the merchant supplied (audience, shop name) may appear; they are not product facts.
-        self.allowed_words = set(_WORD_RE.findall(normalize(f"{audience} {allowed}")))
+        # Names the merchant supplied (audience, shop name) and the templates' words in another language
+        # may appear; they are not product facts. Any script's letters: "Qualität" is one word.
+        self.allowed_words = set(re.findall(r"[^\W_]+(?:['’][^\W_]+)?", normalize(f"{audience} {allowed}")))
 
     def _read(self, key: str, value: str) -> None:
         line = f"{key}: {value}"

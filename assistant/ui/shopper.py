@@ -4,7 +4,8 @@ It is a thin view over `Shop.chat` (the same service the CLI and API use): it tu
 into a `ChatRequest` and stream events into chat text and cards. The signed-in customer comes only
 from the shop backend's customer token (a demo picker exists for `make run` on loopback alone).
 Shop content is data: card HTML is built with every value escaped, and reply text is escaped and
-stripped of markdown links and images before the chat bubble renders it.
+stripped of markdown links and images before the chat bubble renders it. Its labels are gettext
+messages (prompts' catalogues), shown in the shop's first locale (`shop.locales`, else the demo's).
 
 No `from __future__ import annotations` here: Gradio reads the `gr.Request` annotation at run time.
 """
@@ -15,15 +16,16 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import prompts
 from assistant.chat.followup import ConversationState
 from assistant.chat.protocol import ChatRequest, ProductCard
 from assistant.errors import ShopassistError
 from assistant.identity.principal import CustomerTokens, is_loopback
-from assistant.shop import Shop
+from assistant.shop import Shop, shop_locales
 from retrieval.filters import Filters
 
+# The API's default "no filter" value, accepted whatever language the app's dropdowns show.
 ANY = "(any)"
-GUEST = "guest (not signed in)"
 TOKEN_COOKIE = "shopassist_customer"
 _ADDRESS = re.compile(r"(?:https?://|www\.)[^\s)<>`]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.I)
 _MD_LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)]*)\)")
@@ -39,18 +41,21 @@ CSS = """
 """
 
 
-def render_cards(cards: list[ProductCard]) -> str:
+def render_cards(cards: list[ProductCard], locale: str | None = None) -> str:
+    _ = prompts.translations(locale).gettext
     if not cards:
-        return "<div class='cards-empty'>Products the assistant finds appear here.</div>"
+        empty = _("Products the assistant finds appear here.")
+        return f"<div class='cards-empty'>{html.escape(empty)}</div>"
+    out_of_stock = html.escape(_("out of stock"))
     items = []
     for c in cards:
         meta = " · ".join(html.escape(x) for x in (c.brand, c.category, c.color, c.size, c.material) if x)
         rating = f" · ★ {c.rating:g}" if c.rating is not None else ""
-        stock = "" if c.in_stock else "<div class='oos'>out of stock</div>"
+        stock = "" if c.in_stock else f"<div class='oos'>{out_of_stock}</div>"
         items.append(
             f"<div class='card' data-product-id='{html.escape(c.id)}'>"
             f"<div class='title'>{html.escape(c.title)}</div>"
-            f"<div class='price'>{html.escape(c.price_text())}</div>"
+            f"<div class='price'>{html.escape(c.price_text(locale))}</div>"
             f"<div class='meta'>{meta}{rating}</div>{stock}"
             f"<div class='pid'>{html.escape(c.id)}</div></div>"
         )
@@ -100,6 +105,9 @@ def build_shopper(shop: Shop, *, demo: bool = False) -> Any:
 
     shop.index.products.warm_up()
     schema = shop.index.products.schema
+    locale = prompts.catalogue_locale(shop_locales(shop.settings)[0])
+    _ = prompts.translations(locale).gettext
+    any_label, guest_label = _("(any)"), _("guest (not signed in)")
     tokens = CustomerTokens(shop.settings.api)
     domains = tuple(d.lower() for d in shop.settings.shop.allowed_domains)
     customers = {f"{c.name} ({c.id})": c.id for c in shop.orders.customers()} if demo else {}
@@ -127,8 +135,8 @@ def build_shopper(shop: Shop, *, demo: bool = False) -> Any:
         list, so no turn overwrites another on screen."""
         filters = Filters(
             price_max=float(max_price) if max_price else None,
-            categories=[] if category in (ANY, None, "") else [category],
-            brands=[] if brand in (ANY, None, "") else [brand],
+            categories=[] if category in (ANY, any_label, None, "") else [category],
+            brands=[] if brand in (ANY, any_label, None, "") else [brand],
             in_stock=bool(in_stock),
         )
         customer: str | None
@@ -140,7 +148,7 @@ def build_shopper(shop: Shop, *, demo: bool = False) -> Any:
             customer = customers[picked]
         else:
             customer = customer_of(request, tokens)
-        cards_html = render_cards([])
+        cards_html = render_cards([], locale)
         while outbox:
             message = outbox.pop(0)
             transcript.append({"role": "user", "content": safe_text(message, domains)})
@@ -157,7 +165,7 @@ def build_shopper(shop: Shop, *, demo: bool = False) -> Any:
                 started, first_text = time.perf_counter(), None
                 for event in shop.chat.stream(chat_request):
                     if event.type == "products":
-                        cards_html = render_cards(event.products)
+                        cards_html = render_cards(event.products, locale)
                     elif event.type == "delta":
                         if event.delta and first_text is None:
                             first_text = time.perf_counter() - started
@@ -168,45 +176,52 @@ def build_shopper(shop: Shop, *, demo: bool = False) -> Any:
                         shop.turns.record(resp, message, "ui", time.perf_counter() - started, first_text)
                         reply["content"] = safe_text(resp.text, domains)
                         if resp.action == "handoff":
-                            reply["content"] += "\n\n*(handed over to the shop team)*"
+                            reply["content"] += "\n\n*" + _("(handed over to the shop team)") + "*"
                         state = resp.state.model_dump(mode="json")
                     yield list(transcript), cards_html, state
             except ShopassistError as exc:  # a bad message (or the model down): one clear line, no trace
                 reply["content"] = f"⚠️ {safe_text(str(exc), domains)}"
                 yield list(transcript), cards_html, state
 
-    with gr.Blocks(title=f"{shop.settings.shop.name} assistant") as app:
-        gr.Markdown(
-            f"## {html.escape(shop.settings.shop.name)} shopping assistant\n"
-            "Answers come from the shop's catalogue and policies, with their sources in brackets."
-        )
+    name = shop.settings.shop.name
+    with gr.Blocks(title=_("%(shop)s assistant") % {"shop": name}) as app:
+        heading = _("%(shop)s shopping assistant") % {"shop": html.escape(name)}
+        about = _("Answers come from the shop's catalogue and policies, with their sources in brackets.")
+        gr.Markdown(f"## {heading}\n{about}")
         with gr.Row():
             with gr.Column(scale=3):
-                chatbot = gr.Chatbot(elem_id="chat", height=460, label="Chat", sanitize_html=True)
+                chatbot = gr.Chatbot(elem_id="chat", height=460, label=_("Chat"), sanitize_html=True)
                 with gr.Row():
                     box = gr.Textbox(
                         elem_id="message",
                         show_label=False,
                         scale=5,
-                        placeholder="Ask about products, shipping, returns or your orders…",
+                        placeholder=_("Ask about products, shipping, returns or your orders…"),
                     )
-                    send = gr.Button("Send", elem_id="send", variant="primary", scale=1)
+                    send = gr.Button(_("Send"), elem_id="send", variant="primary", scale=1)
             with gr.Column(scale=2):
                 picker = gr.Dropdown(
-                    [GUEST, *customers],
-                    value=GUEST,
-                    label="Demo mode: signed in as (this machine only; off when API keys are set)",
+                    [guest_label, *customers],
+                    value=guest_label,
+                    label=_("Demo mode: signed in as (this machine only; off when API keys are set)"),
                     elem_id="customer",
                     visible=demo,
                 )
-                with gr.Accordion("Filters", open=False):
-                    max_price = gr.Number(label="Max price (USD)", value=None, minimum=0, elem_id="max-price")
-                    category = gr.Dropdown(
-                        [ANY, *sorted(schema.categories.values())], value=ANY, label="Category"
+                with gr.Accordion(_("Filters"), open=False):
+                    max_price = gr.Number(
+                        label=_("Max price (%(currency)s)") % {"currency": schema.currency},
+                        value=None,
+                        minimum=0,
+                        elem_id="max-price",
                     )
-                    brand = gr.Dropdown([ANY, *sorted(schema.brands.values())], value=ANY, label="Brand")
-                    in_stock = gr.Checkbox(label="In stock only", value=False)
-                cards = gr.HTML(render_cards([]), elem_id="product-cards")
+                    category = gr.Dropdown(
+                        [any_label, *sorted(schema.categories.values())], value=any_label, label=_("Category")
+                    )
+                    brand = gr.Dropdown(
+                        [any_label, *sorted(schema.brands.values())], value=any_label, label=_("Brand")
+                    )
+                    in_stock = gr.Checkbox(label=_("In stock only"), value=False)
+                cards = gr.HTML(render_cards([], locale), elem_id="product-cards")
         conversation = gr.State(None)  # the last response's state: what "the second one" refers to
         outbox = gr.State([])  # messages sent and not yet answered (this session)
         transcript = gr.State([])  # the session's chat, kept on the server

@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,23 +18,34 @@ from tests.helpers import free_port, running_server
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="session")
-def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextmanager
+def started_ui(home: Path, timeout: int = 240, **settings: str) -> Iterator[str]:
+    """`shopassist ui` as `make run` starts it, in its own home and the shared model cache, with
+    SHOPASSIST_* overrides (e.g. SHOPASSIST_SHOP__DEMO="zh"); yields its URL once it answers."""
     from tests.conftest import shared_cache
 
-    home = tmp_path_factory.mktemp("ui-home")
     port = free_port()
     script = Path(sys.executable).with_name("shopassist")
     cmd = [str(script)] if script.exists() else [sys.executable, "-m", "assistant.cli.main"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPASSIST_")}
     env.update(SHOPASSIST_HOME=str(home), SHOPASSIST_MODEL_CACHE=str(shared_cache()), PYTHONUNBUFFERED="1")
+    env.update(settings)
     url = f"http://127.0.0.1:{port}/"
-    with running_server([*cmd, "ui", "--port", str(port)], url, home / "ui.log", env, timeout=240, cwd=home):
+    with running_server(
+        [*cmd, "ui", "--port", str(port)], url, home / "ui.log", env, timeout=timeout, cwd=home
+    ):
         yield url
 
 
-def _browser_page(base: str, path: str, ready: str) -> Iterator[Any]:
-    """A loaded page in headless Chromium; skips (with the reason) where no browser is installed."""
+@pytest.fixture(scope="session")
+def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with started_ui(tmp_path_factory.mktemp("ui-home")) as url:
+        yield url
+
+
+def _browser_page(base: str, path: str, ready: str, **options: Any) -> Iterator[Any]:
+    """A loaded page in headless Chromium; skips (with the reason) where no browser is installed.
+    `options` go to Playwright's `new_page` (e.g. `locale="zh-CN"`, the browser's language)."""
     if CHROMIUM is None:
         pytest.skip("Debian's chromium is not installed (make test installs it as root)")
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -50,7 +62,7 @@ def _browser_page(base: str, path: str, ready: str) -> Iterator[Any]:
             ],
         )
         try:
-            page = browser.new_page(viewport={"width": 1300, "height": 900})
+            page = browser.new_page(**{"viewport": {"width": 1300, "height": 900}, **options})
             # Offline CI: anything not served by our UI (web fonts, CDNs) is refused at once, so a
             # hanging DNS lookup cannot stall the page; readiness is an element of the app itself.
             page.route(

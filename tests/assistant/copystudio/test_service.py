@@ -135,6 +135,24 @@ def test_a_language_the_model_cannot_write_gets_a_note_and_the_facts(copy_servic
     assert "Ridgeback Trail Co." in result.text and result.unsupported == []
 
 
+@pytest.mark.parametrize("tone", ["friendly", "premium", "technical", "playful"])
+@pytest.mark.parametrize("form", ["prose", "bullets"])
+def test_german_copy_is_the_german_templates_around_the_facts(copy_service, fake_generator, tone, form):
+    """German has a catalogue: the template's own words are German, the attribute values as the
+    catalogue gives them, and the check passes it (German capitalises nouns; none is a product fact)."""
+    result = run(copy_service, language="de", tone=tone, form=form)
+    assert fake_generator.requests == [] and result.source == "template"
+    assert result.unsupported == [] and result.coverage == 1.0 and result.length_ok
+    assert result.language_note and result.language_note.startswith("Das Modell schreibt noch kein Deutsch")
+    assert "Ridgeline Waterproof Hiking Boot" in result.text and "US 7-13" in result.text
+    assert ("- Größe: US 7-13" in result.text) == (form == "bullets")
+    if tone == "friendly" and form == "prose":
+        assert result.text.startswith(
+            "Entdecken Sie Ridgeline Waterproof Hiking Boot von Ridgeback Trail Co."
+        )
+        assert "Es ist aus full-grain leather gefertigt." in result.text
+
+
 def test_personalization_shapes_wording_never_facts(copy_service, fake_generator):
     fake_generator.enqueue(GOOD)
     result = run(copy_service, customer_id="C1001")  # prefers footwear and Ridgeback Trail Co.
@@ -147,10 +165,11 @@ def test_personalization_shapes_wording_never_facts(copy_service, fake_generator
             controls=CopyControls(profile=ShopperProfile(categories=["footwear"]), language="de"),
         )
     )
-    assert "A fresh pick for your footwear collection." in template.text
+    # German: the model is not asked, and the template is German (prompts/locale).
+    assert "Eine neue Wahl für Ihre Sammlung im Bereich footwear." in template.text
     assert template.unsupported == [] and template.personalized == ["category: footwear"]
     plain = run(copy_service, "HP-1004", language="de")
-    assert plain.personalized == [] and "collection" not in plain.text
+    assert plain.personalized == [] and "Sammlung" not in plain.text
 
 
 def test_the_copy_adapter_gets_the_prompt_format_it_was_trained_on(demo_products, fake_generator):

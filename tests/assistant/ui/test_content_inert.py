@@ -7,14 +7,10 @@ Its own `shopassist ui` process (scripted generator: the model is not what is un
 from __future__ import annotations
 
 import csv
-import os
-import sys
-from pathlib import Path
 
 import pytest
 
-from tests.assistant.conftest import _browser_page
-from tests.helpers import free_port, running_server
+from tests.assistant.conftest import _browser_page, started_ui
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -27,28 +23,18 @@ PLANTED = (
 
 @pytest.fixture(scope="module")
 def planted_ui(tmp_path_factory: pytest.TempPathFactory):
-    from tests.conftest import shared_cache
-
     home = tmp_path_factory.mktemp("planted-ui")
     faq = home / "faq.csv"
     with faq.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["id", "category", "question", "answer", "examples"])
         w.writerow(["faq-password", "account", "How do I reset my password?", PLANTED, "forgot my password"])
-    port = free_port()
-    script = Path(sys.executable).with_name("shopassist")
-    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "assistant.cli.main"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPASSIST_")}
-    env.update(
-        SHOPASSIST_HOME=str(home),
-        SHOPASSIST_MODEL_CACHE=str(shared_cache()),
-        SHOPASSIST_SHOP__FAQ=str(faq),
-        SHOPASSIST_SHOP__CONTENT_POLICY="keep",
-        SHOPASSIST_GENERATOR__ENGINE="fake",
-        PYTHONUNBUFFERED="1",
-    )
-    url = f"http://127.0.0.1:{port}/"
-    with running_server([*cmd, "ui", "--port", str(port)], url, home / "ui.log", env, timeout=240, cwd=home):
+    settings = {
+        "SHOPASSIST_SHOP__FAQ": str(faq),
+        "SHOPASSIST_SHOP__CONTENT_POLICY": "keep",
+        "SHOPASSIST_GENERATOR__ENGINE": "fake",
+    }
+    with started_ui(home, **settings) as url:
         yield url
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.assistant.conftest import _browser_page, started_ui
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
@@ -50,3 +52,37 @@ def test_a_message_sent_while_a_turn_is_still_streaming_is_answered(ui_page):
     text = page.locator("#chat").inner_text()
     assert "waterproof boots" in text and "What is your return policy?" in text
     assert text.index("[HP-") < text.index("within 30 days of delivery")  # in the order they were sent
+
+
+@pytest.fixture(scope="module")
+def zh_ui(tmp_path_factory: pytest.TempPathFactory):
+    """`make run SHOP=zh`: the Chinese demo shop in a home of its own (scripted engine: the model does
+    not write Chinese, so a Chinese turn never asks it)."""
+    pytest.importorskip("jieba", reason="the languages extra is not installed")
+    home = tmp_path_factory.mktemp("zh-ui")
+    settings = {"SHOPASSIST_SHOP__DEMO": "zh", "SHOPASSIST_GENERATOR__ENGINE": "fake"}
+    with started_ui(home, timeout=300, **settings) as url:
+        yield url
+
+
+def test_the_chinese_shop_shows_a_chinese_app_and_answers_in_chinese(zh_ui, tmp_path):
+    for page in _browser_page(zh_ui, "", "#message textarea", locale="zh-CN"):
+        assert (
+            page.locator("#message textarea").get_attribute("placeholder")
+            == "可以咨询商品、配送、退换货或您的订单……"
+        )
+        assert page.locator("#send").inner_text().strip() == "发送"
+        assert "青禾生活 购物助手" in page.locator("body").inner_text()
+        assert "助手找到的商品会显示在这里。" in page.locator("#product-cards").inner_text()
+        box = page.locator("#message textarea")
+        box.fill("防水的登山鞋")
+        box.press("Enter")
+        page.wait_for_selector("#product-cards .card", timeout=120_000)
+        page.wait_for_function("document.querySelector('#chat').innerText.includes('[QH-')", timeout=120_000)
+        chat = page.locator("#chat").inner_text()
+        assert "我的语言模型暂时还不能用中文撰写回复" in chat and "以下是符合条件的商品：" in chat
+        assert "防水徒步登山鞋" in chat and "¥699.00" in chat
+        prices = page.locator("#product-cards .card .price").all_inner_texts()
+        assert prices and all(p.startswith("¥") for p in prices)
+        page.screenshot(path=str(tmp_path / "shopper-zh.png"), full_page=True)
+        assert (tmp_path / "shopper-zh.png").stat().st_size > 10_000
