@@ -472,6 +472,20 @@ class RetrievalSettings(BaseModel):
         "shop home): it decides when an FAQ match is confident, for the chat and agent assist alike, "
         "instead of faq_min_score; empty means faq_min_score",
     )
+    faq_router_min_examples: float = Field(
+        default=10,
+        ge=0,
+        le=10_000,
+        description="Example phrasings per FAQ entry, on average, from which the learned router ranks FAQ "
+        "matches instead of the nearest phrasing (Bitext, 1,000 held-out questions: it wins from 3 and "
+        "clearly from 10; 0 fits it whenever there are examples)",
+    )
+    faq_labels: Path | None = Field(
+        default=None,
+        description="Labelled customer questions per FAQ entry (`shopassist faq assign|learn`; JSON lines; "
+        "relative paths are read from the shop home); every FAQ ingest adds them as example phrasings, "
+        "so re-ingesting the FAQ file keeps what was learned; empty means HOME/faq_labels.jsonl",
+    )
     product_min_score: float = Field(
         default=0.3, ge=0.0, le=1.0, description="Below this confidence products are not offered as a match"
     )

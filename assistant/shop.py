@@ -132,6 +132,14 @@ def _load_faq_calibration(settings: Settings) -> Any:
         raise ConfigError(f"retrieval.faq_calibration: {exc}") from exc
 
 
+def label_store(settings: Settings) -> Any:
+    """The shop's labelled FAQ questions (`retrieval.faq_labels`, default HOME/faq_labels.jsonl)."""
+    from retrieval.faq_labels import LabelStore
+
+    path = settings.retrieval.faq_labels or Path("faq_labels.jsonl")
+    return LabelStore(path if path.is_absolute() else settings.home / path)
+
+
 class Shop:
     def __init__(self, settings: Settings, generator: Generator | None = None) -> None:
         from assistant.errors import store_unreachable
@@ -154,6 +162,7 @@ class Shop:
             alpha=settings.retrieval.alpha,
             ranker=_load_ranker(settings.retrieval.ranker),
             faq_calibration=_load_faq_calibration(settings),
+            faq_router_min_examples=settings.retrieval.faq_router_min_examples,
             lexical_dir=settings.chroma_path / "lexical"
             if settings.store.url is None
             else settings.home / "lexical",
@@ -282,9 +291,18 @@ class Shop:
         if report.faq is not None and report.faq.items:
             safe_prune = prune and not report.faq.errors
             report.pruning_skipped = report.pruning_skipped or (prune and not safe_prune)
-            report.faq_stats = self.index.ingest_faq(report.faq.items, prune=safe_prune, dry_run=dry_run)
+            # What the shop learned (labelled questions) stays: a re-ingested FAQ file carries none.
+            entries = self.with_labels(report.faq.items)
+            report.faq_stats = self.index.ingest_faq(entries, prune=safe_prune, dry_run=dry_run)
             if not dry_run:
                 self._queue_review("faq", report.faq, safe_prune)
+
+    def with_labels(self, entries: list[FAQEntry]) -> list[FAQEntry]:
+        """The FAQ entries with the shop's labelled questions as example phrasings of their entries."""
+        from retrieval.faq_labels import with_labels
+
+        labels = label_store(self.settings).all()
+        return with_labels(entries, labels) if labels else entries
 
     def content_policy(self, source: str, path: Path) -> ContentPolicy:
         """How ingest treats flagged text in `path` (settings shop.content_policy, shop.allowed_domains,

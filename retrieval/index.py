@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from retrieval.languages import Analyzer, shop_analyzer
 from retrieval.schema import FAQEntry, Product
-from retrieval.search import FAQSearch, ProductSearch, faq_records_docs
+from retrieval.search import ROUTER_MIN_EXAMPLES, FAQSearch, ProductSearch, faq_records_docs
 from retrieval.shared_versions import ChromaVersions, is_server
 from retrieval.store import IngestStats, Record, get_collection, sync_records
 from retrieval.versions import Catalogue
@@ -81,6 +81,7 @@ class ShopIndex:
         alpha: float = 0.3,
         ranker: Any = None,
         faq_calibration: FAQCalibration | None = None,
+        faq_router_min_examples: float = ROUTER_MIN_EXAMPLES,
         shared: bool | None = None,
         version_check_s: float = 2.0,
         lease_s: float = 60.0,
@@ -135,6 +136,7 @@ class ShopIndex:
             embed=embedding_function,
             calibration=faq_calibration,
             analyzer=self.analyzer,
+            min_examples=faq_router_min_examples,
         )
         self._stop = threading.Event()
         if self.shared is not None:

@@ -559,8 +559,8 @@ class ProductSearch:
 # Phrasings per FAQ entry (on average) from which the learned router ranks instead of the nearest
 # phrasing. On Bitext (`shopassist eval faq-curve`, 1,000 held-out questions) the router wins from 3
 # labelled questions per entry and clearly from 10: accuracy@1 0.970 vs 0.910 at 10, 0.991 vs 0.934
-# at 30 (0.886 vs 0.849 at 3, where the demo shop's chat sets showed no gain). Was 20. A setting
-# (retrieval.faq_router_min_examples) would replace this constant.
+# at 30 (0.886 vs 0.849 at 3, where the demo shop's chat sets showed no gain). Was 20. The setting
+# retrieval.faq_router_min_examples passes another value.
 ROUTER_MIN_EXAMPLES = 10
 
 

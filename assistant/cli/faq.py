@@ -9,7 +9,7 @@
 - `eval faq-curve`: accuracy against labelled questions per entry (0, 1, 3, 10, 30) and the latency
   of routing with and without the learned router.
 
-Labels live in HOME/faq_labels.jsonl (`retrieval.faq_labels`), apart from the FAQ file: a new FAQ
+Labels live in HOME/faq_labels.jsonl (setting `retrieval.faq_labels`), apart from the FAQ file: a new FAQ
 ingest replaces the examples, so run `faq learn` after one to put the labels back.
 """
 
@@ -27,15 +27,14 @@ from assistant.cli.common import comma_list, print_rows, settings_of, write_json
 if TYPE_CHECKING:
     from assistant.config import Settings
     from assistant.shop import Shop
-    from retrieval.faq_labels import FAQLabel, LabelStore
-
-LABELS_FILE = "faq_labels.jsonl"  # in the shop home; a setting (retrieval.faq_labels) would replace it
+    from retrieval.faq_labels import FAQLabel
 
 
-def label_store(settings: Settings) -> LabelStore:
-    from retrieval.faq_labels import LabelStore
+def label_store(settings: Settings) -> Any:
+    """The shop's label store, importing the shop only when a command runs (CLI start stays fast)."""
+    from assistant.shop import label_store as store
 
-    return LabelStore(settings.home / LABELS_FILE)
+    return store(settings)
 
 
 def _shop(ctx: click.Context) -> Shop:

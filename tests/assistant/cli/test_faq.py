@@ -141,3 +141,27 @@ def test_assign_from_a_file_and_moving_a_question(shop):
     assert "is my order insured" not in entries["faq-shipping-lost-package"].examples
     bad = faq("assign", "t1")
     assert bad.exit_code == 2 and "QUESTION_IDS and ENTRY_ID, or --file" in bad.output
+
+
+def test_a_re_ingested_faq_file_keeps_what_was_learned(shop):
+    """The FAQ file carries no labels: ingesting it again (an operator's edit) must not undo them."""
+    queue = printed_json(faq("unanswered", "--json", "-"))
+    gift = next(g for g in queue["groups"] if "gift" in g["questions"][0]["question"])
+    assert faq("assign", ",".join(gift["ids"]), "faq-payment-gift-cards").exit_code == 0
+    assert faq("learn").exit_code == 0
+    report = shop.ingest(sources=("faq",), prune=True)
+    assert report.faq_stats is not None and report.faq_stats.embedded == 0  # nothing changed
+    shop.index.faq.refresh()
+    assert "christmas gift cards?" in shop.index.faq.entries["faq-payment-gift-cards"].examples
+
+
+def test_the_label_file_and_the_router_gate_are_settings(cli_env, tmp_path, monkeypatch):
+    from assistant.config import load_settings
+    from assistant.shop import Shop, label_store
+
+    monkeypatch.setattr("assistant.shop.embedding_function", lambda settings, cache=True: HashEmbedding())
+    monkeypatch.setenv("SHOPASSIST_RETRIEVAL__FAQ_LABELS", str(tmp_path / "labels.jsonl"))
+    monkeypatch.setenv("SHOPASSIST_RETRIEVAL__FAQ_ROUTER_MIN_EXAMPLES", "2.5")
+    settings = load_settings()
+    assert label_store(settings).path == tmp_path / "labels.jsonl"
+    assert Shop(settings).index.faq.min_examples == 2.5
