@@ -155,6 +155,16 @@ class CopySettings(BaseModel):
         description="Never repeat a run of this many tokens within a draft (0 = off); engines that cannot "
         "block n-grams (vLLM) rely on the repetition penalty and the repetition score",
     )
+    repeat_window: int | None = Field(
+        default=24,
+        ge=1,
+        le=4096,
+        description="Tokens the repetition penalty and n-gram ban look back over (empty = the whole draft). "
+        "llama.cpp's window also reaches into the prompt at the draft's start, where the attributes the "
+        "draft should repeat are: on 20 held-out Flipkart products (copy-lora, llama.cpp) 24 tokens cut "
+        "the model-alone unsupported rate from 0.50 to 0.05 and wrote 0.70 of final texts (0.55), at the "
+        "cost of more repeated 4-grams (0.80 of texts free of them, 1.00)",
+    )
     candidates: int = Field(
         default=1,
         ge=1,

@@ -589,6 +589,7 @@ class CopyService:
                 seed=seed,
                 repetition_penalty=s.repetition_penalty,
                 no_repeat_ngram=s.no_repeat_ngram,
+                repeat_window=s.repeat_window,
             )
 
         first = request(self.temperature, attempt)

@@ -44,6 +44,15 @@ class GenerationRequest(BaseModel):
         description="Never repeat an n-gram of this many tokens within the reply (0 = off); engines that "
         "cannot block n-grams (vLLM) rely on repetition_penalty and the caller's repetition check",
     )
+    repeat_window: int | None = Field(
+        default=None,
+        ge=1,
+        le=4096,
+        description="Tokens the repetition penalty and n-gram ban look back over (None = the whole "
+        "reply). llama.cpp's window also covers the prompt's last tokens at the reply's start (its "
+        "server feeds the prompt to the sampler), so a short window keeps it from penalizing the words "
+        "a reply should repeat from its prompt (a product's attributes)",
+    )
     pattern: str | None = Field(
         default=None,
         description="A regular expression the whole reply must match: engines that can decode under it "

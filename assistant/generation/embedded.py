@@ -319,6 +319,8 @@ class EmbeddedGenerator:
         import torch
 
         penalty, n = request.repetition_penalty, request.no_repeat_ngram
+        if generated and request.repeat_window is not None:
+            generated = generated[-request.repeat_window :]
         if generated and (penalty != 1.0 or n > 0):
             logits = logits.clone()  # a view of the batch's logits: leave the other rows alone
             if penalty != 1.0:

@@ -137,16 +137,20 @@ class LlamaCppGenerator:
             body["stop"] = request.stop
         if request.seed is not None:
             body["seed"] = request.seed
+        # llama.cpp's server feeds the prompt to the sampler, so both windows below reach back into the
+        # prompt at the reply's start; `repeat_window` bounds how far.
+        window = request.repeat_window or request.max_new_tokens
         if request.repetition_penalty != 1.0:
             body["repeat_penalty"] = request.repetition_penalty
+            body["repeat_last_n"] = window
         if request.no_repeat_ngram:
             # llama.cpp has no hard n-gram ban; its DRY sampler subtracts multiplier * base^(k - allowed)
             # from a token that would extend a k-token repeat, which at these values all but bans a
-            # repeated n-gram. Its window is the reply's length (plus the prompt's last tokens).
+            # repeated n-gram.
             body["dry_multiplier"] = 4.0
             body["dry_base"] = 1.75
             body["dry_allowed_length"] = max(1, request.no_repeat_ngram - 1)
-            body["dry_penalty_last_n"] = request.max_new_tokens
+            body["dry_penalty_last_n"] = window
         if request.pattern:
             body["grammar"] = regex_to_gbnf(request.pattern)
         if self._adapter_ids:

@@ -37,6 +37,16 @@ def test_an_ngram_already_in_the_row_is_never_completed_again():
     assert ENGINE._choose(logits, req(no_repeat_ngram=3), None, [5, 6]) == 7  # nothing to repeat yet
 
 
+def test_a_repeat_window_limits_both_to_the_last_tokens():
+    logits = torch.tensor([0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 9.0])
+    generated = [5, 6, 7, 1, 2, 3, 5, 6]  # "5 6 7" is 6 tokens back
+    assert ENGINE._choose(logits, req(no_repeat_ngram=3), None, generated) == 6
+    assert ENGINE._choose(logits, req(no_repeat_ngram=3, repeat_window=5), None, generated) == 7
+    scores = torch.tensor([3.0, 2.0, 0.0])
+    assert ENGINE._choose(scores, req(repetition_penalty=2.0), None, [0, 2, 2]) == 1
+    assert ENGINE._choose(scores, req(repetition_penalty=2.0, repeat_window=2), None, [0, 2, 2]) == 0
+
+
 def test_blocking_holds_when_sampling_too():
     logits = torch.tensor([0.0, 0.0, 8.0])  # token 2 would be drawn almost always
     gen = torch.Generator().manual_seed(0)

@@ -139,3 +139,13 @@ def test_other_patterns_hold_too(llamacpp_generator):
     for pattern in (r"(yes|no), [0-9]{2} items", r"[A-Z][a-z]{2,8}( [a-z]{1,8}){0,3}\."):
         line = generate(llamacpp_generator, req("Tell me about boots.", pattern=pattern)).strip()
         assert re.fullmatch(pattern, line), (pattern, line)
+
+
+def test_penalty_windows_follow_repeat_window():
+    """llama.cpp's sampler sees the prompt too: its windows are the reply's length, or shorter."""
+    engine = LlamaCppGenerator("not-loaded.gguf")  # _body needs no model
+    body = engine._body(req("x", n=80, repetition_penalty=1.1, no_repeat_ngram=4))
+    assert body["repeat_last_n"] == body["dry_penalty_last_n"] == 80 and body["dry_allowed_length"] == 3
+    short = engine._body(req("x", n=80, repetition_penalty=1.1, no_repeat_ngram=4, repeat_window=24))
+    assert short["repeat_last_n"] == short["dry_penalty_last_n"] == 24
+    assert "repeat_last_n" not in engine._body(req("x")) and "dry_multiplier" not in engine._body(req("x"))
