@@ -132,6 +132,9 @@ class NameIndex:
         n = max(len(titles), 1)
         self.idf = {t: math.log((n + 1) / c) for t, c in df.items()}
         self.titles = titles
+        # Each title's words in order: a message holding a whole title names that product, however
+        # common its words ("the Cotton Yoga Strap").
+        self.sequences = {pid: tuple(tokenize(p.title)) for pid, p in products.items()}
         self.mass = {pid: sum(self.idf[t] for t in words) or 1.0 for pid, words in titles.items()}
         # The title's last word, what kind of product it is ("headlamp"), when it is a word.
         self.kind = {
@@ -179,6 +182,12 @@ class NameIndex:
             share = weight / self.mass[pid]
             if share >= NAME_CLEAR or (share >= NAME_MIN and self.kind.get(pid) in said & self.distinct):
                 product = pid
+        whole = None
+        if product is None:
+            whole = self._whole_title(words)
+            if whole is not None:
+                product = whole
+                mass[whole] = self.mass[whole]
         brand_words: tuple[str, ...] = ()
         for key in sorted(self.brands, key=len, reverse=True):
             if _contains(words, key):
@@ -192,9 +201,26 @@ class NameIndex:
         strength = 0.0
         if product is not None:
             rare |= said & self.titles[product] & self.distinct
+            if product == whole and not rare - set(brand_words):  # common words only: all but the kind
+                rare |= self.titles[product] - {self.kind.get(product, "")}
             every |= said & self.titles[product]
             strength = mass[product] / self.mass[product]
         return Named(product, brand, round(strength, 4), _without(message, rare), _without(message, every))
+
+    def _whole_title(self, words: Sequence[str]) -> str | None:
+        """The product whose whole title (two words or more) the message holds: the longest such
+        title, when one is longest."""
+        found = sorted(
+            (
+                (len(seq), pid)
+                for pid, seq in self.sequences.items()
+                if len(seq) >= 2 and _contains(words, seq)
+            ),
+            reverse=True,
+        )
+        if not found or (len(found) > 1 and found[0][0] == found[1][0]):
+            return None
+        return found[0][1]
 
     def only_catalogue_words(self, message: str) -> bool:
         """Whether the message is catalogue words and fillers alone ("show me Ridgeback boots"): a

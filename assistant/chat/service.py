@@ -566,12 +566,22 @@ class ChatService:
             )
             intent = parse_intent(text)
             turn = resolve(
-                intent, message, state, self._lookup, self._named_product, self.index.products.schema
+                intent,
+                message,
+                state,
+                self._lookup,
+                self._named_product,
+                self.index.products.schema,
+                faq_answers=self._policy_answers,
             )
             if intent.op == "search" and (rules := self._rules(message, request)).op != "search":
                 # The rules saw a follow-up the adapter did not: both readings are defensible, and the
                 # rules' one keeps the conversation (a refinement never loses the product type).
                 return _Understood(rules, ModelUse(rewrite_fallback=f"rules kept a {rules.op}"))
+            if turn.op == "policy" and (rules := self._rules(message, request)).op == "policy":
+                # The same reading: the policy/product signals' request also names the product and
+                # searches the FAQ without its name ("can I return the Switchback boots?").
+                turn = rules.model_copy(update={"source": "model"})
             return _Understood(turn, ModelUse(understood_by=self._who(adapter), intent=intent.line()))
         except FutureTimeout:
             stop.set()
@@ -662,6 +672,15 @@ class ChatService:
     def _named_product(self, message: str) -> str | None:
         """The product the message names by its title's rare words ("the Frostline snow boot"), if any."""
         return self.router.named_product(message)
+
+    def _policy_answers(self, message: str) -> bool:
+        """Whether the policy side answers the message: the FAQ confidently, or the policy/product
+        signals for a message naming a product ("can I return the Switchback boots?"). The rewrite
+        adapter's line is checked against this (`understanding.arbitrate`)."""
+        decision = self.router.decide(message)
+        if decision is not None:
+            return decision.op == "policy"
+        return self.index.faq.run(message, top_k=3).best is not None
 
     def _faq_entries(self) -> Any:
         """The FAQ entries, loaded: the router takes its policy words from them."""

@@ -127,3 +127,85 @@ def test_superlatives_comparisons_and_named_stock_questions_answer_from_the_data
     assert [p.id for p in stock.products] == ["HP-1008"]
     said = "in stock" if frost.in_stock else "out of stock right now"
     assert f"{frost.title} is {said} [HP-1008]." in stock.text.split("\n\n")[:2]
+
+
+@pytest.mark.parametrize(
+    ("message", "low", "high"),
+    [
+        ("30 dollars or above", 30, None),
+        ("$45 and up", 45, None),
+        ("no less than 70", 70, None),
+        ("nothing pricier than 90", None, 90),  # a negated bound is a cap
+        ("not above 120 please", None, 120),
+        ("keep it to 50 or under", None, 50),
+        ("65 tops", None, 65),
+        ("somewhere between 20 and 60", 20, 60),
+        ("a 3-person tent", None, None),  # a spec, not a price
+        ("over 500 ml", None, None),
+        ("under 50 in blue?", None, 50),  # "in" starts the colour, not a unit
+    ],
+)
+def test_price_bounds_take_their_side_from_the_words_around_the_number(message, low, high):
+    from assistant.chat.followup import price_bounds
+
+    assert price_bounds(message)[:2] == (low, high)
+
+
+@pytest.mark.parametrize(
+    ("message", "said"),
+    [
+        ("how does #2 stack up against #3?", (2, 3)),
+        ("second vs third", (2, 3)),
+        ("option 2 please", (2,)),
+        ("the last one looks nice", (3,)),
+        ("and the third?", (3,)),
+        ("the first time I bought boots they leaked", ()),  # "first" orders something else
+        ("second hand boots?", ()),
+    ],
+)
+def test_positions_are_the_shown_products_pointed_at(message, said):
+    from assistant.chat.followup import read_cues
+
+    assert read_cues(message, 3).positions == said
+
+
+@pytest.mark.parametrize(
+    ("message", "direction", "superlative"),
+    [
+        ("that one is way too pricey", "cheaper", None),
+        ("hmm, over my budget", "cheaper", None),
+        ("I can spend more, show me something more upscale", "pricier", None),
+        ("what's the lowest cost one here?", None, "cheapest"),
+        ("which is most costly?", None, "priciest"),
+        ("which of them is rated the highest", None, "rating"),
+    ],
+)
+def test_price_directions_and_superlatives_are_read_from_plain_words(message, direction, superlative):
+    from assistant.chat.followup import read_cues
+
+    cues = read_cues(message, 3)
+    assert (cues.direction, cues.superlative) == (direction, superlative)
+
+
+def test_rules_read_comparisons_pointed_prices_bounds_and_kinds(schema):
+    compare = resolve_followup("how does #1 stack up against #3?", STATE, schema)
+    assert compare is not None and compare.compare == ["A", "C"]
+    cheaper = resolve_followup("the second one is too pricey for me", STATE, schema)
+    assert cheaper is not None and cheaper.kind == "cheaper" and cheaper.filters.price_max == 59.98
+    low = resolve_followup("30 dollars or above", STATE, schema)
+    assert low is not None and low.filters.price_min == 30 and low.filters.price_max == 100
+    stock = resolve_followup("is #2 still available?", STATE, schema)
+    assert stock is not None and stock.product_id == "B" and stock.stock
+    made = resolve_followup("who makes the first one?", STATE, schema)
+    assert made is not None and made.product_id == "A" and made.attribute == "brand"
+    # "ones" stands for the kind shown: a narrower search of it, not a fresh one
+    kind = resolve_followup("lightweight ones please", STATE, schema)
+    assert kind is not None and kind.query == "waterproof boots lightweight" and kind.filters.price_max == 100
+    brand = resolve_followup("I prefer Tidewalk, anything of theirs?", STATE, schema)
+    assert brand is not None and brand.filters.brands == ["Tidewalk"]
+    colour = resolve_followup("would these come in black", STATE, schema)
+    assert colour is not None and colour.filters.colors == ["black"]
+    # generic words for products narrow nothing: the facet they name does
+    assert resolve_followup("got Tidewalk stuff?", STATE, schema).filters.brands == ["Tidewalk"]
+    assert resolve_followup("black versions?", STATE, schema).filters.colors == ["black"]
+    assert resolve_followup("budget sleeping bags", STATE, schema) is None  # new product words

@@ -200,3 +200,21 @@ def test_the_attribute_line_says_the_field_from_the_record(attribute, value, sai
         currency="USD",
     )
     assert line == said
+
+
+def test_a_whole_title_names_its_product_however_common_its_words():
+    """No word of "Cotton Yoga Strap" is rare (each is in three titles), but the whole title is a name."""
+    products = {
+        p.id: p
+        for p in [
+            Product(id="Y1", title="Cotton Yoga Strap", price=12.0),
+            Product(id="Y2", title="Cotton Yoga Mat", price=30.0),
+            Product(id="Y3", title="Cotton Travel Strap", price=9.0),
+            Product(id="Y4", title="Yoga Tote Strap", price=25.0),
+        ]
+    }
+    names = NameIndex(products, FAQ)
+    named = names.find("could I order the cotton yoga strap today?")
+    assert named is not None and named.product_id == "Y1" and named.strength == 1.0
+    assert named.masked == "could I order the strap today?"  # what kind it is stays for the FAQ
+    assert names.find("cotton yoga things") is None  # part of a title of common words names nothing
