@@ -26,6 +26,12 @@ def colour_tokens(value: str) -> set[str]:
     return {t for t in re.split(r"[^a-z]+", value.lower()) if t}
 
 
+def _has_colour(value: str, colour: str) -> bool:
+    """Whether a product's colour value has every word of a filter colour ('dark brown')."""
+    wanted = colour_tokens(colour)
+    return bool(wanted) and wanted <= colour_tokens(value)
+
+
 @dataclass
 class CatalogSchema:
     """The facet values present in a catalogue; what filters are checked against."""
@@ -63,8 +69,9 @@ class CatalogSchema:
         return set().union(*(colour_tokens(c) for c in self.colors)) if self.colors else set()
 
     def colour_values(self, word: str) -> list[str]:
-        """Every catalogue colour value containing the word ('red' -> 'red', 'black/red')."""
-        return sorted(v for v in self.colors if word.lower() in colour_tokens(v))
+        """Every catalogue colour value containing the word ('red' -> 'red', 'black/red'), or every
+        word of a colour of several ('dark brown' -> 'dark brown', 'dark brown/tan')."""
+        return sorted(v for v in self.colors if _has_colour(v, word))
 
 
 class Filters(BaseModel):
@@ -156,7 +163,7 @@ class Filters(BaseModel):
             return False
         if self.categories and product.category.lower() not in {c.lower() for c in self.categories}:
             return False
-        if self.colors and not colour_tokens(product.color) & {c.lower() for c in self.colors}:
+        if self.colors and not any(_has_colour(product.color, c) for c in self.colors):
             return False
         if self.min_rating is not None and (product.rating or 0.0) < self.min_rating:
             return False
@@ -207,8 +214,13 @@ class FacetArrays:
                 self._colour_words.setdefault(word, []).append(i)
 
     def colour(self, word: str) -> Any:
-        mask = self.np.zeros(self.size, dtype=bool)
-        mask[self._colour_words.get(word.lower(), [])] = True
+        """Products whose colour has every word of `word` ('red', 'dark brown')."""
+        words = colour_tokens(word)
+        mask = self.np.ones(self.size, dtype=bool) if words else self.np.zeros(self.size, dtype=bool)
+        for token in words:
+            one = self.np.zeros(self.size, dtype=bool)
+            one[self._colour_words.get(token, [])] = True
+            mask &= one
         return mask
 
     def mask(self, filters: Filters) -> Any:

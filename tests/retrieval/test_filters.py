@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from retrieval.filters import CatalogSchema, FilterError, Filters
+from retrieval.filters import CatalogSchema, FacetArrays, FilterError, Filters
 from retrieval.schema import Product
 
 CATALOG = [
@@ -54,6 +54,22 @@ def test_where_clause_and_python_predicate_agree():
 def test_colour_word_matches_combined_colours():
     f = Filters(colors=["red"])
     assert [p.id for p in CATALOG if f.matches(p)] == ["1", "2"]
+
+
+def test_a_colour_of_several_words_needs_them_all_in_every_implementation():
+    products = [
+        Product(id="a", title="Boot A", price=10, color="Dark Brown"),
+        Product(id="b", title="Boot B", price=10, color="dark brown/tan"),
+        Product(id="c", title="Boot C", price=10, color="brown"),
+        Product(id="d", title="Boot D", price=10, color="dark grey"),
+    ]
+    schema = CatalogSchema.from_products(products)
+    f = Filters(colors=["dark brown"])
+    assert schema.colour_values("dark brown") == ["dark brown", "dark brown/tan"]
+    assert f.to_where(schema) == {"color_lc": {"$in": ["dark brown", "dark brown/tan"]}}
+    assert [p.id for p in products if f.matches(p)] == ["a", "b"]
+    assert list(FacetArrays(products).mask(f)) == [True, True, False, False]
+    assert [p.id for p in products if Filters(colors=["brown"]).matches(p)] == ["a", "b", "c"]
 
 
 def test_in_stock_and_rating():
