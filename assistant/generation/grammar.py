@@ -1,8 +1,8 @@
 """A whole-reply regular expression as a llama.cpp GBNF grammar.
 
 Why GBNF and not LLGuidance: GBNF is llama.cpp's own grammar engine, present in every build,
-while LLGuidance is an optional Rust component that a build from source (the native, faster build
-for this CPU) cannot fetch offline. Once a GBNF grammar is complete llama.cpp allows only
+while LLGuidance is an optional Rust component that a build from source (`make native`
+builds for this CPU) cannot fetch offline. Once a GBNF grammar is complete llama.cpp allows only
 end-of-generation tokens, so the reply ends where the pattern does.
 
 The conversion walks Python's own parse of the pattern, so it accepts exactly Python's syntax; the
