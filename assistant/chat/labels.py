@@ -141,29 +141,32 @@ def group_questions(
     by shared words (Jaccard >= SAME_WORDS)."""
     if not questions:
         return []
-    groups: list[QuestionGroup] = []
     if embed is not None:
         vectors = np.asarray(embed([q.question for q in questions]), dtype=np.float32)
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
-        heads: list[int] = []
-        for i, question in enumerate(questions):
-            sims = [float(vectors[h] @ vectors[i]) for h in heads]
-            best = int(np.argmax(sims)) if sims else -1
-            if best >= 0 and sims[best] >= SAME_QUESTION:
-                groups[best].questions.append(question)
-            else:
-                heads.append(i)
-                groups.append(QuestionGroup([question]))
-        return groups
-    words: list[set[str]] = []
-    for question in questions:
-        mine = set(tokenize(question.question))
-        shares = [len(mine & w) / len(mine | w) if mine | w else 1.0 for w in words]
-        best = max(range(len(shares)), key=shares.__getitem__) if shares else -1
-        if best >= 0 and shares[best] >= SAME_WORDS:
+        threshold = SAME_QUESTION
+
+        def similarity(i: int, head: int) -> float:
+            return float(vectors[head] @ vectors[i])
+
+    else:
+        words = [set(tokenize(q.question)) for q in questions]
+        threshold = SAME_WORDS
+
+        def similarity(i: int, head: int) -> float:
+            union = words[i] | words[head]
+            return len(words[i] & words[head]) / len(union) if union else 1.0
+
+    # Each question joins the group whose first question is most similar, if similar enough.
+    groups: list[QuestionGroup] = []
+    heads: list[int] = []
+    for i, question in enumerate(questions):
+        sims = [similarity(i, h) for h in heads]
+        best = max(range(len(sims)), key=sims.__getitem__) if sims else -1
+        if best >= 0 and sims[best] >= threshold:
             groups[best].questions.append(question)
         else:
-            words.append(mine)
+            heads.append(i)
             groups.append(QuestionGroup([question]))
     return groups
 

@@ -15,27 +15,17 @@ gguf = pytest.importorskip("gguf")
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def source() -> Path:
-    from assistant.generation.models import ModelNotFound, locate_smollm_gguf
-
-    try:
-        return locate_smollm_gguf()
-    except ModelNotFound as exc:
-        pytest.skip(str(exc))
-
-
 def _tensors(path: Path) -> dict[str, object]:
     return {t.name: t for t in gguf.GGUFReader(str(path)).tensors}
 
 
 @pytest.mark.parametrize(("fmt", "tolerance"), [("Q8_0", 0.02), ("Q4_0", 0.35)])
-def test_every_q4_1_tensor_is_re_encoded_and_the_rest_copied(source: Path, fmt: str, tolerance: float):
+def test_every_q4_1_tensor_is_re_encoded_and_the_rest_copied(base_gguf: Path, fmt: str, tolerance: float):
     from tests.conftest import shared_cache
 
-    out = requantized(source, fmt, shared_cache() / "gguf")  # the engine tests' file, converted once
-    assert out != source
-    before, after = _tensors(source), _tensors(out)
+    out = requantized(base_gguf, fmt, shared_cache() / "gguf")  # the engine tests' file, converted once
+    assert out != base_gguf
+    before, after = _tensors(base_gguf), _tensors(out)
     assert before.keys() == after.keys()
     q41 = gguf.GGMLQuantizationType.Q4_1
     for name, old in before.items():
@@ -49,7 +39,7 @@ def test_every_q4_1_tensor_is_re_encoded_and_the_rest_copied(source: Path, fmt: 
         b = gguf.quants.dequantize(new.data, new.tensor_type)
         # relative to each tensor's spread: Q8_0 keeps Q4_1's values almost exactly, Q4_0 rounds again
         assert np.abs(a - b).max() <= tolerance * np.abs(a).max(), name
-    fields_before = {f.name: f.contents() for f in gguf.GGUFReader(str(source)).fields.values()}
+    fields_before = {f.name: f.contents() for f in gguf.GGUFReader(str(base_gguf)).fields.values()}
     fields_after = {f.name: f.contents() for f in gguf.GGUFReader(str(out)).fields.values()}
     changed = {
         k for k in fields_before if not k.startswith("GGUF.") and fields_before[k] != fields_after.get(k)
@@ -58,14 +48,14 @@ def test_every_q4_1_tensor_is_re_encoded_and_the_rest_copied(source: Path, fmt: 
     assert fields_after["general.file_type"] == int(gguf.LlamaFileType[f"MOSTLY_{fmt}"])
 
 
-def test_the_conversion_is_cached_and_the_source_format_is_the_file_itself(source: Path, tmp_path: Path):
-    first = requantized(source, "q8_0", tmp_path)
+def test_the_conversion_is_cached_and_the_source_format_is_the_file_itself(base_gguf: Path, tmp_path: Path):
+    first = requantized(base_gguf, "q8_0", tmp_path)
     stamp = first.stat().st_mtime_ns
-    assert requantized(source, "Q8_0", tmp_path) == first and first.stat().st_mtime_ns == stamp
-    assert requantized(source, "Q4_1", tmp_path) == source
+    assert requantized(base_gguf, "Q8_0", tmp_path) == first and first.stat().st_mtime_ns == stamp
+    assert requantized(base_gguf, "Q4_1", tmp_path) == base_gguf
     assert not list(tmp_path.glob("*.part"))
 
 
-def test_an_unknown_format_says_which_exist(source: Path, tmp_path: Path):
+def test_an_unknown_format_says_which_exist(base_gguf: Path, tmp_path: Path):
     with pytest.raises(ConfigError, match="not one of Q4_1, Q4_0, Q8_0, F16"):
-        requantized(source, "Q3_K", tmp_path)
+        requantized(base_gguf, "Q3_K", tmp_path)

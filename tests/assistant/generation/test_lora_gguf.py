@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,16 +18,6 @@ from assistant.generation.lora_gguf import (
 )
 
 gguf = pytest.importorskip("gguf")
-
-
-@pytest.fixture(scope="module")
-def base_gguf() -> Path:
-    from assistant.generation.models import ModelNotFound, locate_smollm_gguf
-
-    try:
-        return locate_smollm_gguf()
-    except ModelNotFound as exc:
-        pytest.skip(str(exc))
 
 
 def test_shipped_adapter_converts_to_llama_cpp_names_and_shapes(base_gguf, tmp_path):
