@@ -94,6 +94,22 @@ def closing_text(response: ChatResponse) -> str:
     return response.text.rsplit("\n\n", 1)[-1]
 
 
+def _why_no_text(response: ChatResponse) -> str:
+    """Why a product or policy turn ended without the model's sentence, from the response's fields."""
+    report = response.verifier
+    if response.model.text_skipped:
+        return response.model.text_skipped
+    if report.over_budget:
+        return "over the model budget"
+    if report.model_unavailable:
+        return f"model unavailable: {report.model_unavailable}"
+    if report.unsupported:
+        return "unsupported: " + "; ".join(report.unsupported[:3])
+    if not report.checked:
+        return "no model text planned for this turn"
+    return "the model wrote nothing usable"
+
+
 def run_turns(
     chat: ChatService,
     maker: DialogueMaker,
@@ -106,6 +122,7 @@ def run_turns(
     text_turns = with_text = 0
     wrong: list[dict[str, Any]] = []
     misses: list[dict[str, Any]] = []
+    without_text: list[dict[str, Any]] = []
     latencies: list[float] = []
     first_text: list[float] = []
     sources: Counter[str] = Counter()
@@ -134,6 +151,10 @@ def run_turns(
         if response.route in {"products", "faq"} and turn.answer_kind is not None:
             text_turns += 1
             text = closing_text(response)
+            if not text and len(without_text) < 40:
+                without_text.append(
+                    {"kind": turn.kind, "message": turn.message, "why": _why_no_text(response)}
+                )
             if text:
                 with_text += 1
                 problems = wrong_facts(text, turn, products)
@@ -154,6 +175,7 @@ def run_turns(
         "wrong_facts": len(wrong),
         "wrong_examples": wrong[:10],
         "misses": misses,
+        "without_model_text": without_text,
         "latency_p50_s": _pct(latencies, 50),
         "latency_p95_s": _pct(latencies, 95),
         "first_text_p95_s": _pct(first_text, 95),

@@ -107,11 +107,38 @@ def product_fact(product: Any, fields: tuple[str, ...]) -> str:
     return f"{product.title}: {'; '.join(bits)}" if bits else product.title
 
 
+# Comparison facts go cheaper first, and a superlative gets the fact lines of its answer alone (the
+# top value, ties included): the records decide which product is cheapest, the model says it. With
+# every shown product's line, unordered or best first, the 135M answer adapter named a wrong product
+# or price in 28 and 26 of 130 held-out answers (the checker caught each). The checker still ranges
+# over every shown product.
+_RANKED: dict[str, tuple[str, bool]] = {
+    "best:cheapest": ("price", False),
+    "best:priciest": ("price", True),
+    "best:rating": ("rating", True),
+    "compare": ("price", False),  # the answer names the cheaper one first
+}
+
+
+def _ranked(kind: str, products: list[Any]) -> list[Any]:
+    if kind not in _RANKED:
+        return products
+    field, high_first = _RANKED[kind]
+    known = [p for p in products if getattr(p, field, None) is not None]
+    unknown = [p for p in products if getattr(p, field, None) is None]
+    return sorted(known, key=lambda p: getattr(p, field), reverse=high_first) + unknown
+
+
 def answer_facts(kind: str, products: list[Any], attribute: str | None = None) -> list[str]:
     fields = ANSWER_FIELDS.get(kind, ("price",))
     if kind == "attribute" and attribute:
         fields = (attribute,)
-    lines = [product_fact(p, fields) for p in products]
+    ranked = _ranked(kind, products)
+    if kind.startswith("best:") and ranked:
+        field = _RANKED[kind][0]
+        top = getattr(ranked[0], field, None)
+        ranked = [p for p in ranked if getattr(p, field, None) == top] if top is not None else ranked
+    lines = [product_fact(p, fields) for p in ranked]
     return [f"{len(products)} products shown", *lines] if kind == "list" else lines
 
 

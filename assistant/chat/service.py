@@ -86,6 +86,9 @@ _ORDER_ID = ORDER_ID_PATTERN
 _ORDER_STATUS = re.compile(
     r"\b(?:where(?:'s| is) my (?:order|package|parcel|stuff|delivery)|order status|status of my order|"
     r"track(?:ing)? (?:my )?(?:order|package|parcel)|my orders?\b(?! to)|has my order|when will my order"
+    # "when's my headlamp coming?": something of theirs on its way
+    r"|when(?:'s| is| will| does| do| are) my \w+(?: \w+){0,3}? (?:come|coming|arriv\w*|get here|ship\w*|"
+    r"be (?:here|delivered)|deliver\w*)"
     r"|meine bestellung(?:en)?|bestellstatus|wo (?:ist|bleibt) mein(?:e)? (?:paket|bestellung|lieferung)"
     r"|sendungsverfolgung)"
     r"|我的(?:订单|快递|包裹)|订单状态|查(?:询|一下|下)?(?:我的)?订单|订单(?:到哪|什么时候到)"
@@ -159,6 +162,17 @@ class _Answer:
     shown: list[Any]
     facts: list[str]
     subject: Any = None  # the one card shown with the answer, what "it" means
+    states: str | None = None  # the value an attribute answer must state (from the record)
+
+
+def _asked_value(product: Any, attribute: str | None) -> str | None:
+    """The record's value of the attribute a question asks about, as an answer would state it."""
+    if attribute == "price":
+        return f"{product.price:.2f}" if product.price is not None else None
+    if attribute == "rating":
+        return f"{product.rating:g}" if product.rating is not None else None
+    value = getattr(product, attribute, None) if attribute else None
+    return str(value) if value else None
 
 
 @dataclass
@@ -169,7 +183,7 @@ class _Understood:
 
 _ORDER_FOLLOWUP = re.compile(
     r"\b(?:arriv\w*|deliver\w*|ship\w*|track\w*|carrier|get here|on (?:its|the) way|where is it|"
-    r"when (?:can|will|does)|update)\b",
+    r"when(?:'s| is| are| (?:can|will|does))|coming|eta|status|update|any news)\b",
     re.I,
 )
 
@@ -625,7 +639,12 @@ class ChatService:
                 shown = shown_records(state, self._lookup)
                 about = shown if turn.op == "best" else [product]
                 plan.answer = _Answer(
-                    kind, about, shown or [product], answer_facts(kind, about, turn.attribute), product
+                    kind,
+                    about,
+                    shown or [product],
+                    answer_facts(kind, about, turn.attribute),
+                    product,
+                    _asked_value(product, turn.attribute) if turn.op == "attribute" else None,
                 )
             return plan
         if turn.op == "compare":
@@ -964,7 +983,12 @@ class ChatService:
             return False
         if answer is not None:
             problems = check_answer(
-                sentence, answer.about, kind=answer.kind, shown=answer.shown, subject=answer.subject
+                sentence,
+                answer.about,
+                kind=answer.kind,
+                shown=answer.shown,
+                subject=answer.subject,
+                states=answer.states,
             )
             if problems:
                 report.unsupported += problems

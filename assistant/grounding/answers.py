@@ -7,7 +7,9 @@ shopper are tied to the product they are about and compared with its record:
 - "in stock" / "out of stock" (and a leading Yes/No to a stock question) must match the record;
 - a superlative (cheapest, most expensive, best rated) must name the product that really is that
   among the products shown; "X is cheaper" / "X is rated higher" in a comparison likewise;
-- a rating written after a title must be that product's rating.
+- a rating written after a title must be that product's rating;
+- an answer about an attribute must state the asked attribute's value ("It comes in 8 x 10 ft." is
+  true of a rug but does not answer "is it a good brand?").
 Products are duck-typed records with id, title, price, rating and in_stock.
 """
 
@@ -57,6 +59,13 @@ def _mentions(text: str, products: Sequence[Any]) -> list[tuple[int, Any]]:
     return [(s, p) for s, _, p in sorted(found, key=lambda x: x[0])]
 
 
+def _states(text: str, value: str) -> bool:
+    """Whether `text` states `value`: one of its words of three or more characters, or a number."""
+    words = {w for w in re.findall(r"[^\W_]+", value.lower()) if len(w) >= 3 or w.isdigit()}
+    said = set(re.findall(r"[^\W_]+", text.lower()))
+    return not words or bool(words & said)
+
+
 def _subject(text: str, at: int, mentions: list[tuple[int, Any]]) -> Any | None:
     """The product named last before position `at` (the claim's subject)."""
     before = [p for s, p in mentions if s < at]
@@ -70,14 +79,18 @@ def check_answer(
     kind: str,
     shown: Sequence[Any] | None = None,
     subject: Any | None = None,
+    states: str | None = None,
 ) -> list[str]:
     """What in `text` contradicts the records (empty: nothing). `products` are the records the answer
     may talk about; `shown` the list a superlative ranges over (default: `products`); `kind` is the
     answer task's kind (stock, attribute, best:rating, compare, list, policy); `subject` the product
     an answer that names none ("It is the cheapest, at 44.99 USD.") is about: the one card shown
-    with it (default: the only product of a stock or attribute answer)."""
+    with it (default: the only product of a stock or attribute answer); `states` the value an
+    attribute answer must state (the asked field's, from the record)."""
     if kind == "policy":
         return []
+    if states and not _states(text, states):
+        return [f"does not state the asked value ({states})"]
     shown = list(shown if shown is not None else products)
     problems: list[str] = []
     about_ids = {p.id for p in products}

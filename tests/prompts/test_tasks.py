@@ -4,6 +4,7 @@ from types import SimpleNamespace
 
 import prompts
 from prompts.tasks import (
+    answer_facts,
     copy_system_prompt,
     copy_user_prompt,
     cs_system_prompt,
@@ -61,3 +62,19 @@ def test_templates_are_grouped_by_task():
         names
     )
     assert all("/" in n for n in names)
+
+
+def test_a_superlative_gets_its_answer_line_and_a_comparison_leads_with_the_cheaper():
+    """The records decide the superlative (ties kept); a comparison keeps both lines, cheaper first."""
+    rows = [
+        SimpleNamespace(title="Mid", price=50.0, currency="USD", rating=4.9, in_stock=True),
+        SimpleNamespace(title="Unpriced", price=None, currency="USD", rating=None, in_stock=True),
+        SimpleNamespace(title="Low", price=20.0, currency="USD", rating=4.1, in_stock=False),
+        SimpleNamespace(title="High", price=90.0, currency="USD", rating=4.9, in_stock=True),
+    ]
+    assert answer_facts("best:cheapest", rows) == ["Low: price 20.00 USD"]
+    assert answer_facts("best:priciest", rows) == ["High: price 90.00 USD"]
+    assert answer_facts("best:rating", rows) == ["Mid: rated 4.9 out of 5", "High: rated 4.9 out of 5"]
+    assert answer_facts("best:cheapest", rows[1:2]) == ["Unpriced: price not listed"]
+    assert [f.split(":")[0] for f in answer_facts("compare", [rows[3], rows[2]])] == ["Low", "High"]
+    assert [f.split(":")[0] for f in answer_facts("list", rows)][1:] == ["Mid", "Unpriced", "Low", "High"]

@@ -103,3 +103,17 @@ def test_an_answer_about_the_card_may_say_it():
         "The Puddle Rain Boot costs 59.99 USD, is cheaper and is rated higher.", [A, C], kind="compare"
     )
     assert check_answer("The Puddle Rain Boot costs 59.99 USD and is cheaper.", [A, C], kind="compare") == []
+
+
+def test_an_attribute_answer_must_state_the_asked_value():
+    """A true fact about another attribute does not answer the question (the size for "a good brand?")."""
+    rug = _p("R", "Harbor Jute Rug", 89.0, 4.1, size="8 x 10 ft")
+    rug.brand = "Driftwood Loom"
+    off = check_answer("It comes in 8 x 10 ft.", [rug], kind="attribute", states="Driftwood Loom")
+    assert off == ["does not state the asked value (Driftwood Loom)"]
+    assert (
+        check_answer("It is made by Driftwood Loom.", [rug], kind="attribute", states="Driftwood Loom") == []
+    )
+    assert check_answer("It costs 89.00 USD.", [rug], kind="attribute", states="89.00") == []
+    assert check_answer("It costs 89 USD.", [rug], kind="attribute", states="89.00") == []
+    assert check_answer("It costs 79 USD.", [rug], kind="attribute", states="89.00")
