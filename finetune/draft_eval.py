@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from assistant.assist.protocol import Ticket
-from assistant.assist.service import PLACEHOLDER, SuggestService
+from assistant.assist.service import LATE, PLACEHOLDER, SuggestService
 from finetune.data import Example
 from finetune.evaluate import rouge_l
 
@@ -53,8 +53,12 @@ def run_drafts(
     adapter: str | None,
     concurrency: int = 1,
     budget_ms: int | None = None,
+    candidates: int | None = None,
 ) -> dict[str, Any]:
-    """Each configuration over the same tickets; `references` maps example id to the reference reply."""
+    """Each configuration over the same tickets; `references` maps example id to the reference reply.
+    `budget_ms` and `candidates` override assist.draft_budget_ms and assist.draft_candidates."""
+    if candidates is not None and not 1 <= candidates <= 8:
+        raise ValueError(f"candidates must be 1 to 8 (assist.draft_candidates), not {candidates}")
     out: dict[str, Any] = {"tickets": len(examples), "configs": {}}
     base_settings = service.settings
     for config in configs:
@@ -63,6 +67,8 @@ def run_drafts(
         update: dict[str, Any] = {"model_drafts": config != "template"}
         if budget_ms is not None:
             update["draft_budget_ms"] = budget_ms
+        if candidates is not None:
+            update["draft_candidates"] = candidates
         service.settings = base_settings.model_copy(update=update)
         service.draft_adapter = adapter if config == "adapter" else None
 
@@ -104,6 +110,7 @@ def run_drafts(
             if suggestions
             else 0.0,
             "rouge_l_top": round(sum(r["rouge_l"] for r in covered) / len(covered), 4) if covered else 0.0,
+            "late": sum(p == LATE for r in rows for p in r["problems"]),
             "invented": sum(len(r["invented"]) for r in rows),
             "invented_examples": [x for r in rows for x in r["invented"]][:10],
             "why_not_model": dict(Counter(p for r in rows for p in r["problems"]).most_common(8)),

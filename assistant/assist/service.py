@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -48,8 +49,12 @@ OPENING_WORDS = """thank thanks reaching contacting sorry hear understand apolog
     frustrating trouble glad happy help assist sort look into request question concern waiting wait patience
     refund return order package delivery account password money back"""
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
-# Drafts of one ticket run here together, so the embedded engine decodes them in one batch.
-_DRAFT_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="assist-draft")
+# Why a suggestion's draft was not used though none of its candidates failed the checks.
+LATE = "not done within assist.draft_budget_ms"
+UNAVAILABLE = "the model is unavailable"
+# Drafts of one ticket (each suggestion's candidates) run here together, so the engine decodes them in
+# one batch; more than the engine's slots just wait for one.
+_DRAFT_POOL = ThreadPoolExecutor(max_workers=24, thread_name_prefix="assist-draft")
 
 
 def _whole_sentences(text: str) -> str:
@@ -58,6 +63,16 @@ def _whole_sentences(text: str) -> str:
         return text
     ends = [m.end() for m in re.finditer(r"[.!?](?=\s)", text)]
     return text[: ends[-1]] if ends else text
+
+
+def _slots(generator: object) -> int:
+    """How many requests the engine decodes at once: the admission limit in front of it, else the
+    engine's own batch size or parallel slots; unknown (a remote or fake engine) is taken as 8."""
+    for name in ("max_active", "max_batch_size", "parallel"):
+        value = getattr(generator, name, None)
+        if isinstance(value, int) and value >= 1:
+            return value
+    return 8
 
 
 class TicketError(BadInput):
@@ -80,6 +95,15 @@ class Ranked:
 
     scrubbed: str
     candidates: list[Candidate]
+
+
+@dataclass
+class _Checked:
+    """A draft candidate that passed the checks: its text, the sentences removed, its index."""
+
+    text: str
+    removed: list[str]
+    index: int
 
 
 @dataclass
@@ -380,41 +404,55 @@ class SuggestService:
         context: _OrderContext,
         values: dict[str, str],
     ) -> list[str]:
-        """Replace each templated reply by the model's draft where the draft passes the checks.
+        """Replace each templated reply by the model's draft where a draft passes the checks.
 
-        The drafts run together (the embedded engine batches them) under one deadline,
-        `assist.draft_budget_ms`; a late, failed or unchecked draft leaves the templated reply,
-        with the reason in `draft_problems`. Returns notes for the agent.
+        Each suggestion gets `assist.draft_candidates` drafts (the first greedy, the others sampled):
+        one draft of a 135M model invents a step or drops a contact often, a few differ where it
+        errs. All run together (the engine batches them) under one deadline, `assist.draft_budget_ms`;
+        the first candidate that passes is used and the rest of its suggestion's are stopped. With
+        none passing, late or failed, the templated reply stays, with the reasons in `draft_problems`.
+        Returns notes for the agent.
         """
         deadline = time.monotonic() + self.settings.draft_budget_ms / 1000
-        futures = [
-            _DRAFT_POOL.submit(carry_scope(self._draft_text), scrubbed, c.entry.answer, deadline)
-            for c in kept
-        ]
+        n = self.settings.draft_candidates
+        stops = [threading.Event() for _ in kept]
+        # Greedy drafts first, then the sampled ones rank by rank, as many as the engine decodes at once:
+        # more would wait for a slot (past the budget, on a CPU) and hold up other requests meanwhile.
+        assert self._generator is not None
+        try:
+            slots = _slots(self._generator())
+        except GeneratorError:  # each draft then fails alike, and says so
+            slots = len(kept)
+        order = [(k, i) for k in range(n) for i in range(len(kept))][: max(len(kept), slots)]
+        submitted = {
+            (i, k): _DRAFT_POOL.submit(
+                carry_scope(self._draft_text), scrubbed, kept[i].entry.answer, deadline, k, stops[i]
+            )
+            for k, i in order
+        }
         late = unavailable = 0
-        for cand, suggestion, future in zip(kept, suggestions, futures, strict=True):
-            try:
-                draft = future.result(timeout=max(0.0, deadline - time.monotonic()) + 1.0)
-            except FutureTimeout:
-                draft = None
-            except GeneratorError as exc:
-                log.warning("draft: the model is unavailable, using the templated reply: %s", exc)
-                unavailable += 1
-                suggestion.draft_problems = ["the model is unavailable"]
-                continue
-            if draft is None:
-                late += 1
-                suggestion.draft_problems = ["not done within assist.draft_budget_ms"]
-                continue
-            draft, problems, removed = self._check_draft(draft, scrubbed, cand.entry, values)
-            suggestion.draft_problems = problems + removed
-            if problems:
-                continue
-            subflow = self.subflow_for(cand.entry)
-            text = prompts.render("assist/draft", draft=draft, order=self._order_text(subflow, context))
-            suggestion.text, suggestion.filled, suggestion.placeholders = fill(text, values)
-            suggestion.written_by = f"{self.draft_adapter or 'base'} on {self.base_name}"
-            suggestion.opening_from_model = False
+        for i, (cand, suggestion) in enumerate(zip(kept, suggestions, strict=True)):
+            outcome = self._first_passing(
+                [submitted[i, k] for k in range(n) if (i, k) in submitted],
+                deadline,
+                scrubbed,
+                cand.entry,
+                values,
+                stops[i],
+            )
+            if isinstance(outcome, _Checked):
+                suggestion.draft_problems = outcome.removed
+                subflow = self.subflow_for(cand.entry)
+                text = prompts.render(
+                    "assist/draft", draft=outcome.text, order=self._order_text(subflow, context)
+                )
+                suggestion.text, suggestion.filled, suggestion.placeholders = fill(text, values)
+                suggestion.written_by = f"{self.draft_adapter or 'base'} on {self.base_name}"
+                suggestion.opening_from_model = False
+            else:
+                late += outcome == [LATE]
+                unavailable += outcome == [UNAVAILABLE]
+                suggestion.draft_problems = outcome
         notes = []
         if late:
             notes.append(
@@ -425,21 +463,70 @@ class SuggestService:
             notes.append("The model is unavailable: the suggestions are the FAQ answers as written.")
         return notes
 
-    def _draft_text(self, scrubbed: str, answer: str, deadline: float) -> str | None:
-        """The model's draft, or None if the deadline passes first (the generation is then stopped)."""
+    def _first_passing(
+        self,
+        futures: Sequence[Future[str | None]],
+        deadline: float,
+        scrubbed: str,
+        entry: FAQEntry,
+        values: dict[str, str],
+        stop: threading.Event,
+    ) -> _Checked | list[str]:
+        """The first of a suggestion's candidates (in order) that passes `_check_draft`, the others
+        then stopped; else the first checked candidate's problems, or [LATE] / [UNAVAILABLE] where no
+        candidate was checked (none finished in time, or the model failed)."""
+        first: list[str] | None = None
+        late = unavailable = False
+        for index, future in enumerate(futures):
+            try:
+                draft = future.result(timeout=max(0.0, deadline - time.monotonic()) + 1.0)
+            except FutureTimeout:
+                draft = None
+            except GeneratorError as exc:
+                log.warning("draft: the model is unavailable for a candidate: %s", exc)
+                unavailable = True
+                continue
+            if draft is None:
+                late = True
+                continue
+            text, problems, removed = self._check_draft(draft, scrubbed, entry, values)
+            if not problems:
+                stop.set()
+                log.debug("draft: candidate %d of %d passed the checks", index + 1, len(futures))
+                return _Checked(text, removed, index)
+            if first is None:
+                first = problems + removed
+        if first is not None:
+            return first
+        return [LATE] if late or not unavailable else [UNAVAILABLE]
+
+    def _draft_text(
+        self,
+        scrubbed: str,
+        answer: str,
+        deadline: float,
+        candidate: int = 0,
+        stop: threading.Event | None = None,
+    ) -> str | None:
+        """The model's draft, or None if the deadline passes (or `stop` is set) first; the generation is
+        then stopped. Candidate 0 is greedy; the others sample, each with its own fixed seed, so a rerun
+        writes the same candidates on an engine that honours seeds."""
         from assistant.generation.base import ChatMessage, GenerationRequest, close_stream
 
         assert self._generator is not None
+        if time.monotonic() > deadline or (stop is not None and stop.is_set()):
+            return None
         request = GenerationRequest(
             messages=[ChatMessage.model_validate(m) for m in draft_messages(scrubbed, answer)],
             max_new_tokens=self.settings.draft_max_tokens,
-            temperature=0.0,
+            temperature=self.settings.draft_candidate_temperature if candidate else 0.0,
+            seed=candidate,
             adapter=self.draft_adapter,
         )
         parts: list[str] = []
         chunks = self._generator().stream(request)
         for chunk in chunks:
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or (stop is not None and stop.is_set()):
                 close_stream(chunks)
                 return None
             parts.append(chunk)

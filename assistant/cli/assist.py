@@ -192,6 +192,11 @@ def register(cli: click.Group) -> None:
         "--concurrency", default=1, show_default=True, type=click.IntRange(min=1), help="Tickets at once"
     )
     @click.option("--budget-ms", type=click.IntRange(min=0), help="Override assist.draft_budget_ms")
+    @click.option(
+        "--candidates",
+        type=click.IntRange(1, 8),
+        help="Override assist.draft_candidates (drafts written at once per suggestion, the first passing used)",
+    )
     @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the results as JSON")
     @click.pass_context
     def eval_drafts_cmd(
@@ -202,6 +207,7 @@ def register(cli: click.Group) -> None:
         adapter: str | None,
         concurrency: int,
         budget_ms: int | None,
+        candidates: int | None,
         json_path: Path | None,
     ) -> None:
         """Model-drafted suggestions on held-out tickets: share written and checked, ROUGE-L, invented facts."""
@@ -238,8 +244,15 @@ def register(cli: click.Group) -> None:
             adapter=name,
             concurrency=concurrency,
             budget_ms=budget_ms,
+            candidates=candidates,
         )
-        result |= {"data": [str(p) for p in paths], "adapter": name, "concurrency": concurrency, **setup.info}
+        result |= {
+            "data": [str(p) for p in paths],
+            "adapter": name,
+            "concurrency": concurrency,
+            "draft_candidates": setup.service.settings.draft_candidates if candidates is None else candidates,
+            **setup.info,
+        }
         rows = [
             {
                 "config": c,

@@ -1,8 +1,15 @@
-"""The drafts evaluation's own fact count (independent of the checker it evaluates)."""
+"""The drafts evaluation: its own fact count (independent of the checker it evaluates) and its overrides."""
 
 from __future__ import annotations
 
-from finetune.draft_eval import invented
+import pytest
+
+from assistant.assist.service import SuggestService
+from assistant.config import AssistSettings
+from assistant.generation.fake import FakeGenerator
+from finetune.data import Example
+from finetune.draft_eval import invented, run_drafts
+from tests.assistant.assist.conftest import StubFAQ, entry, orders  # noqa: F401 - orders is a fixture
 
 
 def test_step_numbers_and_placeholders_are_not_facts_but_amounts_and_contacts_are():
@@ -11,3 +18,24 @@ def test_step_numbers_and_placeholders_are_not_facts_but_amounts_and_contacts_ar
     assert "15" in found and any("555" in x for x in found)
     assert "1" not in found and "2" not in found
     assert invented("1. Refunds take 5 days.", "Refunds take 5 days.") == []
+
+
+def test_the_candidates_override_reaches_the_service_and_is_checked(orders):  # noqa: F811
+    refund = entry("faq-refunds-method", "refunds", "Refunds go back to the original payment method.")
+    gen = FakeGenerator()
+    service = SuggestService(
+        StubFAQ([(refund, 0.8)]), orders, settings=AssistSettings(), generator=lambda: gen
+    )
+    ex = Example(
+        "t1",
+        "draft",
+        "",
+        "",
+        "Refunds go back to the card you paid with.",
+        meta={"ticket": "refund?", "intent": refund.id},
+    )
+    out = run_drafts(service, [ex], {"t1": ex.assistant}, ["adapter"], adapter=None, candidates=2)
+    assert len(gen.requests) == 2 and out["configs"]["adapter"]["late"] == 0
+    assert service.settings.draft_candidates == 3  # the service's own settings come back
+    with pytest.raises(ValueError, match="candidates must be 1 to 8"):
+        run_drafts(service, [ex], {"t1": ex.assistant}, ["adapter"], adapter=None, candidates=0)

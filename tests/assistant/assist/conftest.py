@@ -55,6 +55,9 @@ def make_service(orders: OrderStore) -> Any:
         hits: list[tuple[FAQEntry, float]], generator: Any = None, **settings: Any
     ) -> tuple[SuggestService, StubFAQ]:
         faq = StubFAQ(hits)
+        # One draft per suggestion unless a test asks for candidates: a queue of scripted replies then
+        # goes to the one request in order (candidates run concurrently; see test_draft_candidates).
+        settings.setdefault("draft_candidates", 1)
         service = SuggestService(
             faq,
             orders,
