@@ -38,6 +38,7 @@ setup: $(TEST_STAMP)
 # `make run SHOP=zh`: the Chinese demo shop, in a home of its own (its catalogue and embedding differ).
 SHOP ?= en
 run: $(if $(filter en,$(SHOP)),$(RUN_STAMP),$(LANG_STAMP))
+	bash scripts/build-llamacpp-native.sh --background $(VENV) || true
 ifeq ($(SHOP),en)
 	$(BIN)/shopassist ui
 else
@@ -59,7 +60,9 @@ lint: setup
 bench: setup
 	bash bench/run.sh
 
-# Optional: llama.cpp compiled for this CPU (AVX-512 where present), ~9 min on 2 cores.
+# llama.cpp compiled for this CPU (AVX-512 where present), ~9 min on 2 cores, now. `make run` starts
+# the same build in the background on a CPU with AVX-512 (NATIVE=0 skips it); either way the wheel is
+# cached per CPU in ~/.cache/shopassist/wheels and the next venv installs it in seconds.
 native: setup
 	bash scripts/build-llamacpp-native.sh $(VENV)
 

@@ -193,6 +193,7 @@ def bench_generate(
                 "ttft_p50_s": round(statistics.median(ttfts), 3),
                 "ttft_p95_s": round(ttfts[min(len(ttfts) - 1, int(0.95 * len(ttfts)))], 3),
                 "weights": weight_format,
+                "build": getattr(generator, "build", None),
                 "weight_mib": round(size / 2**20, 1) if size else None,
                 # Single-stream decoding reads every weight once per token: bandwidth / weight bytes.
                 "bandwidth_limit_tok_s": round(limit, 1) if limit else None,

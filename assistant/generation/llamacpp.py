@@ -62,6 +62,18 @@ class LlamaCppGenerator:
         self.tokenizer = None  # the bench counts streamed chunks (one per token here)
 
     @property
+    def build(self) -> str:
+        """The widest vector code the loaded llama.cpp was compiled with ("AVX512" for a native build
+        on this CPU, "AVX2" for the prebuilt wheel): the bench labels its rows with it."""
+        import xllamacpp
+
+        info = xllamacpp.get_system_info()
+        for level in ("AVX512", "AVX2", "AVX", "NEON"):
+            if f"{level} = 1" in info:
+                return level
+        return "generic"
+
+    @property
     def loaded_adapters(self) -> list[str]:
         return list(self._adapter_ids)
 

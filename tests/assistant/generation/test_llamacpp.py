@@ -149,3 +149,12 @@ def test_penalty_windows_follow_repeat_window():
     short = engine._body(req("x", n=80, repetition_penalty=1.1, no_repeat_ngram=4, repeat_window=24))
     assert short["repeat_last_n"] == short["dry_penalty_last_n"] == 24
     assert "repeat_last_n" not in engine._body(req("x")) and "dry_multiplier" not in engine._body(req("x"))
+
+
+def test_the_build_says_which_vector_code_it_runs(llamacpp_generator):
+    """The bench labels rows with it: a native build here says AVX512, the prebuilt wheel AVX2."""
+    import xllamacpp
+
+    build = llamacpp_generator.build
+    assert build in {"AVX512", "AVX2", "AVX", "NEON", "generic"}
+    assert build == "generic" or f"{build} = 1" in xllamacpp.get_system_info()
