@@ -7,7 +7,8 @@
 # time to first token at 8 with staggered arrivals (100 ms apart), where continuous batching
 # (llama.cpp, vLLM) and batches that run to completion (embedded) differ.
 # The llama.cpp engine decodes the weight format `generator.gguf_format` sets (Q8_0 by default).
-# Usage: bash bench/engines.sh            (SKIP_VLLM=1 leaves vLLM out: it installs ~2 min first)
+# Usage: bash bench/engines.sh            (SKIP_VLLM=1 leaves vLLM out: it installs ~2 min first;
+#                                           SKIP_EMBEDDED=1 the embedded engine)
 #        NATIVE_SITE=DIR bash bench/engines.sh   adds 'llamacpp-native': the same engine with the
 #        xllamacpp found in DIR (a build for this CPU: pip install --target DIR the wheel that
 #        scripts/build-llamacpp-native.sh builds), so the prebuilt and native builds share one run.
@@ -25,13 +26,14 @@ STAG=("$BIN/shopassist" bench generate --concurrency 8 --max-new-tokens 128 --ro
 trap '"$BIN/shopassist" serve-model --stop >/dev/null 2>&1 || true' EXIT
 "$BIN/shopassist" serve-model --stop >/dev/null 2>&1 || true
 parts=(embedded llamacpp)
+[[ "${SKIP_EMBEDDED:-0}" == 1 ]] && parts=(llamacpp)
 for engine in "${parts[@]}"; do
   "${GEN[@]}" --engine "$engine" --json "$R/engines-$engine.json"
   "${STAG[@]}" --engine "$engine" --json "$R/engines-stagger-$engine.json"
 done
 if [[ -n "${NATIVE_SITE:-}" ]]; then
-  PYTHONPATH="$NATIVE_SITE" "${GEN[@]}" --engine llamacpp --json "$R/engines-llamacpp-native.json"
-  PYTHONPATH="$NATIVE_SITE" "${STAG[@]}" --engine llamacpp --json "$R/engines-stagger-llamacpp-native.json"
+  PYTHONPATH="$NATIVE_SITE${PYTHONPATH:+:$PYTHONPATH}" "${GEN[@]}" --engine llamacpp --json "$R/engines-llamacpp-native.json"
+  PYTHONPATH="$NATIVE_SITE${PYTHONPATH:+:$PYTHONPATH}" "${STAG[@]}" --engine llamacpp --json "$R/engines-stagger-llamacpp-native.json"
   parts+=(llamacpp-native)
 fi
 if [[ "${SKIP_VLLM:-0}" != 1 ]]; then
@@ -58,8 +60,12 @@ for part in parts:
         row["engine"] = part  # llamacpp-native runs the llamacpp engine on another build
     rows += data["results"]
     stagger += staggered
+def family(row):
+    return row["engine"].split("-")[0]  # llamacpp-native is llama.cpp: its peers are the other engines
+
+
 for row in rows:
-    others = [r["tokens_per_s"] for r in rows if r["concurrency"] == row["concurrency"] and r["engine"] != row["engine"]]
+    others = [r["tokens_per_s"] for r in rows if r["concurrency"] == row["concurrency"] and family(r) != family(row)]
     row["ratio_vs_best_other"] = round(row["tokens_per_s"] / max(others), 2) if others else None
     for key in ("ratio_vs_first", "ratio_vs_first_engine"):
         row.pop(key, None)
