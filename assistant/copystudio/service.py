@@ -2,15 +2,16 @@
 
 Flow: render the prompt from `prompts/copy_*.j2` (the attributes are a data block, never
 instructions), let the model draft (with the registered copy adapter, in the prompt format it was
-trained on), check every claim against the attributes; on unsupported claims retry with feedback
-naming them, then repair (drop the sentences that carry them), then fall back to a description
-rendered from the attributes alone. Drafts are decoded with a repetition penalty and n-gram
-blocking (a 135M model loops otherwise), and an attempt may write several candidates at once (the
-first greedy, the others sampled with their own seeds), of which the checker's best is kept. Key
-attributes the model left out are rendered from data after its text, and the whole is fitted into
-the length's word range. The final text is checked again,
-so what leaves here has no unsupported claim; the drafts keep what the model alone did, for the
-eval to report honestly.
+trained on), check every claim against the attributes; on unsupported claims or a repeated word
+4-gram retry with feedback naming them, then repair (drop the sentences that carry them, or the one
+that says four words again), then fall back to a description rendered from the attributes alone.
+Drafts are decoded with a repetition penalty and n-gram blocking (a 135M model loops otherwise), and
+an attempt may write several candidates at once (the first greedy, the others sampled with their own
+seeds), of which the checker's best is kept. Key attributes the model left out are rendered from data
+after its text, and the whole is fitted into the length's word range, preferring a fit that repeats
+no word 4-gram. The final text is checked again, so what leaves here has no unsupported claim and no
+repeated 4-gram (the eval's measure, `repeats_ngram`); the drafts keep what the model alone did, for
+the eval to report honestly.
 """
 
 from __future__ import annotations
@@ -130,8 +131,16 @@ def unit_problems(units: Sequence[Unit]) -> list[tuple[Unit, str]]:
     return out
 
 
+REPEAT_N = 4  # the gate's n-gram length: the eval's "no repeated 4-gram" measure (`repeats_ngram`)
+
+
+def _words_of(text: str) -> list[str]:
+    """The words n-grams are counted over: one tokenization for the gate, the ranking and the eval."""
+    return re.findall(r"\w+", text.lower())
+
+
 def _word_ngrams(text: str, n: int) -> list[tuple[str, ...]]:
-    words = re.findall(r"\w+", text.lower())
+    words = _words_of(text)
     return [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
 
 
@@ -148,21 +157,54 @@ def repetition(text: str) -> float:
     return round(sum(shares) / len(shares), 4) if shares else 0.0
 
 
-def repeats_ngram(text: str, n: int = 4) -> bool:
-    """Whether some word n-gram occurs twice in the text (the eval's "no repeated 4-gram" metric)."""
-    grams = _word_ngrams(text, n)
-    return len(set(grams)) < len(grams)
+def repeated_ngrams(text: str, n: int = REPEAT_N) -> list[str]:
+    """The word n-grams that occur more than once, in the order they recur (each once)."""
+    seen: set[tuple[str, ...]] = set()
+    out: list[str] = []
+    for gram in _word_ngrams(text, n):
+        if gram in seen and " ".join(gram) not in out:
+            out.append(" ".join(gram))
+        seen.add(gram)
+    return out
+
+
+def repeats_ngram(text: str, n: int = REPEAT_N) -> bool:
+    """Whether some word n-gram occurs twice in the text (the eval's "no repeated 4-gram" metric, and
+    the gate a draft and the final text must pass)."""
+    return bool(repeated_ngrams(text, n))
+
+
+def drop_repeats(units: Sequence[Unit], n: int = REPEAT_N) -> list[Unit]:
+    """The units without those that repeat a word n-gram: while one recurs, the unit where its later
+    occurrence starts is dropped (a sentence said again, or one that loops within itself), so the
+    first saying stays."""
+    kept = list(units)
+    while True:
+        owner = [k for k, unit in enumerate(kept) for _ in _words_of(unit.text)]
+        words = [w for unit in kept for w in _words_of(unit.text)]
+        first: dict[tuple[str, ...], int] = {}
+        again = None
+        for i in range(len(words) - n + 1):
+            gram = tuple(words[i : i + n])
+            if gram in first:
+                again = i
+                break
+            first[gram] = i
+        if again is None:
+            return kept
+        del kept[owner[again]]
 
 
 def repair(text: str, unsupported: Sequence[Claim], drop_problems: bool = True) -> str:
     """The text without the sentences (or bullet lines) that carry an unsupported claim, and
-    (by default) without those `unit_problems` finds."""
+    (by default) without those `unit_problems` finds and those that repeat a word 4-gram
+    (`drop_repeats`)."""
     units = split_units(text)
     bad = [(c.start, c.end) for c in unsupported]
     if drop_problems:
         bad += [(u.start, u.end) for u, _ in unit_problems(units)]
     kept = [u for u in units if not any(s < u.end and u.start < e for s, e in bad)]
-    return join_units(kept)
+    return join_units(drop_repeats(kept) if drop_problems else kept)
 
 
 def join_units(units: Sequence[Unit]) -> str:
@@ -394,6 +436,9 @@ class CopyService:
         if not final.ok:  # the template names only attributes; this guards against a template edit
             text = repair(text, final.unsupported)
             final = job.checker.check(text)
+        if repeats_ngram(text):  # no fitting left it free of repeats: drop the sentences that repeat
+            text = join_units(drop_repeats(split_units(text)))
+            final = job.checker.check(text)
         words = word_count(text)
         return CopyResult(
             product_id=job.product_id,
@@ -549,10 +594,11 @@ class CopyService:
             spares += [w for k, w in enumerate(written) if k != best]
             if self._passes(draft):
                 break
+            repeated = repeated_ngrams(draft.text)[:3]
             if check.unsupported:
-                feedback = prompts.render("copy/feedback", claims=check.unsupported)
+                feedback = prompts.render("copy/feedback", claims=check.unsupported, repeated=repeated)
             elif draft.problems:
-                feedback = prompts.render("copy/feedback_quality")
+                feedback = prompts.render("copy/feedback_quality", repeated=repeated)
             else:
                 feedback = prompts.render("copy/feedback_empty")
             messages = [
@@ -618,6 +664,7 @@ class CopyService:
     def _checked(self, job: _Job, text: str, candidates: int) -> tuple[Draft, ClaimCheck]:
         check = job.checker.check(text)
         problems = [f"{reason}: {u.text[:80]}" for u, reason in unit_problems(split_units(text))]
+        problems += [f'repeats "{gram}"' for gram in repeated_ngrams(text)]
         draft = Draft(
             text=text,
             word_count=word_count(text),
@@ -688,9 +735,11 @@ class CopyService:
             return [(k, v) for k, v in key.items() if not _mentioned(job, opening, k)]
 
         options = [(lead_text, facts_for(lead_text)) for lead_text in leads]
-        best: tuple[int, str, list[str]] = (10**9, "", [])
+        best: tuple[tuple[bool, int], str, list[str]] = ((True, 10**9), "", [])
         # Priority: every key fact (coverage), then as much model text as fits, then the fewest
-        # extras (more specifications, then fact-free closings) that reach the minimum.
+        # extras (more specifications, then fact-free closings) that reach the minimum. A text that
+        # repeats a word 4-gram (a fact the lead already said in the same words) is taken only when
+        # nothing else is found; `run` then drops the repeating sentence.
         for drop in range(max(len(f) for _, f in options) + 1):
             for lead_text, facts in options:
                 chosen_key = facts[: max(0, len(facts) - drop)]
@@ -701,10 +750,10 @@ class CopyService:
                     for closings in range(7):
                         text = self._render(job, lead_text, chosen, closings)
                         n = word_count(text)
-                        distance = max(job.low - n, n - job.high, 0)
-                        if distance < best[0]:
-                            best = (distance, text, [k for k, _ in chosen])
-                        if distance == 0:
+                        rank = (repeats_ngram(text), max(job.low - n, n - job.high, 0))
+                        if rank < best[0]:
+                            best = (rank, text, [k for k, _ in chosen])
+                        if rank == (False, 0):
                             return text, best[2]
                         if n > job.high:
                             too_long = closings == 0

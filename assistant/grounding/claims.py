@@ -304,6 +304,10 @@ _BARE_NUMBER_RE = re.compile(rf"(?<![\w.])({_NUM})(?![\w]|\.\d)")
 # "13th birthday", "2nd generation": an ordinal is a number claim too (the bare-number pattern stops at
 # the letters after it)
 _ORDINAL_RE = re.compile(r"(?<![\w.])(\d{1,4})(?:st|nd|rd|th)(?![\w])", re.IGNORECASE)
+# A token mixing digits and letters ("670o", "4K", "X200", "1080p"): a code or spec the copy may only
+# repeat from the attributes. A small model garbles long codes ("670o" for style code 670038), and the
+# number patterns above stop at the letters, so without this it would pass as no claim at all.
+_CODE_RE = re.compile(r"(?<![\w.])(?=[\w.]*\d)(?=[\w.]*[a-z])[a-z\d]+(?:\.[a-z\d]+)*(?![\w])", re.IGNORECASE)
 _LETTER_SIZE = r"(?:XXS|XS|S|M|L|XL|XXL|XXXL|[2-6]XL)"
 _LETTER_SIZES_RE = re.compile(
     rf"\bsizes?\s*:?\s*({_LETTER_SIZE}(?:\s*(?:,|/|and|or|&|to|-)\s*{_LETTER_SIZE})*)\b", re.IGNORECASE
@@ -399,13 +403,14 @@ def _quantity(number: str, unit: str | None) -> Quantity | None:
 
 
 def _unit_ok(text: str, unit_start: int, unit_end: int) -> bool:
-    """Units that are also ordinary tokens count only where they read as units: "2 in 1" is not two
-    inches, "5G" and "4K" are not grams or karats, "18K gold" is."""
+    """Units that are also ordinary tokens count only where they read as units: "2 in 1" (or
+    "2-in-1") is not two inches, "5G" and "4K" are not grams or karats, "18K gold" is."""
     unit = text[unit_start:unit_end]
     after = text[unit_end : unit_end + 16]
     if unit.lower() == "in":
         return (
-            re.match(r"\s+[a-z0-9]", after, re.IGNORECASE) is None or re.match(r"\s*[x×]", after) is not None
+            re.match(r"[\s-]+[a-z0-9]", after, re.IGNORECASE) is None
+            or re.match(r"\s*[x×]", after) is not None
         )
     attached = unit_start > 0 and text[unit_start - 1].isdigit()
     if unit in ("G", "K") and attached:
@@ -568,35 +573,83 @@ def _extract_numbers(text: str, found: list[_Found]) -> None:
         _add(found, _Found("number", m.start(), m.end(), f"number={n:g}", number=n))
 
 
+def _extract_codes(text: str, found: list[_Found]) -> None:
+    """Tokens of digits and letters the number patterns left (after units, sizes and ordinals)."""
+    for m in _CODE_RE.finditer(text):
+        code = m.group(0).lower()
+        _add(found, _Found("number", m.start(), m.end(), f"code={code}", extra={"code": code}))
+
+
 def _phrase_key(phrase: str) -> str:
     return re.sub(r"[\s-]+", "", phrase.lower().replace("’", "'"))
 
 
 @lru_cache(maxsize=64)
-def _vocabulary_regex(vocabulary: frozenset[str]) -> tuple[re.Pattern[str], dict[str, str]]:
+def _vocabulary_regex(
+    vocabulary: frozenset[str], compounds: bool = False
+) -> tuple[re.Pattern[str], dict[str, str]]:
     """One alternation for a whole vocabulary (longest phrase first, so "navy blue" wins over
-    "blue"), and the phrase each spelling stands for ("off white" and "off-white" alike)."""
+    "blue"), and the phrase each spelling stands for ("off white" and "off-white" alike). With
+    `compounds`, a phrase is also found as part of a hyphenated word ("jet-black", "cream-coloured",
+    "leather-bound"); else a hyphen ends a phrase only before "coloured", "toned", "plated"."""
     ordered = sorted(vocabulary, key=len, reverse=True)
     parts = [
         re.escape(p).replace(r"\ ", r"[\s-]+").replace(r"\-", r"[\s-]?").replace("'", "['’]") for p in ordered
     ]
-    # a hyphen ends a phrase only before "coloured", "toned", "plated" ("coffee-coloured", "gold-plated")
-    end = r"(?![\w&]|-(?!colou?r|ton|plat)|['’]\w)"
-    pattern = re.compile(rf"(?<![\w&'’-])(?:{'|'.join(parts)}){end}", re.IGNORECASE)
+    if compounds:
+        start, end = r"(?<![\w&'’])", r"(?![\w&]|['’]\w)"
+    else:
+        start, end = r"(?<![\w&'’-])", r"(?![\w&]|-(?!colou?r|ton|plat)|['’]\w)"
+    pattern = re.compile(rf"{start}(?:{'|'.join(parts)}){end}", re.IGNORECASE)
     lookup: dict[str, str] = {}
     for phrase in ordered:
         lookup.setdefault(_phrase_key(phrase), phrase)
     return pattern, lookup
 
 
+# Hyphenated words whose colour or material part names no colour or material of the product: idioms
+# ("black-tie event", "crystal-clear sound", "button-down collar"), a look rather than the stuff
+# ("leather-look", "wood-grain", "plastic-free", "non-metal"), a material naming a shade ("steel-grey").
+_COMPOUND_IDIOMS = re.compile(
+    r"black-tie|red-carpet|white-glove|blue-chip|gold-standard|silver-lining|red-hot|green-light|"
+    r"white-collar|blue-collar|crystal-clear|.*\bdown\b.*",
+    re.IGNORECASE,
+)
+_NOT_THE_MATERIAL_AFTER = re.compile(
+    r"-(?:look|like|effect|inspired|feel|free|grain|print|style|finish|colou?r|ton|shade)", re.IGNORECASE
+)
+_NOT_THE_MATERIAL_BEFORE = re.compile(r"(?:\bnon|\banti|\bfaux|\bmock|\bimitation|\bfake)-$", re.IGNORECASE)
+
+
+def _in_compound_idiom(text: str, start: int, end: int, kind: ClaimKind) -> bool:
+    """Whether a colour or material found inside a hyphenated word is no claim (see `_COMPOUND_IDIOMS`)."""
+    left = re.search(r"[\w-]*$", text[:start])
+    right = re.match(r"[\w-]*", text[end:])
+    before, after = left.group(0) if left else "", right.group(0) if right else ""
+    if not before.endswith("-") and not after.startswith("-"):
+        return False  # a word of its own
+    if _COMPOUND_IDIOMS.fullmatch(before + text[start:end] + after):
+        return True
+    if kind != "material":
+        return False
+    shade = re.match(r"-([a-z]+)", after, re.IGNORECASE)
+    return bool(
+        _NOT_THE_MATERIAL_AFTER.match(after)
+        or _NOT_THE_MATERIAL_BEFORE.search(before)
+        or (shade and shade.group(1).lower() in COLOUR_FAMILY)
+    )
+
+
 def _extract_words(text: str, found: list[_Found], vocabulary: frozenset[str], kind: ClaimKind) -> None:
     if not vocabulary:
         return
-    pattern, lookup = _vocabulary_regex(vocabulary)
+    compounds = kind in ("colour", "material")
+    pattern, lookup = _vocabulary_regex(vocabulary, compounds)
     for m in pattern.finditer(text):
         phrase = lookup.get(_phrase_key(m.group(0)))
-        if phrase is not None:
-            _add(found, _Found(kind, m.start(), m.end(), f"{kind}={phrase}", extra={"phrase": phrase}))
+        if phrase is None or (compounds and _in_compound_idiom(text, m.start(), m.end(), kind)):
+            continue
+        _add(found, _Found(kind, m.start(), m.end(), f"{kind}={phrase}", extra={"phrase": phrase}))
 
 
 def _extract_offers(text: str, found: list[_Found]) -> None:
@@ -661,6 +714,7 @@ def _find(text: str, brands: frozenset[str] = frozenset(), names: bool = False) 
     _extract_certifications(text, found)
     _extract_sizes(text, found)
     _extract_numbers(text, found)
+    _extract_codes(text, found)
     _extract_words(text, found, brands or _FAMOUS, "brand")
     _extract_words(text, found, _COLOURS, "colour")
     found[:] = [f for f in found if not (f.kind == "colour" and _not_a_colour(text, f))]
@@ -730,6 +784,9 @@ class AttributeFacts:
         self.colours = {_colour_name(c) for c in COLOUR_FAMILY if _phrase_in(normalize(c), self.text)}
         self.audience_genders = {GENDERS[w] for w in _WORD_RE.findall(normalize(audience)) if w in GENDERS}
         self.words = set(_WORD_RE.findall(self.text))
+        # The attributes with letters and digits joined where a space or hyphen parts them ("4 K", "X-200"),
+        # so a code written together is found.
+        self.joined = re.sub(r"(?<=\d)[\s-]+(?=[a-z])|(?<=[a-z])[\s-]+(?=\d)", "", self.text)
         # Names the merchant supplied (audience, shop name) and the templates' words in another language
         # may appear; they are not product facts. Any script's letters: "Qualität" is one word.
         self.allowed_words = set(re.findall(r"[^\W_]+(?:['’][^\W_]+)?", normalize(f"{audience} {allowed}")))
@@ -837,12 +894,14 @@ class AttributeFacts:
         return self._judge_size(f)
 
     def _judge_number(self, f: _Found) -> tuple[bool, str]:
+        if "code" in f.extra:
+            return self._judge_code(f.extra["code"])
         if f.extra.get("pack"):
             ok = f.number in self.packs or (f.number == 1 and not self.packs)
             return ok, "" if ok else _say("pack size", sorted(self.packs))
         if not f.quantities:
             ok = f.number in self.numbers
-            return ok, "" if ok else f"{f.value.split('=')[1]} is not in the attributes"
+            return ok, "" if ok else _garbled(f.value.split("=")[1], self.numbers)
         problems = []
         for q in f.quantities:
             same_dim = [a for a in self.quantities if a.dimension == q.dimension]
@@ -853,6 +912,18 @@ class AttributeFacts:
             near = ", ".join(f"{a.raw:g} {a.unit}" for a in same_dim[:3])
             problems.append(f"the attributes say {near}" if near else f"no {q.dimension} in the attributes")
         return not problems, "; ".join(problems)
+
+    def _judge_code(self, code: str) -> tuple[bool, str]:
+        """A code is backed only by the same token in the attributes ("4K" also by "4 K"), or by a number
+        and a word they state apart ("3pack" for "Pack of 3")."""
+        if _phrase_in(code, self.text) or _phrase_in(code, self.joined):
+            return True, ""
+        runs = re.findall(r"\d+(?:\.\d+)?|[a-z]+", code)
+        if len(runs) == 2:
+            number, word = runs if runs[0][0].isdigit() else runs[::-1]
+            if _to_number(number) in self.numbers and word in self.words:
+                return True, ""
+        return False, _garbled(code, self.numbers)
 
     def _judge_colour(self, phrase: str) -> tuple[bool, str]:
         name = _colour_name(phrase)
@@ -939,6 +1010,36 @@ class AttributeFacts:
         name = f.extra["named"]
         ok = name in self.named_sizes or _phrase_in(f"{name} size", self.text)
         return ok, "" if ok else _say("size", sorted(self.named_sizes))
+
+
+def _garbled(written: str, numbers: Iterable[float]) -> str:
+    """Why a number or code is unsupported; where its digits are most of an attribute number's (670 or
+    670o for 670038, 67038), it names that number, so a retry can copy it right or leave it out."""
+    digits = re.sub(r"\D", "", written)
+    near = [
+        f"{n:g}"
+        for n in sorted(numbers)
+        if n == int(n)
+        and n >= 1000
+        and len(digits) >= 3
+        and (_near_digits(digits, f"{n:g}") or (digits == f"{n:g}" and digits != written))
+    ]
+    return f"{written} is not in the attributes" + (f" (they say {near[0]})" if near else "")
+
+
+def _near_digits(a: str, b: str) -> bool:
+    """Whether digit string `a` is a cut or a one-digit slip of `b` (a prefix, or one digit changed,
+    dropped or added): what a small model makes of a long code it copies."""
+    if a == b:
+        return False
+    if b.startswith(a) or b.endswith(a):
+        return True
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    short, long_ = sorted((a, b), key=len)
+    return len(long_) - len(short) == 1 and any(
+        long_[:i] + long_[i + 1 :] == short for i in range(len(long_))
+    )
 
 
 def _say(what: str, values: Sequence[Any]) -> str:
