@@ -60,7 +60,7 @@ lint: setup
 bench: setup
 	bash bench/run.sh
 
-# llama.cpp compiled for this CPU (AVX-512 where present), ~9 min on 2 cores, now. `make run` starts
+# llama.cpp compiled for this CPU (AVX-512 where present), ~6 min on 2 cores, now. `make run` starts
 # the same build in the background on a CPU with AVX-512 (NATIVE=0 skips it); either way the wheel is
 # cached per CPU in ~/.cache/shopassist/wheels and the next venv installs it in seconds.
 native: setup

@@ -9,7 +9,7 @@
 # The wheel is kept in the user's cache under a key of the version and the CPU's flags, so another
 # venv on this machine (a fresh clone, CI) installs it in seconds instead of compiling again.
 #
-# Usage: bash scripts/build-llamacpp-native.sh [VENV]     build now (about 9 minutes on 2 cores;
+# Usage: bash scripts/build-llamacpp-native.sh [VENV]     build now (about 6 minutes on 2 cores;
 #                                                         `make native`), or install the cached wheel
 #        bash scripts/build-llamacpp-native.sh --background [VENV]
 #            what `make run` does: nothing if the venv has the native build; the cached wheel if
@@ -40,6 +40,7 @@ fi
 install_cached() {
   "$PY" -m pip install -q --no-deps --force-reinstall "$cached"/xllamacpp-*.whl
   echo "$key" > "$MARK"
+  rm -f "$VENV/.native-build-failed"
   echo "installed the native xllamacpp $version built for this CPU ($cached)"
 }
 
@@ -65,11 +66,18 @@ if [[ $background == 1 ]]; then
     fi
   done
   log="$VENV/native-build.log"
-  echo "note: building llama.cpp for this CPU in the background at the lowest priority (about 9 minutes on 2 cores; log: $log, NATIVE=0 skips it); the app starts now on the prebuilt wheel and uses the native build from its next start"
+  failed="$VENV/.native-build-failed"
+  if [[ -f "$failed" && "$(cat "$failed")" == "$key" ]]; then
+    echo "note: llama.cpp runs on the prebuilt wheel: the build for this CPU failed (see $log); 'make native' tries again"
+    exit 0
+  fi
+  echo "note: building llama.cpp for this CPU in the background at the lowest priority (about 6 minutes on 2 cores; log: $log, NATIVE=0 skips it); the app starts now on the prebuilt wheel and uses the native build from its next start"
   # A copy runs, so a checkout that changes under it (git pull) cannot change a running script.
   copy="$VENV/.native-build.sh"
   cp "$0" "$copy"
-  nohup nice -n 19 bash "$copy" "$VENV" >"$log" 2>&1 </dev/null &
+  # A failed build is not retried at every start (it may have run for minutes): its key is kept.
+  nohup nice -n 19 bash -c 'bash "$1" "$2" || echo "$3" > "$4"' _ "$copy" "$VENV" "$key" "$failed" \
+    >"$log" 2>&1 </dev/null &
   exit 0
 fi
 

@@ -5,9 +5,12 @@ check the decisions taken before any compiling, in a throwaway venv and cache.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "build-llamacpp-native.sh"
 
@@ -50,3 +53,15 @@ def test_an_installed_native_build_for_this_cpu_is_not_built_again(tmp_path):
     now = _run(venv, tmp_path)
     assert now.returncode == 0 and "already installed" in now.stdout
     assert not (tmp_path / "cache" / "shopassist" / "wheels").exists()  # nothing built or cached
+
+
+def test_a_failed_background_build_is_not_started_again_at_every_run(tmp_path):
+    cpuinfo = Path("/proc/cpuinfo")
+    if not (cpuinfo.exists() and " avx512f" in cpuinfo.read_text()) or not shutil.which("cmake"):
+        pytest.skip("the background build is only considered on a CPU with AVX-512 and with cmake")
+    venv = _venv(tmp_path)
+    key = _run(venv, tmp_path, "--key").stdout.strip()
+    (venv / ".native-build-failed").write_text(key + "\n")
+    done = _run(venv, tmp_path, "--background")
+    assert done.returncode == 0 and "failed" in done.stdout and "make native" in done.stdout
+    assert not (venv / ".native-build.sh").exists()  # nothing was started
