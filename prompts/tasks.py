@@ -134,7 +134,7 @@ def answer_facts(kind: str, products: list[Any], attribute: str | None = None) -
     if kind == "attribute" and attribute:
         fields = (attribute,)
     ranked = _ranked(kind, products)
-    if kind.startswith("best:") and ranked:
+    if kind.startswith("best:") and kind in _RANKED and ranked:
         field = _RANKED[kind][0]
         top = getattr(ranked[0], field, None)
         ranked = [p for p in ranked if getattr(p, field, None) == top] if top is not None else ranked
