@@ -30,7 +30,7 @@ from assistant.assist.protocol import Source, Suggestion, Suggestions, Ticket
 from assistant.config import AssistSettings
 from assistant.errors import BadInput
 from assistant.generation.admission import carry_scope
-from assistant.generation.base import GeneratorError
+from assistant.generation.base import GeneratorError, decode_slots
 from assistant.grounding.pii import ORDER_ID_PATTERN, scrub
 from assistant.stores.orders import Customer, Order, OrderSource
 from prompts.tasks import draft_messages
@@ -63,16 +63,6 @@ def _whole_sentences(text: str) -> str:
         return text
     ends = [m.end() for m in re.finditer(r"[.!?](?=\s)", text)]
     return text[: ends[-1]] if ends else text
-
-
-def _slots(generator: object) -> int:
-    """How many requests the engine decodes at once: the admission limit in front of it, else the
-    engine's own batch size or parallel slots; unknown (a remote or fake engine) is taken as 8."""
-    for name in ("max_active", "max_batch_size", "parallel"):
-        value = getattr(generator, name, None)
-        if isinstance(value, int) and value >= 1:
-            return value
-    return 8
 
 
 class TicketError(BadInput):
@@ -420,7 +410,7 @@ class SuggestService:
         # more would wait for a slot (past the budget, on a CPU) and hold up other requests meanwhile.
         assert self._generator is not None
         try:
-            slots = _slots(self._generator())
+            slots = decode_slots(self._generator()) or 8  # unknown (remote, scripted): taken as 8
         except GeneratorError:  # each draft then fails alike, and says so
             slots = len(kept)
         order = [(k, i) for k in range(n) for i in range(len(kept))][: max(len(kept), slots)]

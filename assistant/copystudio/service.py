@@ -31,7 +31,14 @@ from assistant.config import CopySettings
 from assistant.copystudio.protocol import CopyControls, CopyRequest, CopyResult, Draft, ShopperProfile
 from assistant.errors import BadInput, NotFound
 from assistant.generation.admission import carry_scope
-from assistant.generation.base import ChatMessage, GenerationRequest, Generator, GeneratorError, generate
+from assistant.generation.base import (
+    ChatMessage,
+    GenerationRequest,
+    Generator,
+    GeneratorError,
+    decode_slots,
+    generate,
+)
 from assistant.generation.factory import REMOTE
 from assistant.grounding.claims import Claim, ClaimCheck, ClaimChecker, brand_lexicon, key_attributes
 from assistant.grounding.sentences import Sentence, sentence_spans
@@ -612,11 +619,8 @@ class CopyService:
         """Candidates per attempt: the setting, capped at the engine's batch size where it has one (more
         would not decode together, so they would cost their full time)."""
         n = self.settings.candidates
-        if n > 1:
-            batch = getattr(self.generator, "max_batch_size", None)
-            if isinstance(batch, int) and batch >= 1:
-                n = min(n, batch)
-        return n
+        batch = decode_slots(self.generator) if n > 1 else None
+        return min(n, batch) if batch else n
 
     def _requests(
         self, job: _Job, messages: list[ChatMessage], max_new: int, attempt: int

@@ -8,7 +8,7 @@ arrives and a caller that wants the whole reply just joins. This module holds on
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
@@ -78,6 +78,18 @@ def close_stream(chunks: Iterator[str]) -> None:
     close = getattr(chunks, "close", None)
     if close is not None:
         close()
+
+
+def decode_slots(generator: Any) -> int | None:
+    """How many requests the engine decodes together: the admission limit in front of it, else the
+    engine's batch size (`max_batch_size`; llama.cpp's `parallel` slots); None where it does not say
+    (a remote server, the scripted engine). Callers writing several drafts at once cap them here:
+    more would wait for a slot and cost their full time."""
+    for name in ("max_active", "max_batch_size", "parallel"):
+        value = getattr(generator, name, None)
+        if isinstance(value, int) and value >= 1:
+            return value
+    return None
 
 
 def engine_problem(generator: Generator) -> str | None:

@@ -30,3 +30,17 @@ def test_request_validation():
         GenerationRequest(messages=[])
     with pytest.raises(ValueError):
         GenerationRequest(messages=[ChatMessage(role="user", content="x")], max_new_tokens=0)
+
+
+def test_decode_slots_reads_the_admission_limit_then_the_engine_batch():
+    """One reader for every caller that writes several drafts at once (copy candidates, assist drafts)."""
+    from types import SimpleNamespace
+
+    from assistant.generation.admission import AdmissionGenerator
+    from assistant.generation.base import decode_slots
+
+    llamacpp_like = SimpleNamespace(parallel=6)  # llama.cpp names its slots `parallel`
+    assert decode_slots(llamacpp_like) == 6
+    assert decode_slots(SimpleNamespace(max_batch_size=4, parallel=6)) == 4
+    assert decode_slots(AdmissionGenerator(FakeGenerator(), max_active=3, max_queue=1)) == 3
+    assert decode_slots(FakeGenerator()) is None
