@@ -8,7 +8,7 @@ wording lives in `tasks/*.j2`. Nothing here imports the assistant or torch.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from prompts import render
@@ -107,38 +107,45 @@ def product_fact(product: Any, fields: tuple[str, ...]) -> str:
     return f"{product.title}: {'; '.join(bits)}" if bits else product.title
 
 
+# What "best" means for each superlative: the record field and whether a higher value wins. The one
+# definition the answer facts and the checker (`assistant.grounding.answers.best_by`) share.
+MEASURES: dict[str, tuple[str, bool]] = {
+    "cheapest": ("price", False),
+    "priciest": ("price", True),
+    "rating": ("rating", True),
+}
+
+
+def ranked_by(products: Sequence[Any], measure: str) -> list[Any]:
+    """The products that have a value for `measure`, best first; ties keep their shown order."""
+    field, high_first = MEASURES[measure]
+    known = [p for p in products if getattr(p, field, None) is not None]
+    return sorted(known, key=lambda p: getattr(p, field), reverse=high_first)
+
+
 # Comparison facts go cheaper first, and a superlative gets the fact lines of its answer alone (the
 # top value, ties included): the records decide which product is cheapest, the model says it. With
 # every shown product's line, unordered or best first, the 135M answer adapter named a wrong product
 # or price in 28 and 26 of 130 held-out answers (the checker caught each). The checker still ranges
 # over every shown product.
-_RANKED: dict[str, tuple[str, bool]] = {
-    "best:cheapest": ("price", False),
-    "best:priciest": ("price", True),
-    "best:rating": ("rating", True),
-    "compare": ("price", False),  # the answer names the cheaper one first
-}
-
-
 def _ranked(kind: str, products: list[Any]) -> list[Any]:
-    if kind not in _RANKED:
+    measure = (
+        "cheapest" if kind == "compare" else kind.removeprefix("best:") if kind.startswith("best:") else ""
+    )
+    if measure not in MEASURES:
         return products
-    field, high_first = _RANKED[kind]
-    known = [p for p in products if getattr(p, field, None) is not None]
-    unknown = [p for p in products if getattr(p, field, None) is None]
-    return sorted(known, key=lambda p: getattr(p, field), reverse=high_first) + unknown
+    field = MEASURES[measure][0]
+    ranked = ranked_by(products, measure)
+    if kind == "compare" or not ranked:
+        return ranked + [p for p in products if getattr(p, field, None) is None]
+    return [p for p in ranked if getattr(p, field) == getattr(ranked[0], field)]
 
 
 def answer_facts(kind: str, products: list[Any], attribute: str | None = None) -> list[str]:
     fields = ANSWER_FIELDS.get(kind, ("price",))
     if kind == "attribute" and attribute:
         fields = (attribute,)
-    ranked = _ranked(kind, products)
-    if kind.startswith("best:") and kind in _RANKED and ranked:
-        field = _RANKED[kind][0]
-        top = getattr(ranked[0], field, None)
-        ranked = [p for p in ranked if getattr(p, field, None) == top] if top is not None else ranked
-    lines = [product_fact(p, fields) for p in ranked]
+    lines = [product_fact(p, fields) for p in _ranked(kind, products)]
     return [f"{len(products)} products shown", *lines] if kind == "list" else lines
 
 

@@ -19,6 +19,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from prompts.tasks import ranked_by
+
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 # The phrasing of short answers: words that carry no fact of their own, or whose claim `check_answer`
@@ -186,11 +188,7 @@ def _nearest(text: str, at: int, mentions: list[tuple[int, Any]]) -> Any | None:
 
 def best_by(products: Sequence[Any], measure: str) -> Any | None:
     """The product that is best by `measure` (rating, cheapest, priciest), from its record; ties go to
-    the first shown. The one definition the chat service and this checker share."""
-    if measure == "rating":
-        rated = [p for p in products if p.rating is not None]
-        return max(rated, key=lambda p: p.rating) if rated else None
-    priced = [p for p in products if p.price is not None]
-    if not priced:
-        return None
-    return (min if measure == "cheapest" else max)(priced, key=lambda p: p.price)
+    the first shown. The chat service, this checker and the answer facts (`prompts.tasks.ranked_by`)
+    share the definition."""
+    ranked = ranked_by(products, measure)
+    return ranked[0] if ranked else None
