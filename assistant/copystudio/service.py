@@ -146,9 +146,12 @@ def _words_of(text: str) -> list[str]:
     return re.findall(r"\w+", text.lower())
 
 
-def _word_ngrams(text: str, n: int) -> list[tuple[str, ...]]:
-    words = _words_of(text)
+def _grams(words: Sequence[str], n: int) -> list[tuple[str, ...]]:
     return [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+
+
+def _word_ngrams(text: str, n: int) -> list[tuple[str, ...]]:
+    return _grams(_words_of(text), n)
 
 
 def repetition(text: str) -> float:
@@ -187,19 +190,20 @@ def drop_repeats(units: Sequence[Unit], n: int = REPEAT_N) -> list[Unit]:
     first saying stays."""
     kept = list(units)
     while True:
-        owner = [k for k, unit in enumerate(kept) for _ in _words_of(unit.text)]
-        words = [w for unit in kept for w in _words_of(unit.text)]
-        first: dict[tuple[str, ...], int] = {}
-        again = None
-        for i in range(len(words) - n + 1):
-            gram = tuple(words[i : i + n])
-            if gram in first:
-                again = i
+        owner: list[int] = []
+        words: list[str] = []
+        for k, unit in enumerate(kept):
+            unit_words = _words_of(unit.text)
+            words += unit_words
+            owner += [k] * len(unit_words)
+        seen: set[tuple[str, ...]] = set()
+        for i, gram in enumerate(_grams(words, n)):
+            if gram in seen:
+                del kept[owner[i]]  # the unit where the gram recurs
                 break
-            first[gram] = i
-        if again is None:
+            seen.add(gram)
+        else:
             return kept
-        del kept[owner[again]]
 
 
 def repair(text: str, unsupported: Sequence[Claim], drop_problems: bool = True) -> str:
