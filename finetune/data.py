@@ -21,7 +21,8 @@ from typing import Any
 
 from assistant.errors import BadInput
 from assistant.grounding.pii import scrub_counts
-from assistant.grounding.replies import drop_unsupported
+from assistant.grounding.replies import answer_facts, contact_values, drop_unsupported
+from assistant.grounding.sentences import sentence_spans
 from prompts.tasks import (
     copy_system_prompt,
     copy_user_prompt,
@@ -128,6 +129,10 @@ def placeholders_in(text: str) -> list[str]:
     return [m.group(0) for m in _PLACEHOLDER_RE.finditer(text)]
 
 
+def placeholder_names(text: str) -> list[str]:
+    return [m.group(1) for m in _PLACEHOLDER_RE.finditer(text)]
+
+
 # -- file reading -----------------------------------------------------------------------------------
 def _read_csv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
     if not path.exists():
@@ -203,8 +208,8 @@ def build_cs(
                 meta={"intent": row.get("intent", ""), "category": row.get("category", "")},
             )
         )
-        if max_examples and len(data.examples) >= max_examples:
-            break
+    if max_examples:
+        data.examples = _balanced(data.examples, max_examples)
     return data
 
 
@@ -229,22 +234,62 @@ def build_draft(replies: str | Path, faq: str | Path, *, max_examples: int | Non
         rows, data, lambda row: None if row.get("intent", "").strip() in answers else "intent not in the FAQ"
     ):
         intent = row["intent"].strip()
+        answer = answers[intent]
         ticket, n_user = scrub_counts(question)
         target, n_reply = scrub_counts(_echoed_numbers(reply, question))
         data.scrubbed.update(n_user + n_reply)
+        # The contacts the answer states, where the reply has their placeholders: the service fills
+        # them the same way before its check, so the adapter learns to copy the shop's address.
+        target = fill_placeholders(target, contact_values(answer, placeholder_names(target)))
         # References that invent ("available 24/7", fees) teach a model to invent.
-        cleaned, dropped = drop_unsupported(target, [ticket, answers[intent]])
+        cleaned, dropped = drop_unsupported(target, [ticket, answer])
         data.skipped["sentences with unsupported claims (dropped)"] += len(dropped)
         if cleaned is None or len(cleaned.split()) < 8:
             data.skipped["reply mostly unsupported"] += 1
             continue
-        user = draft_messages(ticket, answers[intent])[1]["content"]
+        cleaned, added = _with_answer_facts(cleaned, answer)
+        data.skipped["replies completed with the answer's facts (kept)"] += added
+        user = draft_messages(ticket, answer)[1]["content"]
         data.examples.append(
             Example(ex_id, "draft", system, user, cleaned, meta={"intent": intent, "ticket": ticket})
         )
-        if max_examples and len(data.examples) >= max_examples:
-            break
+    if max_examples:
+        data.examples = _balanced(data.examples, max_examples)
     return data
+
+
+def _with_answer_facts(reply: str, answer: str) -> tuple[str, int]:
+    """The reply with the answer's sentences that carry a fact (number, e-mail, link) the reply left
+    out, as a paragraph before its closing one, and 1 if any was added. The service rejects a
+    draft that drops the answer's "3-5 business days" or support address, so targets keep them."""
+    missing = [f for f in answer_facts(answer) if f not in reply]
+    if not missing:
+        return reply, 0
+    carrying = [s.text for s in sentence_spans(answer, lines=False) if any(f in s.text for f in missing)]
+    paragraphs = reply.split("\n\n")
+    closing = len(paragraphs) > 1 and not re.match(r"\s*(?:\d{1,2}[.)]|[-*])\s", paragraphs[-1])
+    at = len(paragraphs) - 1 if closing else len(paragraphs)  # a list ends the reply: after it
+    paragraphs.insert(at, " ".join(carrying))
+    return "\n\n".join(paragraphs), 1
+
+
+def _balanced(examples: list[Example], n: int) -> list[Example]:
+    """At most n examples taken round-robin over the intents (file order within each): reply files
+    are grouped by intent, and the first n rows would teach a handful of intents only."""
+    by_intent: dict[str, list[Example]] = {}
+    for ex in examples:
+        by_intent.setdefault(ex.meta.get("intent", ""), []).append(ex)
+    out: list[Example] = []
+    queues = [iter(group) for group in by_intent.values()]
+    while queues and len(out) < n:
+        alive = []
+        for queue in queues:
+            ex = next(queue, None)
+            if ex is not None and len(out) < n:
+                out.append(ex)
+                alive.append(queue)
+        queues = alive
+    return out
 
 
 def _echoed_numbers(reply: str, question: str) -> str:

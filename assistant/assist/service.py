@@ -526,11 +526,14 @@ class SuggestService:
         self, draft: str, scrubbed: str, entry: FAQEntry, values: dict[str, str]
     ) -> tuple[str, list[str], list[str]]:
         """The draft as it may be suggested, its problems (non-empty: not used) and the sentences
-        removed from it. Sentences whose numbers, contacts or names the sources lack are removed
-        (a list step failing rejects the draft: a procedure missing a step is wrong); then the whole
-        draft is checked, and the shop's own FAQ retriever must still find its entry in its top three."""
-        from assistant.grounding.replies import check_draft, drop_unsupported
+        removed from it. The contact placeholders the entry's answer fills are filled first (the
+        model writes {{Customer Support Email}} where the answer gives the address). Sentences whose
+        numbers, contacts or names the sources lack are removed (a list step failing rejects the
+        draft: a procedure missing a step is wrong); then the whole draft is checked, and the shop's
+        own FAQ retriever must still find its entry in its top three."""
+        from assistant.grounding.replies import check_draft, contact_values, drop_unsupported
 
+        draft = fill(draft, contact_values(entry.answer, PLACEHOLDER.findall(draft)))[0]
         sources = [scrubbed, entry.question, entry.answer, self.shop_name, *values.values()]
         kept, dropped = drop_unsupported(draft, sources, keep_lists_whole=True)
         removed = [f"removed: {c.text} ({', '.join(c.problems)})" for c in dropped]

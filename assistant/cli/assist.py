@@ -193,6 +193,13 @@ def register(cli: click.Group) -> None:
     )
     @click.option("--budget-ms", type=click.IntRange(min=0), help="Override assist.draft_budget_ms")
     @click.option(
+        "--examples",
+        "examples_path",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Labelled example phrasings added to the FAQ entries, as a shop with past tickets has them "
+        "(e.g. the replies CSV: the tickets evaluated are left out); default: none (a new shop)",
+    )
+    @click.option(
         "--candidates",
         type=click.IntRange(1, 8),
         help="Override assist.draft_candidates (drafts written at once per suggestion, the first passing used)",
@@ -207,6 +214,7 @@ def register(cli: click.Group) -> None:
         adapter: str | None,
         concurrency: int,
         budget_ms: int | None,
+        examples_path: Path | None,
         candidates: int | None,
         json_path: Path | None,
     ) -> None:
@@ -233,7 +241,9 @@ def register(cli: click.Group) -> None:
             raise click.ClickException(
                 "no draft adapter for this base model; train one with `shopassist finetune --task draft`"
             )
-        setup = build_eval_service(settings, faq, [(e.meta["ticket"], e.meta["intent"]) for e in examples])
+        setup = build_eval_service(
+            settings, faq, [(e.meta["ticket"], e.meta["intent"]) for e in examples], examples_path
+        )
         setup.service.settings = setup.service.settings.model_copy(update={"model_drafts": True})
         setup.service.warm_up()
         result = run_drafts(

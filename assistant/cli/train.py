@@ -170,7 +170,11 @@ def train_config_options(command: Callable[..., Any]) -> Callable[..., Any]:
     type=click.Path(path_type=Path),
     help="Data file(s) (default: ../shared/data for the task)",
 )
-@click.option("--max-examples", type=int, help="Use only the first N examples (quick runs)")
+@click.option(
+    "--max-examples",
+    type=int,
+    help="Use only N examples (quick runs): the first N, or for reply tasks N taken evenly across intents",
+)
 @click.option("--name", help="Adapter name (default TASK-lora); the OpenAI `model` name when served")
 @click.option("--merge", is_flag=True, help="Also save base weights merged with the adapter")
 @click.option(

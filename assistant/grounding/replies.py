@@ -89,6 +89,33 @@ def answer_facts(answer: str) -> list[str]:
     return list(dict.fromkeys(m.rstrip(".,") for m in _FACT.findall(answer)))
 
 
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"\+?\(?\d[\d ()-]{6,}\d")
+# The contact a placeholder asks for, by a word of its name ({{Customer Support Email}},
+# {{Support Phone Number}}, {{Website URL}}), and how that contact is found in an answer.
+_CONTACT_KINDS = (("email", _EMAIL), ("phone", _PHONE), ("url", _URL_RE))
+
+
+def contact_values(answer: str, names: Sequence[str]) -> dict[str, str]:
+    """Values for the contact placeholders among `names` that the answer itself states: a draft
+    trained on help-desk replies writes {{Customer Support Email}} where the shop's answer gives the
+    address, and the address is the answer's, not the model's. A kind the answer states more than
+    once differently (two phone numbers) stays a placeholder: which one is meant is the agent's call."""
+    values: dict[str, str] = {}
+    without_emails = _EMAIL.sub(" ", answer)  # the domain of an address is not a link
+    for name in names:
+        lowered = name.lower()
+        for word, pattern in _CONTACT_KINDS:
+            if word not in lowered:
+                continue
+            text = answer if pattern is _EMAIL else without_emails
+            found = list(dict.fromkeys(m.group(0).rstrip(".,") for m in pattern.finditer(text)))
+            if len(found) == 1:
+                values[name] = found[0]
+            break
+    return values
+
+
 def claims(text: str, sources: Sequence[str]) -> list[Claim]:
     """Each sentence of `text`, checked with placeholders and list markers set aside: numbers,
     number words, contacts and names absent from the sources. Training targets are cleaned with it

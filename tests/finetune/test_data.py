@@ -189,6 +189,64 @@ def test_draft_examples_clean_invented_sentences_and_keep_the_cs_split(tmp_path)
     assert ex.id == cs.examples[0].id  # the same held-out tickets as the cs task
 
 
+def test_draft_targets_take_the_answers_contacts_and_keep_its_facts(tmp_path):
+    """The service fills contact placeholders from the answer and rejects a draft that leaves out the
+    answer's numbers or address; the targets are built to pass the same check."""
+    from assistant.grounding.replies import check_draft
+    from finetune.data import build_draft
+
+    replies = tmp_path / "replies.csv"
+    with replies.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["instruction", "intent", "response"])
+        w.writerow(
+            [
+                "how can I reach you",
+                "contact",
+                "I'm here to help you get in touch.\n\nYou can call us at {{Customer Support Phone Number}} "
+                "or use {{Live Chat}}.\n\nIs there anything else I can help with?",
+            ]
+        )
+        w.writerow(["when will it arrive", "delivery", "I understand you want to know when it arrives."])
+    faq = tmp_path / "faq.csv"
+    faq.write_text(
+        "intent,category,answer\n"
+        'contact,CONTACT,"Email support@example.com or call (123) 456-7890."\n'
+        'delivery,SHIPPING,"We aim to be quick. Standard delivery takes 3-5 business days."\n'
+    )
+    contact, delivery = build_draft(replies, faq).examples
+    assert "call us at (123) 456-7890 or use {{Live Chat}}" in contact.assistant
+    # the e-mail the reply never named comes as the answer's sentence, before the closing paragraph
+    paragraphs = contact.assistant.split("\n\n")
+    assert paragraphs[2] == "Email support@example.com or call (123) 456-7890." and len(paragraphs) == 4
+    assert delivery.assistant.endswith("\n\nStandard delivery takes 3-5 business days.")
+    for ex, answer in ((contact, "Email support@example.com or call (123) 456-7890."),):
+        assert not [p for p in check_draft(ex.assistant, [ex.user], answer=answer) if "leaves out" in p]
+
+
+def test_a_draft_sample_takes_every_intent_not_the_first_rows(tmp_path):
+    from finetune.data import build_draft
+
+    replies = tmp_path / "replies.csv"
+    with replies.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["instruction", "intent", "response"])
+        for intent in ("a", "b", "c"):
+            for i in range(5):
+                w.writerow(
+                    [
+                        f"question {i} about {intent}",
+                        intent,
+                        f"Here is what to do about {intent} in a few steps.",
+                    ]
+                )
+    faq = tmp_path / "faq.csv"
+    faq.write_text("intent,answer\na,About a.\nb,About b.\nc,About c.\n")
+    sample = build_draft(replies, faq, max_examples=4).examples
+    assert [e.meta["intent"] for e in sample] == ["a", "b", "c", "a"]
+    assert sample[0].user.endswith("question 0 about a") and sample[3].user.endswith("question 1 about a")
+
+
 def test_the_draft_task_needs_both_files(tmp_path):
     from finetune.tasks import build_task_data
 

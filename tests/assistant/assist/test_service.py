@@ -179,6 +179,29 @@ def test_a_checked_draft_replaces_the_template_with_known_placeholders_filled(ma
     assert "USPS tracking number 9400430195178874263411" in s.text
 
 
+def test_contact_placeholders_are_filled_from_the_answer_before_the_check(make_service):
+    contact = entry(
+        "contact_customer_service", "contact", "Email us at support@example.com or call (123) 456-7890."
+    )
+    draft = (
+        "I understand you want to reach us. You can email {{Customer Support Email}} or call "
+        "{{Customer Support Phone Number}}, and we will help you through {{Live Chat}} too."
+    )
+    service, _ = make_service([(contact, 0.8)], generator=FakeGenerator([draft]))
+    s = service.run(Ticket(text="how do I contact you")).suggestions[0]
+    assert s.written_by != "template" and not s.draft_problems
+    assert "email support@example.com or call (123) 456-7890" in s.text
+    assert s.placeholders == ["{{Customer Name}}", "{{Live Chat}}"]  # what no source states stays the agent's
+
+
+def test_a_draft_without_the_answers_contact_is_still_not_suggested(make_service):
+    contact = entry("contact_customer_service", "contact", "Email us at support@example.com.")
+    draft = "I understand you want to reach us. Please call {{Customer Support Phone Number}} for help today."
+    service, _ = make_service([(contact, 0.8)], generator=FakeGenerator([draft]))
+    s = service.run(Ticket(text="how do I contact you")).suggestions[0]
+    assert s.written_by == "template" and "support@example.com" in " ".join(s.draft_problems)
+
+
 @pytest.mark.parametrize(
     "extra, problem",
     [

@@ -64,3 +64,18 @@ def test_a_draft_must_keep_the_answers_numbers_and_addresses():
         "leaves out the answer's support@shop.example" in problems
         and "leaves out the answer's 30" in problems
     )
+
+
+def test_contact_placeholders_take_the_contact_the_answer_states_once():
+    from assistant.grounding.replies import contact_values
+
+    answer = "Write to support@example.com or call (123) 456-7890; see www.example.com/help."
+    names = ["Customer Support Email", "Customer Support Phone Number", "Website URL", "Live Chat"]
+    assert contact_values(answer, names) == {
+        "Customer Support Email": "support@example.com",
+        "Customer Support Phone Number": "(123) 456-7890",
+        "Website URL": "www.example.com/help",
+    }
+    # two different numbers: which is meant is the agent's call; an answer without one fills nothing
+    assert contact_values("Call 555-0100-22 or 555-0199-33.", ["Support Phone Number"]) == {}
+    assert contact_values("Use the Contact Us page.", ["Customer Support Email"]) == {}
