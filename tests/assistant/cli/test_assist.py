@@ -66,11 +66,22 @@ def test_suggest_then_feedback_report_and_export(env):
 
 
 def test_eval_drafts_compares_configurations_on_held_out_tickets(env, monkeypatch):
-    """The fake engine's text is no reply: every suggestion keeps its template, and the run says why."""
+    """The fake engine's text is no reply: every suggestion keeps its template, and the run says why.
+    The index lives in its own cached home, but the engine is built from the user's settings, so an
+    adapter trained into the user's home (`--adapter`) is the one the engine loads."""
+    import assistant.generation.factory as factory
     import assistant.shop
     from tests.conftest import HashEmbedding
 
     monkeypatch.setattr(assistant.shop, "embedding_function", lambda settings, cache=True: HashEmbedding())
+    homes = []
+    real_create = factory.create_generator
+
+    def create(name, **kwargs):
+        homes.append(kwargs["settings"].home)
+        return real_create(name, **kwargs)
+
+    monkeypatch.setattr(factory, "create_generator", create)
     faq = env / "faq.csv"
     faq.write_text(
         "intent,category,answer\n"
@@ -94,6 +105,7 @@ def test_eval_drafts_compares_configurations_on_held_out_tickets(env, monkeypatc
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
     assert data["tickets"] == 5 and data["adapter"] == "draft-lora-test"
+    assert homes and all("eval-suggest" not in str(h) for h in homes)
     template, adapter = data["configs"]["template"], data["configs"]["adapter"]
     assert template["model_written_share"] == adapter["model_written_share"] == 0.0
     assert adapter["why_not_model"] and not template["why_not_model"]
