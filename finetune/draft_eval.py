@@ -34,7 +34,8 @@ def invented(text: str, sources: str) -> list[str]:
     """Numbers and contacts in `text` (placeholders aside) that `sources` does not contain."""
     plain = _LIST_NUMBER.sub(" ", PLACEHOLDER.sub(" ", text))
     found = _CONTACT.findall(plain) + _NUMBER.findall(_CONTACT.sub(" ", plain))
-    return [x for x in found if x.strip() not in sources]
+    found = [x.strip().rstrip(".,;:") for x in found]  # "write to support@example.com." ends a sentence
+    return [x for x in found if x not in sources]
 
 
 def _percentile(values: Sequence[float], q: float) -> float:

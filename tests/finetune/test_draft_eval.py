@@ -18,6 +18,9 @@ def test_step_numbers_and_placeholders_are_not_facts_but_amounts_and_contacts_ar
     assert "15" in found and any("555" in x for x in found)
     assert "1" not in found and "2" not in found
     assert invented("1. Refunds take 5 days.", "Refunds take 5 days.") == []
+    # a sentence's full stop is not part of the address it ends with
+    assert invented("Write to support@example.com.", "Email support@example.com, or call.") == []
+    assert invented("Write to help@example.org.", "Email support@example.com, or call.") == ["help@example.org"]
 
 
 def test_the_candidates_override_reaches_the_service_and_is_checked(orders):  # noqa: F811
