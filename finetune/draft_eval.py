@@ -4,7 +4,8 @@ Each held-out Bitext ticket (the validation side of the cs/draft split, which ne
 trains on) goes through `SuggestService.run` in each configuration: `template` (no model: the FAQ
 answer as written), `base` (the base model drafts), `adapter` (the draft adapter drafts). Reported
 per configuration: the share of suggestions whose reply the model wrote and the checks passed,
-ROUGE-L of the top suggestion against the ticket's reference reply, intent accuracy of the top
+ROUGE-L of the top suggestion against the ticket's reference reply (over all covered tickets, and
+over those whose top suggestion the model wrote: the drafting alone), intent accuracy of the top
 suggestion, and invented numbers or contacts in the model-written replies, counted here with this
 module's own patterns (not the service's checker, which is what is under test), and time per ticket.
 """
@@ -83,6 +84,7 @@ def run_drafts(
                 "covered": top is not None,
                 "intent_ok": top is not None and top.intent == ex.meta["intent"],
                 "rouge_l": rouge_l(top.text, references[ex.id]) if top else 0.0,
+                "model_top": top is not None and top.written_by != "template",
                 "suggestions": len(result.suggestions),
                 "model_written": sum(s.written_by != "template" for s in result.suggestions),
                 "problems": [
@@ -104,6 +106,7 @@ def run_drafts(
         n = len(rows)
         suggestions = sum(r["suggestions"] for r in rows)
         covered = [r for r in rows if r["covered"]]
+        drafted = [r for r in rows if r["model_top"]]
         out["configs"][config] = {
             "covered": round(len(covered) / n, 4) if n else 0.0,
             "top1_intent": round(sum(r["intent_ok"] for r in rows) / n, 4) if n else 0.0,
@@ -111,6 +114,11 @@ def run_drafts(
             if suggestions
             else 0.0,
             "rouge_l_top": round(sum(r["rouge_l"] for r in covered) / len(covered), 4) if covered else 0.0,
+            # the drafting alone: tickets whose top suggestion the model wrote (routing and fallbacks aside)
+            "rouge_l_model_top": round(sum(r["rouge_l"] for r in drafted) / len(drafted), 4)
+            if drafted
+            else 0.0,
+            "model_top": len(drafted),
             "late": sum(p == LATE for r in rows for p in r["problems"]),
             "invented": sum(len(r["invented"]) for r in rows),
             "invented_examples": [x for r in rows for x in r["invented"]][:10],
