@@ -42,16 +42,20 @@ def sample(products: Sequence[Any], n: int | None) -> list[Any]:
 
 
 def heldout_ids(paths: Iterable[str | Path], shop_name: str, val_fraction: float = 0.1) -> set[str]:
-    """Products on the validation side of the copy adapter's split (never trained on): the same
-    hash split `shopassist finetune --task copy` uses. Products without a description were never
-    training examples either, so they count as held out."""
-    from finetune.data import build_copy, load_copy_products
+    """Products the copy adapter never trained on: those whose copy example id
+    (`finetune.data.copy_example_id`, the id `shopassist finetune --task copy` splits by) is on the
+    validation side, whether or not the cleaning makes an example of them, and those that can never
+    be examples (no description and too few key attributes). The split depends on the id alone, so a
+    change in how targets are cleaned never counts a product an older adapter trained on as held out.
+    `shop_name` is kept for callers: the id does not depend on it."""
+    from finetune.data import can_be_copy_example, copy_example_id, in_validation, load_copy_products
 
-    paths = list(paths)
-    built = build_copy(paths, shop_name)
-    train, _ = built.split(val_fraction)
-    trained = {ex.meta["product_id"] for ex in train}
-    return {p.id for p in load_copy_products(paths) if p.id not in trained}
+    del shop_name
+    return {
+        p.id
+        for p in load_copy_products(list(paths))
+        if not can_be_copy_example(p) or in_validation(copy_example_id(p), val_fraction)
+    }
 
 
 def distinct_n(texts: Iterable[str], n: int = 2) -> float:
