@@ -48,7 +48,7 @@ def _words(text: str) -> list[str]:
 
 ClaimKind = Literal[
     "number", "percent", "price", "colour", "material", "size", "brand", "certification", "warranty",
-    "gender", "offer", "origin", "name",
+    "gender", "offer", "origin", "name", "feature",
 ]  # fmt: skip
 TOLERANCE = 0.02  # relative difference two quantities may have and still be "the same value"
 
@@ -1108,6 +1108,63 @@ def mentions(text: str, key: str, value: str) -> bool:
 
 
 # -- the checker -----------------------------------------------------------------------------------
+# A yes/no attribute ("Non-stick: Yes", "Induction bottom: No") is a feature the copy may state either
+# way round: these words before its name (or after it) say the product lacks it.
+_NEGATION_BEFORE = re.compile(
+    r"\b(?:no|not|without|lacks?|lacking|never|nor|isn't|doesn't|don't|free of)\b[\w\s'-]{0,24}$",
+    re.IGNORECASE,
+)
+_NEGATION_AFTER = re.compile(
+    r"^\W{0,3}(?:(?:feature|coating|option|function|support|base)\s+)?(?:is|are)?\s*"
+    r"(?:not\b|isn't\b|no\b|absent\b|excluded\b)",
+    re.IGNORECASE,
+)
+_YES_NO_VALUE = re.compile(r"^\s*(yes|no)\b", re.IGNORECASE)
+
+
+def _switches(attributes: Mapping[str, Any]) -> dict[str, bool]:
+    """The yes/no attributes as feature name -> has it ("non-stick" -> True), names of 4+ letters."""
+    out: dict[str, bool] = {}
+    for key, value in attributes.items():
+        m = _YES_NO_VALUE.match(str(value))
+        name = re.sub(r"\s+", " ", str(key)).strip().lower()
+        if m and len(name) >= 4:
+            out[name] = m.group(1).lower() == "yes"
+    return out
+
+
+def _feature_claims(text: str, switches: Mapping[str, bool]) -> list[Claim]:
+    """Each mention of a yes/no feature, supported when the copy states it the way the data does: "no
+    non-stick coating" for "Non-stick: Yes" and "an induction bottom" for "Induction bottom: No" are
+    not (a model that learned both phrasings swaps them)."""
+    out = []
+    for name, has in switches.items():
+        pattern = (
+            r"(?<![\w-])" + r"[\s-]".join(re.escape(w) for w in re.split(r"[\s-]+", name)) + r"(?![\w-])"
+        )
+        for m in re.finditer(pattern, text, re.IGNORECASE):
+            sentence_start = max(text.rfind(".", 0, m.start()), text.rfind("!", 0, m.start())) + 1
+            before = text[max(sentence_start, m.start() - 40) : m.start()]
+            negated = bool(
+                _NEGATION_BEFORE.search(before) or _NEGATION_AFTER.match(text[m.end() : m.end() + 20])
+            )
+            if negated == (not has):
+                continue
+            said = "has no" if negated else "has"
+            out.append(
+                Claim(
+                    kind="feature",
+                    text=m.group(0),
+                    start=m.start(),
+                    end=m.end(),
+                    value=f"{name}={'no' if negated else 'yes'}",
+                    supported=False,
+                    reason=f"the copy says it {said} {name}; the attributes say {'Yes' if has else 'No'}",
+                )
+            )
+    return out
+
+
 class ClaimChecker:
     """Checks copy against one product: every claim with its support, and key-attribute coverage."""
 
@@ -1123,13 +1180,20 @@ class ClaimChecker:
         self.brands = brand_set(brands)
         self.facts = AttributeFacts(attributes, self.brands, audience, allowed_names)
         self.key = key_attributes(attributes, spec_count)
+        self.switches = _switches(attributes)
 
     def claims(self, text: str) -> list[Claim]:
         out = []
         for f in _find(text, self.brands, names=True):
             ok, reason = self.facts.judge(f)
             out.append(_claim(text, f, ok, reason))
-        return out
+        # A feature the vocabularies already judge (certifications such as "organic") is theirs.
+        features = [
+            c
+            for c in _feature_claims(text, self.switches)
+            if not any(c.start < o.end and o.start < c.end for o in out)
+        ]
+        return sorted(out + features, key=lambda c: c.start)
 
     def coverage(self, text: str) -> tuple[float, list[str], list[str]]:
         mentioned = [k for k, v in self.key.items() if mentions(text, k, v)]

@@ -339,3 +339,23 @@ def test_ordinals_and_a_colour_inside_a_hyphenated_word_are_claims():
     assert ("number", "17th") in unsupported("A perfect gift for a 17th birthday.")
     assert unsupported("The 2nd generation of the boot.", {**BOOT, "Generation": "2"}) == []
     assert ("colour", "Cream") in unsupported("Cream-colored leather upper.")
+
+
+PAN = {"Title": "nirlon classic pan", "Non-stick": "Yes", "Induction bottom": "No", "Chronograph": "No"}
+
+
+@pytest.mark.parametrize(
+    "copy, flagged",
+    [
+        # the copy adapter's swaps, read on held-out products: the data says Non-stick Yes, Induction No
+        ("It has a fry type pan and no non-stick coating.", ["non-stick"]),
+        ("Its non-stick feature is not included.", ["non-stick"]),
+        ("You get an induction bottom, which makes it easy to clean.", ["induction bottom"]),
+        # stated the way the data says it
+        ("It has a non-stick coating and no induction bottom.", []),
+        ("Without an induction bottom, it suits gas stoves. The non-stick pan is not heavy.", []),
+        ("It has no chronograph.", []),
+    ],
+)
+def test_a_yes_no_feature_must_be_stated_the_way_the_data_says(copy, flagged):
+    assert [text for kind, text in unsupported(copy, PAN) if kind == "feature"] == flagged
