@@ -3,8 +3,9 @@
 `python -m finetune.ship rewrite-lora answer-lora` takes each named adapter from the registry of
 SHOPASSIST_HOME (as `shopassist finetune` registered it) and writes it under
 `assistant/generation/shipped/<name>/`: the PEFT files, `training.json` (the training config, data
-fingerprint, metrics and loss history) and `record.json` (the registry record, its base named by the
-default model's folder name so any machine's cache matches). Only adapters of the default base ship.
+fingerprint, metrics and loss history) and `record.json` (the registry record); the base is named by
+the default model's folder name in all three, so no training machine's path ships and any machine's
+cache matches. Only adapters of the default base ship.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ def ship(name: str, registry: AdapterRegistry, dest_root: Path = SHIPPED_DIR) ->
     tmp.mkdir(parents=True)
     for f in FILES:
         shutil.copy2(record.path / f, tmp / f)
+    # The base is named by the default model's folder name, never the training machine's path.
+    for f, key in (("adapter_config.json", "base_model_name_or_path"), ("training.json", "base_model")):
+        data = json.loads((tmp / f).read_text())
+        data[key] = DEFAULT_BASE
+        (tmp / f).write_text(json.dumps(data, indent=2) + "\n")
     shipped = record.model_dump(mode="json", exclude={"path", "merged_path"}) | {"base_model": DEFAULT_BASE}
     (tmp / "record.json").write_text(json.dumps(shipped, indent=2) + "\n")
     shutil.rmtree(dest, ignore_errors=True)
