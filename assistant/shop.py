@@ -140,6 +140,12 @@ def label_store(settings: Settings) -> Any:
     return LabelStore(path if path.is_absolute() else settings.home / path)
 
 
+def serving_generator(settings: Settings) -> Generator:
+    """The configured engine as the serving surfaces use it: a bounded queue with deadlines in front
+    of it (generation.admission). Built lazily; the model loads on first use."""
+    return with_admission(create_generator(settings.generator.engine, settings=settings), settings)
+
+
 class Shop:
     def __init__(self, settings: Settings, generator: Generator | None = None) -> None:
         from assistant.errors import store_unreachable
@@ -179,9 +185,7 @@ class Shop:
     @property
     def generator(self) -> Generator:
         if self._generator is None:
-            # Serving: a bounded queue with deadlines in front of the engine (generation.admission).
-            engine = create_generator(self.settings.generator.engine, settings=self.settings)
-            self._generator = with_admission(engine, self.settings)
+            self._generator = serving_generator(self.settings)
         return self._generator
 
     @property

@@ -68,8 +68,7 @@ def build_eval_service(
 ) -> EvalSetup:
     """A suggest service over the FAQ (with example phrasings), in a store cached by content."""
     from assistant.assist.service import SuggestService
-    from assistant.generation.factory import create_generator, with_admission
-    from assistant.shop import Shop
+    from assistant.shop import Shop, serving_generator
     from retrieval.datasets import load_intent_faq, load_labelled_questions
 
     entries = load_intent_faq(faq_path)
@@ -93,9 +92,9 @@ def build_eval_service(
     key = digest.hexdigest()[:12]
     # The index lives in a home of its own, cached by content; the model and the adapters registered
     # in the user's home are the user's (`eval drafts --adapter` names one trained there).
-    generator = with_admission(create_generator(settings.generator.engine, settings=settings), settings)
     shop = Shop(
-        settings.model_copy(update={"home": settings.home / "eval-suggest" / key}), generator=generator
+        settings.model_copy(update={"home": settings.home / "eval-suggest" / key}),
+        generator=serving_generator(settings),
     )
     start = time.perf_counter()
     stats = shop.index.ingest_faq(entries, prune=True)

@@ -27,13 +27,19 @@ _URL_RE = re.compile(
 _PLAIN_NUMBER_WORDS = frozenset({"one"})
 
 
+def _contacts(text: str) -> list[tuple[str, str]]:
+    """(kind, text) of the e-mails, phone numbers and links in `text`; links are looked for outside
+    the e-mails and phone numbers (an address's domain is not a link)."""
+    pii = find_pii(text, {"email", "phone"})
+    rest = text
+    for f in pii:
+        rest = rest.replace(f.text, " ")
+    return [(f.kind, f.text) for f in pii] + [("url", url) for url in _URL_RE.findall(rest)]
+
+
 def invented_contacts(reply: str, prompt: str) -> list[str]:
     """Emails, phone numbers and URLs in the reply that the prompt did not contain."""
-    pii = find_pii(reply, {"email", "phone"})
-    without_emails = reply
-    for f in pii:
-        without_emails = without_emails.replace(f.text, " ")
-    found = [f.text for f in pii] + _URL_RE.findall(without_emails)
+    found = [text for _, text in _contacts(reply)]
     return [x for x in found if x.lower() not in prompt.lower()]
 
 
@@ -89,30 +95,26 @@ def answer_facts(answer: str) -> list[str]:
     return list(dict.fromkeys(m.rstrip(".,") for m in _FACT.findall(answer)))
 
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"\+?\(?\d[\d ()-]{6,}\d")
 # The contact a placeholder asks for, by a word of its name ({{Customer Support Email}},
-# {{Support Phone Number}}, {{Website URL}}), and how that contact is found in an answer.
-_CONTACT_KINDS = (("email", _EMAIL), ("phone", _PHONE), ("url", _URL_RE))
+# {{Support Phone Number}}, {{Website URL}}).
+_CONTACT_KINDS = ("email", "phone", "url")
 
 
 def contact_values(answer: str, names: Sequence[str]) -> dict[str, str]:
     """Values for the contact placeholders among `names` that the answer itself states: a draft
     trained on help-desk replies writes {{Customer Support Email}} where the shop's answer gives the
     address, and the address is the answer's, not the model's. A kind the answer states more than
-    once differently (two phone numbers) stays a placeholder: which one is meant is the agent's call."""
+    once differently (two phone numbers) stays a placeholder: which one is meant is the agent's call.
+    Contacts are found as `invented_contacts` finds them, so a filled value is one the check knows."""
     values: dict[str, str] = {}
-    without_emails = _EMAIL.sub(" ", answer)  # the domain of an address is not a link
+    contacts = _contacts(answer)
     for name in names:
-        lowered = name.lower()
-        for word, pattern in _CONTACT_KINDS:
-            if word not in lowered:
-                continue
-            text = answer if pattern is _EMAIL else without_emails
-            found = list(dict.fromkeys(m.group(0).rstrip(".,") for m in pattern.finditer(text)))
-            if len(found) == 1:
-                values[name] = found[0]
-            break
+        kind = next((k for k in _CONTACT_KINDS if k in name.lower()), None)
+        if kind is None:
+            continue
+        found = list(dict.fromkeys(text.rstrip(".,") for k, text in contacts if k == kind))
+        if len(found) == 1:
+            values[name] = found[0]
     return values
 
 

@@ -69,19 +69,18 @@ def test_eval_drafts_compares_configurations_on_held_out_tickets(env, monkeypatc
     """The fake engine's text is no reply: every suggestion keeps its template, and the run says why.
     The index lives in its own cached home, but the engine is built from the user's settings, so an
     adapter trained into the user's home (`--adapter`) is the one the engine loads."""
-    import assistant.generation.factory as factory
     import assistant.shop
     from tests.conftest import HashEmbedding
 
     monkeypatch.setattr(assistant.shop, "embedding_function", lambda settings, cache=True: HashEmbedding())
     homes = []
-    real_create = factory.create_generator
+    real_create = assistant.shop.create_generator
 
     def create(name, **kwargs):
         homes.append(kwargs["settings"].home)
         return real_create(name, **kwargs)
 
-    monkeypatch.setattr(factory, "create_generator", create)
+    monkeypatch.setattr(assistant.shop, "create_generator", create)
     faq = env / "faq.csv"
     faq.write_text(
         "intent,category,answer\n"

@@ -77,5 +77,5 @@ def test_contact_placeholders_take_the_contact_the_answer_states_once():
         "Website URL": "www.example.com/help",
     }
     # two different numbers: which is meant is the agent's call; an answer without one fills nothing
-    assert contact_values("Call 555-0100-22 or 555-0199-33.", ["Support Phone Number"]) == {}
+    assert contact_values("Call +1 415 555 0100 or +1 415 555 0199.", ["Support Phone Number"]) == {}
     assert contact_values("Use the Contact Us page.", ["Customer Support Email"]) == {}
