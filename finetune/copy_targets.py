@@ -13,9 +13,18 @@ construction and mentions every key attribute it can.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Mapping
+
+from assistant.copystudio.phrasing import attribute_sentence, fact_kind, named_subject
+
+__all__ = [
+    "attribute_complete",
+    "attribute_sentence",
+    "attribute_sentences",
+    "fact_kind",
+    "marketplace_prose",
+]
 
 # -- boilerplate -----------------------------------------------------------------------------------
 # Where the page's spec block (or its feedback widget, or its legal note) starts, the prose has ended.
@@ -111,90 +120,6 @@ def marketplace_prose(text: str, title: str = "") -> str:
     return " ".join(kept)
 
 
-# -- attribute sentences ---------------------------------------------------------------------------
-_KINDS = {
-    "brand": "brand",
-    "category": "category",
-    "colour": "colour",
-    "color": "colour",
-    "size": "size",
-    "ideal for": "ideal_for",
-    "occasion": "occasion",
-    "type": "type",
-    "pattern": "pattern",
-    "pack of": "pack",
-}
-_ADJECTIVE = re.compile(r"(?:safe|proof|resistant|able|ible|ous|ic|ed|free)$")
-_YES_NO = re.compile(r"^(yes|no)\b[\s,:;-]*(.*)$", re.IGNORECASE)
-
-
-def _pick(product_id: str, key: str, salt: int = 0) -> int:
-    return int(hashlib.sha256(f"copy-ref:{product_id}:{key}:{salt}".encode()).hexdigest()[:8], 16)
-
-
-def _words_value(value: str) -> str:
-    """A value as it reads inside a sentence: words lower-cased, codes and quantities as given."""
-    return " ".join(w if re.search(r"\d", w) else w.lower() for w in value.split())
-
-
-# Values no sentence should show: "NA - NA month", "this product is sold as M by the brand".
-_UNSHOWABLE = re.compile(r"^\s*n/?a\b|\bthis product\b|\bby the brand\b", re.IGNORECASE)
-
-
-def fact_kind(key: str, value: str) -> tuple[str, str]:
-    """The phrasing kind of an attribute and the value the sentence shows: "Luminous: Yes" is a
-    feature the product has ("luminous"), "Date display: Yes, Day And Date Display" too ("day and date
-    display"), "Chronograph: No" one it lacks; a value that repeats its key ("Sleeve: Full Sleeve") is
-    a feature; materials, fabrics and numbers have their own phrasings; the rest are specs."""
-    k = re.sub(r"\s+", " ", key).strip().lower()
-    v = _words_value(value)
-    yes_no = _YES_NO.match(v)
-    if yes_no and k not in _KINDS:
-        rest = yes_no.group(2).strip(" ()")
-        answer = yes_no.group(1).lower()
-        if answer == "yes" and rest:
-            return "yes", rest
-        return (answer + "_adj" if _ADJECTIVE.search(k) else answer), k
-    if k == "ideal for" and "'s" in v:
-        return "ideal_for_possessive", v
-    if k in _KINDS:
-        return _KINDS[k], v
-    if "/" in k:
-        return "is", v
-    if re.search(r"\b(?:for|with|in|on)$", k):
-        return "for", v
-    if "material" in k or k in ("fabric", "lining"):
-        return "material", v
-    key_words = [w for w in re.findall(r"[a-z]+", k) if len(w) > 2]
-    if key_words and all(w in v for w in key_words):
-        return "feature", v
-    if re.search(r"\d", v):
-        return "measure", v
-    return "spec", v
-
-
-def attribute_sentence(
-    product_id: str, key: str, value: str, attributes: Mapping[str, str], brands: Iterable[str] = ()
-) -> str:
-    """One sentence mentioning the attribute (see `fact_kind`), phrased by a hash of the product id and
-    key, that the claim checker supports; "" if no phrasing passes both."""
-    from assistant.grounding.claims import ClaimChecker, mentions
-    from prompts import render
-
-    if _UNSHOWABLE.search(value):
-        return ""
-    checker = ClaimChecker(attributes, brands)
-    kind, shown = fact_kind(key, value)
-    k = re.sub(r"\s+", " ", key).strip().lower()
-    first = _pick(product_id, k)
-    for step in range(8):  # the hashed phrasing first, then the others in turn
-        sentence = render("copy/reference_fact", "en", kind=kind, key=k, value=shown, pick=first + step)
-        sentence = sentence[:1].upper() + sentence[1:]
-        if mentions(sentence, key, value) and not checker.check(sentence).unsupported:
-            return sentence
-    return ""
-
-
 def attribute_sentences(
     product_id: str,
     attributes: Mapping[str, str],
@@ -208,10 +133,14 @@ def attribute_sentences(
 
     brands = list(brands)
     out = []
+    used: set[str] = set()  # each named subject once ("The boot comes in ..." twice repeats a 4-gram)
     for key, value in key_attributes(attributes, spec_count).items():
         if text and mentions(text, key, value):
             continue
         sentence = attribute_sentence(product_id, key, value, attributes, brands)
+        if named_subject(sentence, attributes) in used:
+            sentence = attribute_sentence(product_id, key, value, attributes, brands, subject=False)
+        used.add(named_subject(sentence, attributes))
         if sentence:
             out.append(sentence)
     return out

@@ -21,7 +21,7 @@ from typing import Any
 
 from assistant.errors import BadInput
 from assistant.grounding.pii import scrub_counts
-from assistant.grounding.replies import answer_facts, contact_values, drop_unsupported
+from assistant.grounding.replies import answer_facts, asked_secrets, contact_values, drop_unsupported
 from assistant.grounding.sentences import sentence_spans
 from prompts.tasks import (
     copy_system_prompt,
@@ -251,6 +251,9 @@ def build_draft(replies: str | Path, faq: str | Path, *, max_examples: int | Non
         data.skipped["sentences with unsupported claims (dropped)"] += len(dropped)
         if cleaned is None or len(cleaned.split()) < 8:
             data.skipped["reply mostly unsupported"] += 1
+            continue
+        if asked_secrets(cleaned):  # "provide your username, password": the service refuses it
+            data.skipped["reply asks for a credential"] += 1
             continue
         cleaned, added = _with_answer_facts(cleaned, answer)
         data.skipped["replies completed with the answer's facts (kept)"] += added

@@ -99,6 +99,16 @@ def run_drafts(
                     row["invented"] += invented(s.text, sources)
             if top is not None:
                 row["sample"] = {"ticket": ex.meta["ticket"], "reply": top.text, "written_by": top.written_by}
+            row["record"] = {
+                "ticket": ex.meta["ticket"],
+                "intent": ex.meta["intent"],
+                "top_intent": top.intent if top else None,
+                "written_by": top.written_by if top else None,
+                "rouge_l": round(row["rouge_l"], 4),
+                "reply": top.text if top else "",
+                "reference": references[ex.id],
+                "problems": row["problems"],
+            }
             return row
 
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
@@ -126,6 +136,7 @@ def run_drafts(
             "seconds_p50": round(_percentile([r["seconds"] for r in rows], 0.5), 2),
             "seconds_p95": round(_percentile([r["seconds"] for r in rows], 0.95), 2),
             "samples": [r["sample"] for r in rows if "sample" in r][:3],
+            "records": [r["record"] for r in rows],  # per ticket, for reading what the numbers hide
         }
     service.settings = base_settings
     return out

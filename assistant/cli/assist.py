@@ -271,7 +271,11 @@ def register(cli: click.Group) -> None:
         rows = [
             {
                 "config": c,
-                **{k: v for k, v in r.items() if k not in ("samples", "invented_examples", "why_not_model")},
+                **{
+                    k: v
+                    for k, v in r.items()
+                    if k not in ("samples", "records", "invented_examples", "why_not_model")
+                },
             }
             for c, r in result["configs"].items()
         ]

@@ -17,13 +17,14 @@ the eval to report honestly.
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import prompts
@@ -258,6 +259,8 @@ class _Job:
     liked_brand: str
     reader: str
     personalized: list[str]
+    # attribute key -> its sentence, naming the product or not (`_phrase`)
+    phrased: dict[tuple[str, bool], str] = field(default_factory=dict)
 
 
 class CopyService:
@@ -744,33 +747,76 @@ class CopyService:
 
         options = [(lead_text, facts_for(lead_text)) for lead_text in leads]
         best: tuple[tuple[bool, int], str, list[str]] = ((True, 10**9), "", [])
-        # Priority: every key fact (coverage), then as much model text as fits, then the fewest
-        # extras (more specifications, then fact-free closings) that reach the minimum. A text that
-        # repeats a word 4-gram (a fact the lead already said in the same words) is taken only when
-        # nothing else is found; `run` then drops the repeating sentence.
+        # Priority: every key fact (coverage), then as much model text as fits, then more
+        # specifications before any fact-free closing: the fewest specifications that reach the
+        # minimum, else all that fit plus the fewest closings. A text that repeats a word 4-gram (a
+        # fact the lead already said in the same words) is taken only when nothing else is found;
+        # `run` then drops the repeating sentence.
         for drop in range(max(len(f) for _, f in options) + 1):
             for lead_text, facts in options:
                 chosen_key = facts[: max(0, len(facts) - drop)]
                 extra_here = [(k, v) for k, v in extra if not _mentioned(job, lead_text, k)]
-                for n_extra in range(len(extra_here) + 1):
-                    chosen = chosen_key + extra_here[:n_extra]
-                    too_long = False
-                    for closings in range(7):
-                        text = self._render(job, lead_text, chosen, closings)
-                        n = word_count(text)
-                        rank = (repeats_ngram(text), max(job.low - n, n - job.high, 0))
-                        if rank < best[0]:
-                            best = (rank, text, [k for k, _ in chosen])
-                        if rank == (False, 0):
-                            return text, best[2]
-                        if n > job.high:
-                            too_long = closings == 0
-                            break
-                    if too_long:
-                        break  # more specifications only make it longer
+                for closings in range(7):
+                    counts = range(len(extra_here) + 1)
+                    bare = 0  # words with these closings and no specification
+                    for n_extra in counts if not closings else reversed(counts):
+                        chosen = chosen_key + extra_here[:n_extra]
+                        # Closings start where the product's hash says; a set that repeats a 4-gram
+                        # (two closings sharing words) or that the checker flags tries the next start.
+                        for shift in range(6 if closings else 1):
+                            text = self._render(job, lead_text, chosen, closings, shift)
+                            n = word_count(text)
+                            rank = (repeats_ngram(text), max(job.low - n, n - job.high, 0))
+                            if rank == (False, 0) and closings and not job.checker.check(text).ok:
+                                # A closing the checker flags (a translated one naming a feature,
+                                # say) would be cut by `run` and the text fall short: next start.
+                                rank = (True, 0)
+                            if rank < best[0]:
+                                best = (rank, text, [k for k, _ in chosen])
+                            if rank == (False, 0):
+                                return text, best[2]
+                            if not rank[0]:
+                                break
+                        bare = n if n_extra == 0 else bare
+                        if not closings and n > job.high:
+                            break  # more specifications only make it longer
+                    if bare > job.high:
+                        break  # more closings only make it longer
         return best[1], best[2]
 
-    def _render(self, job: _Job, lead: str, facts: list[tuple[str, str]], closings: int) -> str:
+    def _phrased(self, job: _Job, facts: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+        """The facts with their sentences (`_phrase`), each named subject ("The boot ...") used once."""
+        from assistant.copystudio.phrasing import named_subject
+
+        out: list[tuple[str, str, str]] = []
+        used: set[str] = set()
+        for k, v in facts:
+            sentence = self._phrase(job, k, v)
+            if named_subject(sentence, job.attributes) in used:
+                sentence = self._phrase(job, k, v, subject=False)
+            used.add(named_subject(sentence, job.attributes))
+            out.append((k, v, sentence))
+        return out
+
+    def _phrase(self, job: _Job, key: str, value: str, subject: bool = True) -> str:
+        """The fact as a varied English sentence (`phrasing.attribute_sentence`: a phrasing picked by a
+        hash of the product and key, checked like any claim), so a catalogue's descriptions do not all
+        read "Key: value." in the same words; "" where the template's own line stays: bullets, other
+        languages, the technical tone's spec lines, or no phrasing that passes the checker."""
+        if job.form == "bullets" or job.tone == "technical" or job.controls.language != "en":
+            return ""
+        if (key, subject) not in job.phrased:
+            from assistant.copystudio.phrasing import attribute_sentence
+
+            seed = job.product_id or _get(job.attributes, "title")
+            job.phrased[key, subject] = attribute_sentence(
+                seed, key, value, job.attributes, checker=job.checker, acronyms=True, subject=subject
+            )
+        return job.phrased[key, subject]
+
+    def _render(
+        self, job: _Job, lead: str, facts: list[tuple[str, str]], closings: int, shift: int = 0
+    ) -> str:
         text = prompts.render(
             "copy/template",
             job.controls.language,  # the template's own words in the requested language, where a catalogue has it
@@ -782,8 +828,9 @@ class CopyService:
             liked_brand=job.liked_brand,
             tone=job.tone,
             form=job.form,
-            facts=facts,
+            facts=self._phrased(job, facts),
             count=closings,
+            offset=_closing_offset(job) + shift,
         )
         return re.sub(r"(?<!\.)\.\.(?!\.)", ".", text)  # "Co." + "." (an ellipsis stays)
 
@@ -792,6 +839,13 @@ def model_id(settings: Any) -> str:
     """Which model writes: the engine and the model folder or served name (part of batch keys)."""
     gen = settings.generator
     return f"{gen.engine}:{gen.served_model or gen.model or 'smollm2-135m-instruct'}"
+
+
+def _closing_offset(job: _Job) -> int:
+    """Where in the tone's list of fact-free closings this product starts (a hash of the product), so a
+    catalogue's descriptions do not all end with the same sentence."""
+    seed = job.product_id or _get(job.attributes, "title")
+    return int(hashlib.sha256(f"copy-closing:{seed}".encode()).hexdigest()[:8], 16)
 
 
 def _get(attributes: Mapping[str, str], key: str) -> str:

@@ -70,10 +70,36 @@ def check_draft(
     # A looping model repeats whole spans; six words in a row twice is a loop, not a turn of phrase
     # ("please follow these steps" legitimately recurs in a long reply).
     problems += [f"leaves out the answer's {fact}" for fact in answer_facts(answer) if fact not in text]
+    problems += [f"asks the customer for their {secret}" for secret in asked_secrets(text)]
     grams = [tuple(w.lower() for w in words[i : i + 6]) for i in range(len(words) - 5)]
     if len(grams) - len(set(grams)) > 1:
         problems.append("repeats itself")
     return list(dict.fromkeys(problems))
+
+
+# A reply must never ask for a credential: help-desk replies the draft adapter learned from ask for
+# "your username, password, and any other relevant details" when they lack the steps.
+_SECRET = re.compile(
+    r"\b(password|passcode|pin(?: code| number)?|cvv|cvc|security code|(?:full )?card number)s?\b",
+    re.IGNORECASE,
+)
+_ASK = re.compile(
+    r"\b(provide|share|send|give|tell|reply with)\b",  # not "confirm" or "enter": steps say "confirm your new password"
+    re.IGNORECASE,
+)
+_NEVER = re.compile(r"\b(never|not|n't|no one|nobody)\b", re.IGNORECASE)
+
+
+def asked_secrets(text: str) -> list[str]:
+    """The credentials a reply asks the customer to give ("please provide ... your password"); a
+    sentence that warns against sharing one ("never share your password") asks for nothing."""
+    found: list[str] = []
+    for sentence in re.split(r"(?<=[.!?])\s+|\n+", text):
+        secret = _SECRET.search(sentence)
+        ask = _ASK.search(sentence)
+        if secret and ask and ask.start() < secret.start() and not _NEVER.search(sentence[: ask.start()]):
+            found.append(secret.group(1).lower())
+    return list(dict.fromkeys(found))
 
 
 @dataclass

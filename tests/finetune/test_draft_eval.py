@@ -41,6 +41,9 @@ def test_the_candidates_override_reaches_the_service_and_is_checked(orders):  # 
     )
     out = run_drafts(service, [ex], {"t1": ex.assistant}, ["adapter"], adapter=None, candidates=2)
     assert len(gen.requests) == 2 and out["configs"]["adapter"]["late"] == 0
+    (record,) = out["configs"]["adapter"]["records"]  # per ticket: what the averages hide
+    assert record["ticket"] == "refund?" and record["reference"] == ex.assistant
+    assert record["top_intent"] == refund.id and record["reply"]
     assert service.settings.draft_candidates == 3  # the service's own settings come back
     with pytest.raises(ValueError, match="candidates must be 1 to 8"):
         run_drafts(service, [ex], {"t1": ex.assistant}, ["adapter"], adapter=None, candidates=0)

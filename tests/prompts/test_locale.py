@@ -218,7 +218,7 @@ def test_copy_template_in_german():
         liked_brand="",
         tone="friendly",
         form="prose",
-        facts=[("Colour", "brown"), ("Size", "US 7-13")],
+        facts=[("Colour", "brown", ""), ("Size", "US 7-13", "")],
         count=1,
     )
     assert text == (

@@ -79,3 +79,17 @@ def test_contact_placeholders_take_the_contact_the_answer_states_once():
     # two different numbers: which is meant is the agent's call; an answer without one fills nothing
     assert contact_values("Call +1 415 555 0100 or +1 415 555 0199.", ["Support Phone Number"]) == {}
     assert contact_values("Use the Contact Us page.", ["Customer Support Email"]) == {}
+
+
+def test_a_draft_asking_for_a_credential_is_refused_and_a_warning_is_not():
+    """Help-desk replies ask for "your username, password"; a shop's reply must never."""
+    asking = (
+        "I understand you want to update your account. Please provide me with your username, password "
+        "and any other relevant details."
+    )
+    assert "asks the customer for their password" in check_draft(asking, [TICKET, ANSWER])
+    steps = (
+        "1. Click Forgot password on the sign-in page.\n2. Enter and confirm your new password.\n"
+        "Never share your password or card number with anyone."
+    )
+    assert not [p for p in check_draft(steps, [TICKET, ANSWER]) if p.startswith("asks")]
