@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from assistant.config import CopySettings
 from assistant.copystudio.service import CopyService
 from assistant.generation.fake import FakeGenerator
 from assistant.shop import demo_shop_dir
@@ -39,8 +40,14 @@ def demo_orders(tmp_path: Path, demo_products: dict[str, Any]) -> Any:
 def copy_service(
     fake_generator: FakeGenerator, demo_products: dict[str, Any], demo_orders: Any
 ) -> CopyService:
+    # One draft per attempt, so a queue of scripted replies maps to attempts (candidates: test_candidates).
     return CopyService(
-        fake_generator, demo_products, shop_name="Harbor & Pine", orders=demo_orders, model_id="fake"
+        fake_generator,
+        demo_products,
+        settings=CopySettings(candidates=1),
+        shop_name="Harbor & Pine",
+        orders=demo_orders,
+        model_id="fake",
     )
 
 

@@ -154,7 +154,7 @@ class Server(FakeGenerator):
 
 def test_a_server_gets_server_concurrency_products_at_once(demo_products, tmp_path):
     server = Server()
-    settings = CopySettings(server_concurrency=5, workers=2)
+    settings = CopySettings(server_concurrency=5, workers=2, candidates=1)
     service = CopyService(server, dict(demo_products), settings=settings, model_id="vllm:m", engine="vllm")
     assert service.remote and service.concurrency() == 5
     products = list(demo_products.values())[:30]
@@ -224,7 +224,7 @@ def test_a_batch_through_the_vllm_engine_keeps_the_server_busy_and_resumes(demo_
     stub = StubServer()
     try:
         engine = OpenAICompatGenerator(stub.url, model="base-model", read_timeout_s=10, retry_backoff_s=0.01)
-        settings = CopySettings(server_concurrency=6)
+        settings = CopySettings(server_concurrency=6, candidates=1)
         service = CopyService(
             engine, dict(demo_products), settings=settings, model_id="vllm:m", engine="vllm"
         )

@@ -30,6 +30,7 @@ def service_with(texts, demo_products, **settings):
         return text
 
     gen = FakeGenerator(default=reply)
+    settings.setdefault("candidates", 1)  # one scripted draft per attempt unless a test asks for more
     service = CopyService(
         gen, demo_products, settings=CopySettings(**settings), shop_name="Harbor & Pine", model_id="fake"
     )
@@ -153,7 +154,7 @@ def test_with_settings_shares_the_model_and_catalogue(demo_products):
         built.append(1)
         return FakeGenerator(default=GOOD)
 
-    service = CopyService(factory, demo_products)
+    service = CopyService(factory, demo_products, settings=CopySettings(candidates=1))
     three = service.with_settings(candidates=3)
     assert three.settings.candidates == 3 and service.settings.candidates == 1
     assert three.generator is service.generator and three.products is service.products and built == [1]

@@ -1,5 +1,6 @@
 """The tab's HTML: every claim marked by whether the data backs it, everything escaped."""
 
+from assistant.config import CopySettings
 from assistant.copystudio.protocol import CopyControls, CopyRequest
 from assistant.copystudio.service import CopyService
 from assistant.generation.fake import FakeGenerator
@@ -21,7 +22,9 @@ def test_the_report_shows_outcome_coverage_and_the_drafts_flagged_claims():
     gen = FakeGenerator(
         ["A black mug that holds 500 ml. It is lovely for slow mornings at home with friends."] * 2
     )
-    result = CopyService(gen, {}).run(CopyRequest(attributes=attrs, controls=CopyControls(form="bullets")))
+    result = CopyService(gen, {}, settings=CopySettings(candidates=1)).run(
+        CopyRequest(attributes=attrs, controls=CopyControls(form="bullets"))
+    )
     copy_html, report = render_copy(result), render_report(result)
     assert (
         "claim-bad" not in copy_html
