@@ -91,7 +91,7 @@ def attribute_sentence(
     `ClaimChecker` where the caller has one (built from `attributes` and `brands` otherwise).
     `acronyms`: all-capital words of the value ("US 7-13", "LED") keep their case, as a shop's own
     copy should; the training targets lower-case them (Flipkart capitalises whole values).
-    `subject`: a hashed third of "It ..." sentences may name the product instead (`_with_subject`);
+    `subject`: two hashed thirds of "It ..." sentences name the product instead (`_with_subject`);
     false keeps "It", for a caller whose text already used that subject (`named_subject`)."""
     from assistant.grounding.claims import ClaimChecker, mentions
     from prompts import render
@@ -156,7 +156,7 @@ def product_noun(title: str) -> str:
 def _with_subject(
     sentence: str, product_id: str, key: str, attributes: Mapping[str, str], checker: Any
 ) -> str:
-    """Sentences all opening "It ..." read as a list: a hashed third of them name the product instead
+    """Sentences all opening "It ..." read as a list: two hashed thirds of them name the product
     ("This watch has ...", "The watch comes in ..."), kept only if the checker still passes."""
     if not sentence.startswith("It "):
         return sentence
