@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from assistant.config import CopySettings
 from assistant.copystudio.service import CopyService
 from assistant.generation.fake import FakeGenerator
 from assistant.shop import demo_shop_dir
@@ -23,7 +24,14 @@ def products():
 
 
 def service_for(products, reply):
-    return CopyService(FakeGenerator(default=reply), products, shop_name="Harbor & Pine", model_id="fake")
+    # One draft per attempt (copy.candidates defaults to 3), so "c1" below is the service as built.
+    return CopyService(
+        FakeGenerator(default=reply),
+        products,
+        settings=CopySettings(candidates=1),
+        shop_name="Harbor & Pine",
+        model_id="fake",
+    )
 
 
 def test_the_metrics_include_repeated_4grams_candidates_and_time_percentiles(products):
