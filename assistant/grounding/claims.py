@@ -1115,8 +1115,9 @@ _NEGATION_BEFORE = re.compile(
     re.IGNORECASE,
 )
 _NEGATION_AFTER = re.compile(
-    r"^\W{0,3}(?:(?:feature|coating|option|function|support|base)\s+)?(?:is|are)?\s*"
-    r"(?:not\b|isn't\b|no\b|absent\b|excluded\b)",
+    r"^\W{0,3}(?:(?:feature|coating|option|function|support|base)\s+)?"
+    r"(?:is|are|was|were|has been|have been|had been)?\s*"
+    r"(?:not\b|isn't\b|no\b|absent\b|excluded\b|removed\b|missing\b|left out\b)",  # "base has been removed"
     re.IGNORECASE,
 )
 _YES_NO_VALUE = re.compile(r"^\s*(yes|no)\b", re.IGNORECASE)
@@ -1146,7 +1147,7 @@ def _feature_claims(text: str, switches: Mapping[str, bool]) -> list[Claim]:
             sentence_start = max(text.rfind(".", 0, m.start()), text.rfind("!", 0, m.start())) + 1
             before = text[max(sentence_start, m.start() - 40) : m.start()]
             negated = bool(
-                _NEGATION_BEFORE.search(before) or _NEGATION_AFTER.match(text[m.end() : m.end() + 20])
+                _NEGATION_BEFORE.search(before) or _NEGATION_AFTER.match(text[m.end() : m.end() + 32])
             )
             if negated == (not has):
                 continue

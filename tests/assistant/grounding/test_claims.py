@@ -351,6 +351,7 @@ PAN = {"Title": "nirlon classic pan", "Non-stick": "Yes", "Induction bottom": "N
         ("It has a fry type pan and no non-stick coating.", ["non-stick"]),
         ("Its non-stick feature is not included.", ["non-stick"]),
         ("You get an induction bottom, which makes it easy to clean.", ["induction bottom"]),
+        ("A non-stick base has been removed to protect your hands from the heat.", ["non-stick"]),
         # stated the way the data says it
         ("It has a non-stick coating and no induction bottom.", []),
         ("Without an induction bottom, it suits gas stoves. The non-stick pan is not heavy.", []),
