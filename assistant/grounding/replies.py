@@ -87,7 +87,7 @@ _ASK = re.compile(
     r"\b(provide|share|send|give|tell|reply with)\b",  # not "confirm" or "enter": steps say "confirm your new password"
     re.IGNORECASE,
 )
-_NEVER = re.compile(r"\b(never|not|n't|no one|nobody)\b", re.IGNORECASE)
+_NEVER = re.compile(r"\b(?:never|not|no one|nobody)\b|n't\b", re.IGNORECASE)  # "don't share ..." too
 
 
 def asked_secrets(text: str) -> list[str]:
@@ -97,7 +97,8 @@ def asked_secrets(text: str) -> list[str]:
     for sentence in re.split(r"(?<=[.!?])\s+|\n+", text):
         secret = _SECRET.search(sentence)
         ask = _ASK.search(sentence)
-        if secret and ask and ask.start() < secret.start() and not _NEVER.search(sentence[: ask.start()]):
+        warned = _NEVER.search(sentence[max(0, ask.start() - 16) : ask.start()]) if ask else None
+        if secret and ask and ask.start() < secret.start() and not warned:  # "never share", "don't send"
             found.append(secret.group(1).lower())
     return list(dict.fromkeys(found))
 

@@ -3,7 +3,7 @@ markers are not claims; degenerate text is caught."""
 
 from __future__ import annotations
 
-from assistant.grounding.replies import check_draft, claims, invented_contacts
+from assistant.grounding.replies import asked_secrets, check_draft, claims, invented_contacts
 
 ANSWER = "You can cancel from your order details by clicking the 'Cancel Order' button within 24 hours."
 TICKET = "how do i cancel order {{Order Number}}"
@@ -88,8 +88,11 @@ def test_a_draft_asking_for_a_credential_is_refused_and_a_warning_is_not():
         "and any other relevant details."
     )
     assert "asks the customer for their password" in check_draft(asking, [TICKET, ANSWER])
+    assert asked_secrets("We do not need much; please provide your password.") == [
+        "password"
+    ]  # not a warning
     steps = (
         "1. Click Forgot password on the sign-in page.\n2. Enter and confirm your new password.\n"
-        "Never share your password or card number with anyone."
+        "Never share your password or card number with anyone. Please don't send us your PIN."
     )
     assert not [p for p in check_draft(steps, [TICKET, ANSWER]) if p.startswith("asks")]
