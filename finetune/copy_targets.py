@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from assistant.copystudio.phrasing import attribute_sentence, fact_kind, named_subject
+from assistant.copystudio.phrasing import attribute_sentence, each_subject_once, fact_kind
 
 __all__ = [
     "attribute_complete",
@@ -132,18 +132,17 @@ def attribute_sentences(
     from assistant.grounding.claims import key_attributes, mentions
 
     brands = list(brands)
-    out = []
-    used: set[str] = set()  # each named subject once ("The boot comes in ..." twice repeats a 4-gram)
-    for key, value in key_attributes(attributes, spec_count).items():
-        if text and mentions(text, key, value):
-            continue
-        sentence = attribute_sentence(product_id, key, value, attributes, brands)
-        if named_subject(sentence, attributes) in used:
-            sentence = attribute_sentence(product_id, key, value, attributes, brands, subject=False)
-        used.add(named_subject(sentence, attributes))
-        if sentence:
-            out.append(sentence)
-    return out
+    facts = [
+        (k, v)
+        for k, v in key_attributes(attributes, spec_count).items()
+        if not (text and mentions(text, k, v))
+    ]
+    sentences = each_subject_once(
+        facts,
+        attributes,
+        lambda k, v, subject: attribute_sentence(product_id, k, v, attributes, brands, subject=subject),
+    )
+    return [s for s in sentences if s]
 
 
 def _take_words(sentences: list[str], budget: int) -> list[str]:

@@ -401,11 +401,16 @@ def copy_example_id(product: Any) -> str:
 def can_be_copy_example(product: Any, spec_count: int = 3) -> bool:
     """Whether any cleaning could make an example of the product: it has a description, or enough key
     attributes (`MIN_KEY_ATTRIBUTES`) for a target rendered from them."""
+    return bool(product.description.strip()) or _enough_key_attributes(
+        product_attributes(product), spec_count
+    )
+
+
+def _enough_key_attributes(attributes: Mapping[str, str], spec_count: int = 3) -> bool:
+    """Enough key attributes (`MIN_KEY_ATTRIBUTES`) for a copy target rendered from them alone."""
     from assistant.grounding.claims import key_attributes
 
-    if product.description.strip():
-        return True
-    return len(key_attributes(product_attributes(product), spec_count)) >= MIN_KEY_ATTRIBUTES
+    return len(key_attributes(attributes, spec_count)) >= MIN_KEY_ATTRIBUTES
 
 
 def build_copy(
@@ -426,7 +431,7 @@ def build_copy(
     the attribute sentences); else it is skipped and counted. `skipped["unsupported sentences"]` counts
     what the checker dropped, `skipped["prose from attributes"]` the examples whose prose was too short
     (a hashed `PROSE_FREE_SHARE` of such products; the rest are skipped and counted)."""
-    from assistant.grounding.claims import brand_lexicon, key_attributes
+    from assistant.grounding.claims import brand_lexicon
     from finetune.copy_targets import attribute_complete, marketplace_prose
 
     paths = [Path(p) for p in paths]
@@ -437,7 +442,7 @@ def build_copy(
     seen: set[str] = set()
     for product in products:
         attrs = product_attributes(product)
-        enough_attributes = len(key_attributes(attrs)) >= MIN_KEY_ATTRIBUTES
+        enough_attributes = _enough_key_attributes(attrs)
         if not product.description.strip() and not enough_attributes:
             data.skipped["no description"] += 1
             continue

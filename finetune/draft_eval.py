@@ -97,8 +97,6 @@ def run_drafts(
             for s in result.suggestions:
                 if s.written_by != "template":
                     row["invented"] += invented(s.text, sources)
-            if top is not None:
-                row["sample"] = {"ticket": ex.meta["ticket"], "reply": top.text, "written_by": top.written_by}
             row["record"] = {
                 "ticket": ex.meta["ticket"],
                 "intent": ex.meta["intent"],
@@ -135,7 +133,15 @@ def run_drafts(
             "why_not_model": dict(Counter(p for r in rows for p in r["problems"]).most_common(8)),
             "seconds_p50": round(_percentile([r["seconds"] for r in rows], 0.5), 2),
             "seconds_p95": round(_percentile([r["seconds"] for r in rows], 0.95), 2),
-            "samples": [r["sample"] for r in rows if "sample" in r][:3],
+            "samples": [
+                {
+                    "ticket": r["record"]["ticket"],
+                    "reply": r["record"]["reply"],
+                    "written_by": r["record"]["written_by"],
+                }
+                for r in rows
+                if r["covered"]
+            ][:3],
             "records": [r["record"] for r in rows],  # per ticket, for reading what the numbers hide
         }
     service.settings = base_settings

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 _KINDS = {
@@ -28,8 +28,14 @@ _ADJECTIVE = re.compile(r"(?:safe|proof|resistant|able|ible|ous|ic|ed|free)$")
 _YES_NO = re.compile(r"^(yes|no)\b[\s,:;-]*(.*)$", re.IGNORECASE)
 
 
+def stable_int(key: str) -> int:
+    """A number from a string, the same on every machine and run (`hash()` is salted per process): the
+    phrasing and closing choices of a product stay put between a preview and its batch export."""
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16)
+
+
 def _pick(product_id: str, key: str, salt: int = 0) -> int:
-    return int(hashlib.sha256(f"copy-ref:{product_id}:{key}:{salt}".encode()).hexdigest()[:8], 16)
+    return stable_int(f"copy-ref:{product_id}:{key}:{salt}")
 
 
 def _words_value(value: str) -> str:
@@ -121,6 +127,24 @@ def named_subject(sentence: str, attributes: Mapping[str, str]) -> str:
         if noun and sentence.startswith(subject):
             return subject.strip()
     return ""
+
+
+def each_subject_once(
+    facts: Iterable[tuple[str, str]], attributes: Mapping[str, str], phrase: Callable[[str, str, bool], str]
+) -> list[str]:
+    """The facts' sentences, `phrase(key, value, subject)`, with each named subject ("The boot ...")
+    used once: a second "The boot comes in ..." would repeat a 4-gram, so that fact keeps "It"."""
+    out: list[str] = []
+    used: set[str] = set()
+    for key, value in facts:
+        sentence = phrase(key, value, True)
+        named = named_subject(sentence, attributes)
+        if named and named in used:
+            sentence = phrase(key, value, False)
+            named = named_subject(sentence, attributes)
+        used.add(named)
+        out.append(sentence)
+    return out
 
 
 def _title(attributes: Mapping[str, str]) -> str:

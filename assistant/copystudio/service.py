@@ -17,7 +17,6 @@ the eval to report honestly.
 from __future__ import annotations
 
 import copy
-import hashlib
 import logging
 import re
 import threading
@@ -786,17 +785,12 @@ class CopyService:
 
     def _phrased(self, job: _Job, facts: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
         """The facts with their sentences (`_phrase`), each named subject ("The boot ...") used once."""
-        from assistant.copystudio.phrasing import named_subject
+        from assistant.copystudio.phrasing import each_subject_once
 
-        out: list[tuple[str, str, str]] = []
-        used: set[str] = set()
-        for k, v in facts:
-            sentence = self._phrase(job, k, v)
-            if named_subject(sentence, job.attributes) in used:
-                sentence = self._phrase(job, k, v, subject=False)
-            used.add(named_subject(sentence, job.attributes))
-            out.append((k, v, sentence))
-        return out
+        sentences = each_subject_once(
+            facts, job.attributes, lambda k, v, subject: self._phrase(job, k, v, subject)
+        )
+        return [(k, v, sentence) for (k, v), sentence in zip(facts, sentences, strict=True)]
 
     def _phrase(self, job: _Job, key: str, value: str, subject: bool = True) -> str:
         """The fact as a varied English sentence (`phrasing.attribute_sentence`: a phrasing picked by a
@@ -844,8 +838,9 @@ def model_id(settings: Any) -> str:
 def _closing_offset(job: _Job) -> int:
     """Where in the tone's list of fact-free closings this product starts (a hash of the product), so a
     catalogue's descriptions do not all end with the same sentence."""
-    seed = job.product_id or _get(job.attributes, "title")
-    return int(hashlib.sha256(f"copy-closing:{seed}".encode()).hexdigest()[:8], 16)
+    from assistant.copystudio.phrasing import stable_int
+
+    return stable_int(f"copy-closing:{job.product_id or _get(job.attributes, 'title')}")
 
 
 def _get(attributes: Mapping[str, str], key: str) -> str:
