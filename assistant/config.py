@@ -207,6 +207,15 @@ class CopySettings(BaseModel):
         "held-out products, 0.8 left model-alone unsupported at 0.20 (one run), 0.5 brought it to 0.15 and "
         "0.05 (two runs; llama.cpp's batched decoding varies run to run)",
     )
+    stock_penalty: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=2.0,
+        description="Among candidates that pass the checker, how much the share of stock fact phrasing "
+        "(word pairs of prompts/copy/reference_fact.j2, such as 'welcome addition') costs against coverage and "
+        "length fit; the adapter learned those phrasings, and a catalogue whose descriptions all open alike "
+        "reads as templated (0 = ignore)",
+    )
 
     @field_validator("length_words")
     @classmethod

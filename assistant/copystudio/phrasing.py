@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 _KINDS = {
@@ -45,6 +46,14 @@ def _words_value(value: str) -> str:
 
 # Values no sentence should show: "NA - NA month", "this product is sold as M by the brand".
 _UNSHOWABLE = re.compile(r"^\s*n/?a\b|\bthis product\b|\bby the brand\b", re.IGNORECASE)
+
+
+def showable(value: str) -> bool:
+    """Whether a value may be shown as a fact at all: not "NA", "none", "NA - NA month" or a note
+    about the listing ("this product is sold as ..."), which read as noise in any phrasing."""
+    from assistant.grounding.claims import is_no_value
+
+    return bool(value.strip()) and not _UNSHOWABLE.search(value) and not is_no_value(value)
 
 
 def fact_kind(key: str, value: str) -> tuple[str, str]:
@@ -102,7 +111,7 @@ def attribute_sentence(
     from assistant.grounding.claims import ClaimChecker, mentions
     from prompts import render
 
-    if _UNSHOWABLE.search(value):
+    if not showable(value):
         return ""
     checker = checker or ClaimChecker(attributes, brands)
     kind, shown = fact_kind(key, value)
@@ -145,6 +154,61 @@ def each_subject_once(
         used.add(named)
         out.append(sentence)
     return out
+
+
+# The phrasing kinds of `reference_fact.j2` (see `fact_kind`).
+FACT_KINDS = [
+    "brand",
+    "category",
+    "colour",
+    "material",
+    "size",
+    "ideal_for",
+    "ideal_for_possessive",
+    "occasion",
+    "type",
+    "pattern",
+    "yes",
+    "yes_adj",
+    "no",
+    "no_adj",
+    "for",
+    "is",
+    "pack",
+    "feature",
+    "measure",
+    "spec",
+]
+
+
+@lru_cache(maxsize=1)
+def stock_pairs() -> frozenset[tuple[str, str]]:
+    """The word pairs of every fact phrasing without its key and value ("welcome addition", "part of",
+    "comes in"): the adapter learned them from its targets, so the copy it writes leans on them."""
+    from prompts import render
+
+    out: set[tuple[str, str]] = set()
+    for kind in FACT_KINDS:
+        for pick in range(16):
+            words = _pair_words(
+                render("copy/reference_fact", "en", kind=kind, key="qqq", value="zzz", pick=pick)
+            )
+            out.update(p for p in zip(words, words[1:], strict=False) if "qqq" not in p and "zzz" not in p)
+    return frozenset(out)
+
+
+def _pair_words(text: str) -> list[str]:
+    return re.findall(r"[a-z][a-z'-]*", text.lower())
+
+
+def stock_share(text: str) -> float:
+    """The share of the text's word pairs that are stock phrasing (`stock_pairs`): among candidates
+    that pass the checker, the one that reads less like the fact templates is preferred, so a
+    catalogue's descriptions do not all open "A welcome addition to the ... shelf"."""
+    words = _pair_words(text)
+    pairs = list(zip(words, words[1:], strict=False))
+    stock = stock_pairs()
+    return sum(p in stock for p in pairs) / len(pairs) if pairs else 0.0
 
 
 def _title(attributes: Mapping[str, str]) -> str:

@@ -690,11 +690,16 @@ class CopyService:
     def _rank(self, job: _Job, draft: Draft) -> tuple[bool, bool, int, float]:
         """How a candidate ranks (higher is better): passing the check, long enough to use, fewer
         unsupported claims, then quality = coverage + length fit (against the words the model was
-        asked for) - repeated 3/4-gram share. Ties keep the earlier candidate, so the greedy one wins
-        them."""
+        asked for) - repeated 3/4-gram share - `stock_penalty` x stock phrasing share. Ties keep the
+        earlier candidate, so the greedy one wins them."""
+        from assistant.copystudio.phrasing import stock_share
+
         target = self.settings.opening_words[job.length]
         fit = max(0.0, 1.0 - abs(draft.word_count - target) / target)
-        quality = draft.coverage + fit - draft.repetition
+        stock = (
+            stock_share(draft.text) if self.settings.stock_penalty and job.controls.language == "en" else 0.0
+        )
+        quality = draft.coverage + fit - draft.repetition - self.settings.stock_penalty * stock
         usable = draft.word_count >= self.settings.min_model_words
         return self._passes(draft), usable, -len(draft.unsupported), round(quality, 6)
 
@@ -727,11 +732,13 @@ class CopyService:
         """The lead (model text, or the opening template) plus facts from data and fact-free closings,
         fitted into the word range: the most model text that fits, then the fewest extras needed.
         Returns the text and the attribute keys rendered from data."""
+        from assistant.copystudio.phrasing import showable
+
         key = job.checker.key
         extra = [
             (k, v)
             for k, v in job.attributes.items()
-            if k not in key and not _NOT_FACTS.fullmatch(k.lower()) and len(v.split()) <= 12
+            if k not in key and not _NOT_FACTS.fullmatch(k.lower()) and len(v.split()) <= 12 and showable(v)
         ]
         units = [u.text for u in split_units(lead)] if lead else []
         leads = [" ".join(units[:n]) for n in range(len(units), 0, -1)] + [""]  # "": the opening template

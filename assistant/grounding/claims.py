@@ -1060,6 +1060,11 @@ _NO_VALUE = re.compile(r"\s*(?:na|n/a|na k|none|0|-|not applicable|nil)\s*", re.
 _STOP = frozenset(_words("the and for with of a an in on to by or from this that"))
 
 
+def is_no_value(value: str) -> bool:
+    """ "NA", "none", "-", "0", "nil": a value that says there is none (no key attribute, no fact)."""
+    return bool(_NO_VALUE.fullmatch(value))
+
+
 def key_attributes(attributes: Mapping[str, Any], spec_count: int = 3) -> dict[str, str]:
     """The attributes a description should mention: brand, category, colour, material and size,
     then the first `spec_count` other specifications. Never the title, price, ids, tags or the
@@ -1152,17 +1157,90 @@ def _feature_claims(text: str, switches: Mapping[str, bool]) -> list[Claim]:
             if negated == (not has):
                 continue
             said = "has no" if negated else "has"
-            out.append(
-                Claim(
-                    kind="feature",
-                    text=m.group(0),
-                    start=m.start(),
-                    end=m.end(),
-                    value=f"{name}={'no' if negated else 'yes'}",
-                    supported=False,
-                    reason=f"the copy says it {said} {name}; the attributes say {'Yes' if has else 'No'}",
-                )
-            )
+            reason = f"the copy says it {said} {name}; the attributes say {'Yes' if has else 'No'}"
+            out.append(_feature_claim(m, name, negated, reason))
+    return out
+
+
+def _feature_claim(m: re.Match[str], name: str, negated: bool, reason: str) -> Claim:
+    """An unsupported feature claim: the copy states `name` the other way round from the data."""
+    value = f"{name}={'no' if negated else 'yes'}"
+    return Claim(
+        kind="feature",
+        text=m.group(0),
+        start=m.start(),
+        end=m.end(),
+        value=value,
+        supported=False,
+        reason=reason,
+    )
+
+
+# Free-text values state features too ("Handle features: Its sturdy handles are well insulated",
+# "Lining: No padding"): a feature word of a value (an -ed/-able/-ion/... word, so "heat" in "protect
+# your hands from the heat" is not one), said by the copy the other way round, is a contradiction.
+# Only explicit negations count on either side: the negation word at most two words before ("not fully
+# insulated", "non-removable"), or "is not" after; "not only", "no matter" are not negations. Words
+# compare by their first six letters ("insulated" ~ "insulation").
+_FEATURE_WORD = re.compile(r"\b[a-z]{3,}(?:ed|able|ible|ions?|ant|ive|proof)\b")
+_WORD_OF_TEXT = re.compile(r"\b[a-z][a-z'-]{4,}\b", re.IGNORECASE)
+_FREE_NEGATION_BEFORE = re.compile(
+    r"\b(?:no|not|non|without|never|nor|isn't|aren't|doesn't|don't|lacks?|lacking)(?:[\s-]+[\w']+){0,2}[\s-]+$",
+    re.IGNORECASE,
+)
+_FREE_NEGATION_AFTER = re.compile(r"^\s+(?:(?:is|are|was|were)\s+not\b|isn't\b|aren't\b)", re.IGNORECASE)
+_NOT_A_NEGATION = re.compile(
+    r"\b(?:not\s+(?:only|just|merely)|no\s+(?:matter|doubt|wonder|more|longer))\b", re.I
+)
+_NONE_VALUE = re.compile(r"^\s*(?:none|nil|not applicable|n/a)\s*$", re.IGNORECASE)
+
+
+def _stem(word: str) -> str:
+    word = word.lower().replace("'s", "")
+    return word[:6] if len(word) >= 7 else word
+
+
+def _negated(text: str, start: int, end: int) -> bool:
+    """Whether the word at [start, end) is negated in its sentence (see `_FREE_NEGATION_BEFORE`)."""
+    sentence_start = max(text.rfind(c, 0, start) for c in ".!?;") + 1
+    before = text[max(sentence_start, start - 48) : start]
+    if _NOT_A_NEGATION.search(text[max(sentence_start, start - 48) : end]):
+        return False
+    return bool(_FREE_NEGATION_BEFORE.search(before) or _FREE_NEGATION_AFTER.match(text[end : end + 16]))
+
+
+def _polarities(attributes: Mapping[str, Any]) -> dict[str, bool]:
+    """Feature words of the free-text values (the yes/no ones are `_switches`) -> stated (True) or
+    negated (False); a word stated both ways is left out (the data does not say one thing)."""
+    seen: dict[str, set[bool]] = {}
+    for key, raw in attributes.items():
+        value = str(raw)
+        if _YES_NO_VALUE.match(value) and len(value.split()) == 1:
+            continue
+        if _NONE_VALUE.match(value):  # "Padding: None": the key's words, whatever their ending, negated
+            for word in _WORD_OF_TEXT.findall(str(key)):
+                seen.setdefault(_stem(word), set()).add(False)
+            continue
+        for m in _FEATURE_WORD.finditer(value.lower()):
+            seen.setdefault(_stem(m.group(0)), set()).add(not _negated(value, m.start(), m.end()))
+    return {stem: next(iter(ways)) for stem, ways in seen.items() if len(ways) == 1}
+
+
+def _polarity_claims(text: str, polarities: Mapping[str, bool]) -> list[Claim]:
+    """Each feature word of the copy said the other way round from the free-text attributes."""
+    out = []
+    for m in _WORD_OF_TEXT.finditer(text):
+        stated = polarities.get(_stem(m.group(0)))
+        if stated is None:
+            continue
+        negated = _negated(text, m.start(), m.end())
+        if negated == (not stated):
+            continue
+        word = m.group(0).lower()
+        said = f"the copy says {'not ' if negated else ''}{word}"
+        out.append(
+            _feature_claim(m, word, negated, f"{said}; the attributes say it is{'' if stated else ' not'}")
+        )
     return out
 
 
@@ -1182,6 +1260,7 @@ class ClaimChecker:
         self.facts = AttributeFacts(attributes, self.brands, audience, allowed_names)
         self.key = key_attributes(attributes, spec_count)
         self.switches = _switches(attributes)
+        self.polarities = _polarities(attributes)
 
     def claims(self, text: str) -> list[Claim]:
         out = []
@@ -1189,12 +1268,11 @@ class ClaimChecker:
             ok, reason = self.facts.judge(f)
             out.append(_claim(text, f, ok, reason))
         # A feature the vocabularies already judge (certifications such as "organic") is theirs.
-        features = [
-            c
-            for c in _feature_claims(text, self.switches)
-            if not any(c.start < o.end and o.start < c.end for o in out)
-        ]
-        return sorted(out + features, key=lambda c: c.start)
+        # A free-text feature word the switches judged is theirs too.
+        for c in _feature_claims(text, self.switches) + _polarity_claims(text, self.polarities):
+            if not any(c.start < o.end and o.start < c.end for o in out):
+                out.append(c)
+        return sorted(out, key=lambda c: c.start)
 
     def coverage(self, text: str) -> tuple[float, list[str], list[str]]:
         mentioned = [k for k, v in self.key.items() if mentions(text, k, v)]

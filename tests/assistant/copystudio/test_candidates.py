@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from assistant.config import CopySettings
+from assistant.copystudio.phrasing import stock_share
 from assistant.copystudio.protocol import CopyRequest
 from assistant.copystudio.service import CopyService, repeats_ngram, repetition
 from assistant.generation.admission import RequestScope, bound, current_scope
@@ -81,6 +82,16 @@ def test_among_passing_candidates_the_one_that_repeats_itself_less_wins(demo_pro
     result = run(service)
     assert result.source == "model" and result.drafts[0].text == fresh
     assert result.drafts[0].repetition == 0.0
+
+
+def test_among_passing_candidates_the_one_in_fewer_stock_phrasings_wins(demo_products):
+    stock = "A welcome addition to the footwear shelf. It comes in brown. It is made by Ridgeback Trail Co. for hikers."
+    own = "Ridgeback Trail Co. built this brown footwear for rocky trails, wet meadows and muddy paths on long, cold days out."
+    assert len(stock.split()) == len(own.split()) and stock_share(stock) > stock_share(own)
+    service, _ = service_with({0: stock, 1001: own}, demo_products, candidates=2)
+    assert run(service).drafts[0].text == own
+    service, _ = service_with({0: stock, 1001: own}, demo_products, candidates=2, stock_penalty=0.0)
+    assert run(service).drafts[0].text == stock  # a tie without the penalty: the greedy one
 
 
 def test_when_no_candidate_passes_the_retry_is_told_why_and_writes_candidates_again(demo_products):

@@ -360,3 +360,36 @@ PAN = {"Title": "nirlon classic pan", "Non-stick": "Yes", "Induction bottom": "N
 )
 def test_a_yes_no_feature_must_be_stated_the_way_the_data_says(copy, flagged):
     assert [text for kind, text in unsupported(copy, PAN) if kind == "feature"] == flagged
+
+
+# Flipkart's nirlon pans state the handle in free text; a made-up "Padding: None" and a "Non-" value.
+KADHAI = {
+    "Title": "nirlon kadhai",
+    "Handle Features": "Its sturdy handles are well insulated to protect your hands from the heat",
+    "Hood": "Non-removable",
+    "Padding": "None",
+}
+
+
+@pytest.mark.parametrize(
+    "copy, flagged",
+    [
+        ("The handles are not insulated, so use a cloth.", ["insulated"]),
+        ("It comes without insulation on the handles.", ["insulation"]),
+        ("Its hood is removable for warm days.", ["removable"]),
+        ("Its padding is soft.", ["padding"]),
+        # said the way the data says it, or not a negation of the feature
+        ("Its handles are well insulated.", []),
+        ("It is not only insulated but also sturdy.", []),
+        ("The hood is not removable.", []),
+        ("It has no padding and a non-removable hood.", []),
+        ("It needs no oil and is insulated at the handles.", []),  # "no" three words before
+    ],
+)
+def test_a_free_text_feature_must_be_stated_the_way_the_data_says(copy, flagged):
+    assert [text for kind, text in unsupported(copy, KADHAI) if kind == "feature"] == flagged
+
+
+def test_a_free_text_feature_stated_both_ways_in_the_data_is_not_judged():
+    both = {**KADHAI, "Lid": "The lid is not insulated"}
+    assert [t for kind, t in unsupported("The handles are not insulated.", both) if kind == "feature"] == []
