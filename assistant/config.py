@@ -98,6 +98,13 @@ class AssistSettings(BaseModel):
         description="Sampling temperature of the draft candidates after the first (the first stays greedy, "
         "so one candidate is today's reproducible draft)",
     )
+    draft_choice: Literal["first", "consensus"] = Field(
+        default="first",
+        description="Which passing draft candidate a suggestion uses: 'first' (in order, the greedy one first; "
+        "the others are stopped as soon as one passes) or 'consensus' (every candidate finishes within the "
+        "budget, and the passing one most like the others by ROUGE-L is used: minimum Bayes risk decoding, "
+        "which prefers what the model writes consistently over one sample's detour)",
+    )
 
 
 class CopySettings(BaseModel):

@@ -5,7 +5,7 @@ contact details, length in range). Held-out means the validation side of the has
 training never sees. Product copy is evaluated by `finetune.copy_eval` (`shopassist eval
 copy`), which reuses `rouge_l` from here.
 
-ROUGE-L is Google's `rouge-score` package (the reimplementation of ROUGE-1.5.5 that most papers
+ROUGE-L (`assistant.grounding.replies.rouge_l`, re-exported here) is Google's `rouge-score` package (the reimplementation of ROUGE-1.5.5 that most papers
 report), summary-level off: one LCS over the whole reply. Its tokenizer lower-cases, turns every
 character outside [a-z0-9] into a space and splits on whitespace, and we enable its Porter stemmer
 (ROUGE-1.5.5's `-m`, applied to tokens longer than 3 characters), so "cancelling" matches "cancel".
@@ -17,28 +17,13 @@ kept Unicode words and whole placeholders and did not stem (it scored lower on s
 
 from __future__ import annotations
 
-import functools
 import statistics
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from assistant.grounding.replies import invented_contacts
+from assistant.grounding.replies import invented_contacts, rouge_l
 from finetune.data import Example, placeholders_in
-
-
-@functools.cache
-def _rouge_l_scorer() -> Any:
-    """Built on first use: importing rouge-score (and its nltk stemmer) takes about two seconds."""
-    from rouge_score import rouge_scorer
-
-    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
-
-
-def rouge_l(candidate: str, reference: str) -> float:
-    """ROUGE-L F1 of a candidate against one reference (rouge-score, Porter-stemmed tokens; see the
-    module docstring). 0.0 when either side has no tokens."""
-    return float(_rouge_l_scorer().score(reference, candidate)["rougeL"].fmeasure)
 
 
 def reply_format(

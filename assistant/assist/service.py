@@ -18,7 +18,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -94,6 +94,23 @@ class _Checked:
     text: str
     removed: list[str]
     index: int
+
+
+def _consensus(passing: Sequence[_Checked], written: Mapping[int, str]) -> _Checked:
+    """The passing candidate with the highest mean ROUGE-L against the other candidates written for
+    the same suggestion (passing or not: all are samples of what the model would say), the earlier
+    one on a tie. Minimum Bayes risk decoding (Kumar and Byrne 2004; Freitag et al. 2022): the
+    candidate the samples agree on is the one most likely close to a good reply."""
+    from assistant.grounding.replies import rouge_l
+
+    if len(passing) == 1 or len(written) < 2:
+        return passing[0]
+
+    def agreement(c: _Checked) -> float:
+        others = [w for k, w in written.items() if k != c.index]
+        return sum(rouge_l(c.text, w) for w in others) / len(others)
+
+    return max(passing, key=agreement)
 
 
 @dataclass
@@ -463,10 +480,14 @@ class SuggestService:
         stop: threading.Event,
     ) -> _Checked | list[str]:
         """The first of a suggestion's candidates (in order) that passes `_check_draft`, the others
-        then stopped; else the first checked candidate's problems, or [LATE] / [UNAVAILABLE] where no
-        candidate was checked (none finished in time, or the model failed)."""
+        then stopped, or with `assist.draft_choice` "consensus" the passing one closest to all the
+        candidates (`_consensus`); else the first checked candidate's problems, or [LATE] /
+        [UNAVAILABLE] where no candidate was checked (none finished in time, or the model failed)."""
+        consensus = self.settings.draft_choice == "consensus"
         first: list[str] | None = None
         late = unavailable = False
+        written: dict[int, str] = {}  # candidate index -> its draft, for the consensus
+        passing: list[_Checked] = []
         for index, future in enumerate(futures):
             try:
                 draft = future.result(timeout=max(0.0, deadline - time.monotonic()) + 1.0)
@@ -480,12 +501,17 @@ class SuggestService:
                 late = True
                 continue
             text, problems, removed = self._check_draft(draft, scrubbed, entry, values)
+            written[index] = draft
             if not problems:
-                stop.set()
                 log.debug("draft: candidate %d of %d passed the checks", index + 1, len(futures))
-                return _Checked(text, removed, index)
-            if first is None:
+                passing.append(_Checked(text, removed, index))
+                if not consensus:
+                    break
+            elif first is None:
                 first = problems + removed
+        if passing:
+            stop.set()
+            return _consensus(passing, written) if consensus else passing[0]
         if first is not None:
             return first
         return [LATE] if late or not unavailable else [UNAVAILABLE]

@@ -9,9 +9,11 @@ name the sources do not hold, and degenerate text.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from assistant.grounding.pii import find_pii
 from assistant.grounding.sentences import split_sentences
@@ -197,3 +199,19 @@ def drop_unsupported(
             marker = re.sub(r"\d+", str(item), marker, count=1)
         lines.append(marker + " ".join(kept[n]))
     return "\n".join(lines).strip(), dropped
+
+
+@functools.cache
+def _rouge_l_scorer() -> Any:
+    """Built on first use: importing rouge-score (and its nltk stemmer) takes about two seconds."""
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+
+
+def rouge_l(candidate: str, reference: str) -> float:
+    """ROUGE-L F1 of a candidate against one reference (Google's rouge-score, Porter-stemmed tokens,
+    one LCS over the whole text; see `finetune.evaluate`); 0.0 when either side has no tokens. The
+    evaluations score replies with it, and the assist service's consensus choice compares a ticket's
+    draft candidates with it."""
+    return float(_rouge_l_scorer().score(reference, candidate)["rougeL"].fmeasure)

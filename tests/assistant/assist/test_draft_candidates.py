@@ -92,3 +92,25 @@ def test_no_more_drafts_run_at_once_than_the_engine_decodes_together(make_servic
         [(0, f"Answer: {e.answer}\n") for e in (REFUND, track, sizing)] + [(1, f"Answer: {REFUND.answer}\n")]
     )
     assert all(s.written_by == "template" and s.draft_problems for s in result.suggestions)
+
+
+def test_consensus_uses_the_passing_candidate_the_others_agree_with(make_service):
+    odd = (
+        "Hello! Refunds go back to the original payment method. Thanks for shopping with us, we value "
+        "you as a customer and hope to see you again soon."
+    )
+    near = GOOD.replace("please check that account", "please check that account soon")
+    drafts = {0: odd, 1: GOOD, 2: near}
+    gen = by_seed(drafts)
+    service, _ = make_service([(REFUND, 0.8)], generator=gen, draft_candidates=3, draft_choice="consensus")
+    s = service.run(Ticket(text="refund")).suggestions[0]
+    assert s.written_by != "template" and "sorry to hear" in s.text  # GOOD or near, not the greedy odd one
+    service, _ = make_service([(REFUND, 0.8)], generator=by_seed(drafts), draft_candidates=3)
+    assert "Hello!" in service.run(Ticket(text="refund")).suggestions[0].text  # "first": the greedy one
+
+
+def test_consensus_with_one_passing_candidate_uses_it(make_service):
+    gen = by_seed({0: INVENTED_STEP, 1: GOOD, 2: INVENTED_STEP})
+    service, _ = make_service([(REFUND, 0.8)], generator=gen, draft_candidates=3, draft_choice="consensus")
+    s = service.run(Ticket(text="refund")).suggestions[0]
+    assert s.written_by != "template" and "15 dollar" not in s.text and "sorry to hear" in s.text
