@@ -238,6 +238,11 @@ def register(cli: click.Group) -> None:
         "--adapter", help="Copy adapter to compare with the base model (default: the newest registered)"
     )
     @click.option("--no-adapter", is_flag=True, help="Evaluate the base model only")
+    @click.option(
+        "--no-base",
+        is_flag=True,
+        help="Evaluate the adapter only (settings experiments; the base model takes most of a run's time)",
+    )
     @click.option("--max-products", type=click.IntRange(min=1), help="A fixed sample of this many products")
     @click.option(
         "--split",
@@ -277,6 +282,7 @@ def register(cli: click.Group) -> None:
         products: tuple[Path, ...],
         adapter: str | None,
         no_adapter: bool,
+        no_base: bool,
         max_products: int | None,
         split: str,
         val_fraction: float,
@@ -297,11 +303,13 @@ def register(cli: click.Group) -> None:
         settings = settings_of(ctx, engine)
         service = _file_service(settings, products)
         registry = AdapterRegistry.for_home(settings.home)
+        if no_adapter and no_base:
+            raise click.UsageError("--no-adapter and --no-base leave nothing to evaluate: drop one")
         variants: list[str | None] = [None]
         if not no_adapter:
             record = registry.get(adapter) if adapter else registry.for_task("copy")
             if record is not None:
-                variants.append(record.name)
+                variants = [record.name] if no_base else [None, record.name]
             else:
                 click.echo("no copy adapter registered: evaluating the base model only", err=True)
         pool = list(service.products.values())

@@ -124,3 +124,9 @@ def test_eval_copy_compares_configurations_and_writes_the_records(env):
     assert len(rows) == 8  # 4 products x 2 configurations
     bad = CliRunner().invoke(cli, [*args, "--config", "x:nope=1"])
     assert bad.exit_code == 2 and "KEY one of" in bad.output
+
+
+def test_eval_copy_refuses_to_leave_out_both_models(env):
+    args = ["eval", "copy", "--products", PRODUCTS, "--engine", "fake", "--no-adapter", "--no-base"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and "leave nothing to evaluate" in result.output
