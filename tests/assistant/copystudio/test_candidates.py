@@ -61,7 +61,7 @@ def test_the_best_candidate_is_kept_the_first_greedy_the_others_sampled_with_the
     assert result.drafts[0].text == GOOD and result.drafts[0].candidates == 3
     assert result.text.startswith(GOOD) and result.unsupported == []
     sent = sorted(gen.requests, key=lambda r: r.seed)
-    assert [(r.seed, r.temperature) for r in sent] == [(0, 0.0), (1001, 0.8), (1002, 0.8)]
+    assert [(r.seed, r.temperature) for r in sent] == [(0, 0.0), (1001, 1.0), (1002, 1.0)]
     assert all(r.messages == sent[0].messages for r in sent)
 
 
@@ -102,7 +102,7 @@ def test_when_no_candidate_passes_the_retry_is_told_why_and_writes_candidates_ag
     retries = [r for r in gen.requests if r.seed in (1, 2001)]
     assert len(retries) == 2 and retries[0].messages == retries[1].messages
     assert '"black"' in retries[0].messages[-1].content  # the feedback names the unsupported claims
-    assert {r.temperature for r in retries} == {0.0, 0.8}
+    assert {r.temperature for r in retries} == {0.0, 1.0}
 
 
 def test_repair_takes_the_longest_clean_text_of_all_candidates(demo_products):
