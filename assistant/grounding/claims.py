@@ -48,7 +48,7 @@ def _words(text: str) -> list[str]:
 
 ClaimKind = Literal[
     "number", "percent", "price", "colour", "material", "size", "brand", "certification", "warranty",
-    "gender", "offer", "origin", "name", "feature",
+    "gender", "offer", "origin", "name", "feature", "package",
 ]  # fmt: skip
 TOLERANCE = 0.02  # relative difference two quantities may have and still be "the same value"
 
@@ -1244,6 +1244,53 @@ def _polarity_claims(text: str, polarities: Mapping[str, bool]) -> list[Claim]:
     return out
 
 
+# What the package holds is a claim too: "Its sales package includes a ring cap, band, cusps and an
+# earrivel" for "Sales package: 1 Ring" names four things the data never lists. Each item of such a
+# list must share a word (its first five letters) with the attributes.
+_PACKAGE_LIST = re.compile(
+    r"\b(?:package|box|kit|set|pack)\s+(?:also\s+)?(?:includes?|contains?|consists of|comes with|has)\s+"
+    r"(?P<items>[^.!?;:]+)",
+    re.IGNORECASE,
+)
+_LIST_SPLIT = re.compile(r",\s*|\s+(?:and|&|plus)\s+", re.IGNORECASE)
+_ITEM_WORD = re.compile(r"[a-z]{4,}")
+_ITEM_STOP = frozenset(
+    _words("with your that this them also both each sides side other pair pairs piece pieces")
+)
+_ITEM_STOP |= frozenset(_words("upper lower front back left right inner outer"))
+
+
+def _item_stem(word: str) -> str:
+    """First five letters of the singular ("rings" ~ "ring", "glass" stays)."""
+    return (word[:-1] if word.endswith("s") and not word.endswith("ss") else word)[:5]
+
+
+def _package_claims(text: str, attribute_text: str) -> list[Claim]:
+    """Each item of a "package includes ..." list that no attribute names (see `_PACKAGE_LIST`)."""
+    known = {_item_stem(w) for w in _ITEM_WORD.findall(attribute_text.lower())}
+    out = []
+    for m in _PACKAGE_LIST.finditer(text):
+        start = m.start("items")
+        for item in _LIST_SPLIT.split(m.group("items")):
+            at = text.index(item, start) if item else start
+            start = at + len(item)
+            words = [w for w in _ITEM_WORD.findall(item.lower()) if w not in _ITEM_STOP]
+            if not words or any(_item_stem(w) in known for w in words):
+                continue
+            out.append(
+                Claim(
+                    kind="package",
+                    text=item.strip(),
+                    start=at,
+                    end=at + len(item),
+                    value=item.strip().lower(),
+                    supported=False,
+                    reason=f"the copy says the package holds {item.strip()!r}; no attribute names it",
+                )
+            )
+    return out
+
+
 class ClaimChecker:
     """Checks copy against one product: every claim with its support, and key-attribute coverage."""
 
@@ -1261,6 +1308,7 @@ class ClaimChecker:
         self.key = key_attributes(attributes, spec_count)
         self.switches = _switches(attributes)
         self.polarities = _polarities(attributes)
+        self.attribute_text = " ".join(f"{k} {v}" for k, v in _clean_attributes(attributes).items())
 
     def claims(self, text: str) -> list[Claim]:
         out = []
@@ -1269,7 +1317,8 @@ class ClaimChecker:
             out.append(_claim(text, f, ok, reason))
         # A feature the vocabularies already judge (certifications such as "organic") is theirs.
         # A free-text feature word the switches judged is theirs too.
-        for c in _feature_claims(text, self.switches) + _polarity_claims(text, self.polarities):
+        extra = _feature_claims(text, self.switches) + _polarity_claims(text, self.polarities)
+        for c in extra + _package_claims(text, self.attribute_text):
             if not any(c.start < o.end and o.start < c.end for o in out):
                 out.append(c)
         return sorted(out, key=lambda c: c.start)

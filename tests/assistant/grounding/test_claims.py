@@ -393,3 +393,22 @@ def test_a_free_text_feature_must_be_stated_the_way_the_data_says(copy, flagged)
 def test_a_free_text_feature_stated_both_ways_in_the_data_is_not_judged():
     both = {**KADHAI, "Lid": "The lid is not insulated"}
     assert [t for kind, t in unsupported("The handles are not insulated.", both) if kind == "feature"] == []
+
+
+RING = {"Title": "wearyourshine the melina gold diamond 18 k ring", "Sales package": "1 Ring", "Type": "Ring"}
+
+
+@pytest.mark.parametrize(
+    "copy, flagged",
+    [
+        # the copy adapter, technical tone, on this held-out ring
+        ("Its size package includes a ring cap, band, cusps and an earrivel on both sides.", 3),
+        ("The box contains the ring and a gift pouch.", 1),
+        # what the data lists, or no package list at all
+        ("The sales package includes 1 ring.", 0),
+        ("The pack consists of 1 rings.", 0),
+        ("It comes with a gift-worthy look.", 0),
+    ],
+)
+def test_a_package_list_names_only_what_the_attributes_list(copy, flagged):
+    assert [kind for kind, _ in unsupported(copy, RING)].count("package") == flagged
