@@ -200,6 +200,8 @@ def evaluate_copy(
     out: dict[str, Any] = {
         "products": len(products),
         "with_reference": sum(1 for r in references if r.strip()),
+        # the bar a model's distinct-2 is read against: the merchants' own texts of the same products
+        "merchant_distinct_2": distinct_n(r for r in references if r.strip()),
         "controls": controls.model_dump(mode="json", exclude_none=True),
         "length_range": list(
             service.settings.length_words[controls.length or service.settings.default_length]

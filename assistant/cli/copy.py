@@ -343,4 +343,5 @@ def register(cli: click.Group) -> None:
             write_json(Path("-"), result)
             return
         _table(result)
+        click.echo(f"merchants' own texts: distinct-2 {result['merchant_distinct_2']}")
         write_json(Path(json_path) if json_path else None, result)

@@ -96,6 +96,7 @@ def test_eval_copy_prints_a_table_and_writes_json(env):
     assert data["products"] == 12 and list(data["models"]) == ["base"]
     assert base["unsupported_rate"] == 0.0 and base["coverage"] >= 0.8 and base["share_template"] == 1.0
     assert 0 < base["distinct_2"] <= 1 and base["bleu"] >= 0 and 0 <= base["rouge_l"] <= 1
+    assert 0 < data["merchant_distinct_2"] <= 1 and "merchants' own texts: distinct-2" in result.output
 
 
 def test_eval_copy_compares_configurations_and_writes_the_records(env):
