@@ -103,7 +103,8 @@ class AssistSettings(BaseModel):
         description="Which passing draft candidate a suggestion uses: 'first' (in order, the greedy one first; "
         "the others are stopped as soon as one passes) or 'consensus' (every candidate finishes within the "
         "budget, and the passing one most like the others by ROUGE-L is used: minimum Bayes risk decoding, "
-        "which prefers what the model writes consistently over one sample's detour)",
+        "which prefers what the model writes consistently over one sample's detour). On 100 held-out Bitext "
+        "tickets consensus did not raise ROUGE-L (0.348 vs 0.350 on model-written tops, one run each)",
     )
 
 
