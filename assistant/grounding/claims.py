@@ -1192,6 +1192,7 @@ _FREE_NEGATION_AFTER = re.compile(r"^\s+(?:(?:is|are|was|were)\s+not\b|isn't\b|a
 _NOT_A_NEGATION = re.compile(
     r"\b(?:not\s+(?:only|just|merely)|no\s+(?:matter|doubt|wonder|more|longer))\b", re.I
 )
+# Narrower than `_NO_VALUE`: "Heel height: 0" or "-" is no statement that the product lacks a heel.
 _NONE_VALUE = re.compile(r"^\s*(?:none|nil|not applicable|n/a)\s*$", re.IGNORECASE)
 
 
