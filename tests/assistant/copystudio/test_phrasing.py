@@ -3,7 +3,15 @@ facts and closings varying across a catalogue (distinct-2 of the copy eval)."""
 
 from __future__ import annotations
 
-from assistant.copystudio.phrasing import attribute_sentence, fact_kind, named_subject, product_noun
+from assistant.copystudio.phrasing import (
+    FACT_KINDS,
+    attribute_sentence,
+    fact_kind,
+    named_subject,
+    product_noun,
+    stock_pairs,
+    stock_share,
+)
 from assistant.copystudio.protocol import CopyControls, CopyRequest
 from assistant.copystudio.service import CopyService
 from assistant.generation.fake import FakeGenerator
@@ -74,3 +82,23 @@ def test_english_facts_are_sentences_and_closings_vary_across_products():
         CopyRequest(attributes=products["W0"], controls=CopyControls(tone="technical"))
     ).text
     assert "Dial shape: Round." in technical  # a spec sheet keeps its labels
+
+
+def test_the_stock_phrasing_covers_every_kind_and_phrasing_of_the_template():
+    from prompts import render
+
+    pairs = [("Brand", "Acme"), ("Colour", "Blue"), ("Ideal for", "Women's"), ("Luminous", "Yes"),
+             ("Chronograph", "No"), ("Water resistant", "No"), ("Belt included", "No"), ("Sole material", "Rubber"),
+             ("Suitable for", "Kids"), ("Precious/artificial jewellery", "Precious"), ("Heel height", "2 inch"),
+             ("Sleeve", "Full Sleeve"), ("Closure", "Laced"), ("Pack of", "2")]  # fmt: skip
+    assert {fact_kind(k, v)[0] for k, v in pairs} <= set(FACT_KINDS)
+    for kind in FACT_KINDS:
+
+        def phrasings(picks: range, kind: str = kind) -> set[str]:
+            return {
+                render("copy/reference_fact", "en", kind=kind, key="qqq", value="zzz", pick=p) for p in picks
+            }
+
+        assert all("zzz" in s.lower() for s in phrasings(range(16))), kind
+        assert phrasings(range(64)) == phrasings(range(16)), f"{kind}: more phrasings than stock_pairs reads"
+    assert ("welcome", "addition") in stock_pairs() and stock_share("A welcome addition to the shelf.") > 0.5
