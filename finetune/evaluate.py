@@ -5,8 +5,8 @@ contact details, length in range). Held-out means the validation side of the has
 training never sees. Product copy is evaluated by `finetune.copy_eval` (`shopassist eval
 copy`), which reuses `rouge_l` from here.
 
-ROUGE-L (`assistant.grounding.replies.rouge_l`, re-exported here) is Google's `rouge-score` package (the reimplementation of ROUGE-1.5.5 that most papers
-report), summary-level off: one LCS over the whole reply. Its tokenizer lower-cases, turns every
+ROUGE-L (`assistant.grounding.replies.rouge_l`, re-exported here) is Google's `rouge-score` package
+(the reimplementation of ROUGE-1.5.5 that most papers report), summary-level off: one LCS over the whole reply. Its tokenizer lower-cases, turns every
 character outside [a-z0-9] into a space and splits on whitespace, and we enable its Porter stemmer
 (ROUGE-1.5.5's `-m`, applied to tokens longer than 3 characters), so "cancelling" matches "cancel".
 Consequences: a placeholder such as {{Order History}} counts as its words, punctuation never

@@ -1229,7 +1229,9 @@ def _polarities(attributes: Mapping[str, Any]) -> dict[str, bool]:
 
 def _polarity_claims(text: str, polarities: Mapping[str, bool]) -> list[Claim]:
     """Each feature word of the copy said the other way round from the free-text attributes."""
-    out = []
+    out: list[Claim] = []
+    if not polarities:  # most products: no word to look for
+        return out
     for m in _WORD_OF_TEXT.finditer(text):
         stated = polarities.get(_stem(m.group(0)))
         if stated is None:
@@ -1266,9 +1268,15 @@ def _item_stem(word: str) -> str:
     return (word[:-1] if word.endswith("s") and not word.endswith("ss") else word)[:5]
 
 
-def _package_claims(text: str, attribute_text: str) -> list[Claim]:
-    """Each item of a "package includes ..." list that no attribute names (see `_PACKAGE_LIST`)."""
-    known = {_item_stem(w) for w in _ITEM_WORD.findall(attribute_text.lower())}
+def _item_stems(attributes: Mapping[str, Any]) -> frozenset[str]:
+    """The stems (`_item_stem`) of every word of the attributes' keys and values."""
+    text = " ".join(f"{k} {v}" for k, v in _clean_attributes(attributes).items()).lower()
+    return frozenset(_item_stem(w) for w in _ITEM_WORD.findall(text))
+
+
+def _package_claims(text: str, known: frozenset[str]) -> list[Claim]:
+    """Each item of a "package includes ..." list whose words none of the attributes' `known` stems
+    (`_item_stems`) name (see `_PACKAGE_LIST`)."""
     out = []
     for m in _PACKAGE_LIST.finditer(text):
         start = m.start("items")
@@ -1309,7 +1317,7 @@ class ClaimChecker:
         self.key = key_attributes(attributes, spec_count)
         self.switches = _switches(attributes)
         self.polarities = _polarities(attributes)
-        self.attribute_text = " ".join(f"{k} {v}" for k, v in _clean_attributes(attributes).items())
+        self.item_stems = _item_stems(attributes)  # read once: `check` runs per composed text
 
     def claims(self, text: str) -> list[Claim]:
         out = []
@@ -1319,7 +1327,7 @@ class ClaimChecker:
         # A feature the vocabularies already judge (certifications such as "organic") is theirs.
         # A free-text feature word the switches judged is theirs too.
         extra = _feature_claims(text, self.switches) + _polarity_claims(text, self.polarities)
-        for c in extra + _package_claims(text, self.attribute_text):
+        for c in extra + _package_claims(text, self.item_stems):
             if not any(c.start < o.end and o.start < c.end for o in out):
                 out.append(c)
         return sorted(out, key=lambda c: c.start)
