@@ -241,7 +241,7 @@ def build_draft(replies: str | Path, faq: str | Path, *, max_examples: int | Non
         intent = row["intent"].strip()
         answer = answers[intent]
         ticket, n_user = scrub_counts(question)
-        target, n_reply = scrub_counts(_echoed_numbers(reply, question))
+        target, n_reply = scrub_counts(_shop_specifics(_echoed_numbers(reply, question)))
         data.scrubbed.update(n_user + n_reply)
         # The contacts the answer states, where the reply has their placeholders: the service fills
         # them the same way before its check, so the adapter learns to copy the shop's address.
@@ -298,6 +298,22 @@ def _balanced(examples: list[Example], n: int) -> list[Example]:
                 alive.append(queue)
         queues = alive
     return out
+
+
+# Help-desk replies promise service terms no shop's answer states ("available 24/7", "our toll-free
+# number"). The claim check would drop their whole contact sentence, which taught the adapter to end
+# replies without one; the term becomes the placeholder an agent fills, or goes.
+_SHOP_SPECIFICS = (
+    (re.compile(r"\b(?:24/7|24 hours a day,? 7 days a week)"), "{{Customer Support Availability}}"),
+    (re.compile(r"\btoll-free\s+(?=(?:phone |hotline |support )?(?:number|line|hotline))", re.IGNORECASE), ""),
+)
+
+
+def _shop_specifics(reply: str) -> str:
+    """The reply with its unverifiable service terms made placeholders (`_SHOP_SPECIFICS`)."""
+    for pattern, repl in _SHOP_SPECIFICS:
+        reply = pattern.sub(repl, reply)
+    return reply
 
 
 def _echoed_numbers(reply: str, question: str) -> str:

@@ -167,7 +167,8 @@ def test_draft_examples_clean_invented_sentences_and_keep_the_cs_split(tmp_path)
         "instruction,intent,category,response\n"
         '"cancel order 732201349959 please",cancel_order,ORDER,"I can help you cancel {{Order Number}}.\n\n'
         "1. Sign in to your account.\n2. Pay the 15 dollar fee first.\n3. Open your order details and click Cancel Order.\n\n"
-        'Our team is available 24/7 to help with order 732201349959."\n'
+        'Our team is available 24/7 to help with order 732201349959. Feel free to call our toll-free '
+        'number {{Customer Support Phone Number}}. Calls are toll-free."\n'
         '"how to fly",fly,TRAVEL,"Flap your arms."\n'
     )
     faq = tmp_path / "faq.csv"
@@ -179,10 +180,13 @@ def test_draft_examples_clean_invented_sentences_and_keep_the_cs_split(tmp_path)
     ex = data.examples[0]
     assert ex.task == "draft" and "Answer: You can cancel" in ex.user and "{{Order Number}}" in ex.user
     assert "732201349959" not in ex.user + ex.assistant  # scrubbed, also where the reply echoes it
-    # the fee line and the 24/7 sentence are dropped, the list renumbered
+    # the fee line and the promise of free calls are dropped, the list renumbered; "24/7" and
+    # "toll-free number" become what the agent fills, so the contact closing stays
     assert ex.assistant == (
         "I can help you cancel {{Order Number}}.\n\n1. Sign in to your account.\n"
-        "2. Open your order details and click Cancel Order."
+        "2. Open your order details and click Cancel Order.\n\n"
+        "Our team is available {{Customer Support Availability}} to help with order {{Order Number}}. "
+        "Feel free to call our number {{Customer Support Phone Number}}."
     )
     assert data.skipped["sentences with unsupported claims (dropped)"] == 2
     cs = build_cs(replies, "Shop")

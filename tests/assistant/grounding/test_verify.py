@@ -24,6 +24,12 @@ def test_number_words_links_emails_and_names():
     assert verify("Stridewell makes great boots.", SOURCES, names=["Tidewalk", "Stridewell"]).ok
 
 
+def test_free_is_a_price_but_feel_free_is_an_idiom():
+    assert verify("Returns are free.", SOURCES).unsupported == ["free"]
+    assert verify("Shipping is toll-free and free of charge.", SOURCES).unsupported == ["free", "free"]
+    assert verify("Feel free to reach out to our support team.", SOURCES).ok
+
+
 def test_proper_nouns_not_in_sources_are_flagged():
     verdict = verify("We ship it to Australia and New Zealand.", SOURCES)
     assert {"Australia", "New", "Zealand"} <= set(verdict.unsupported)
