@@ -23,7 +23,10 @@ from pydantic import BaseModel, Field, ValidationError
 
 from retrieval.schema import FAQEntry
 
-Source = Literal["chat", "suggest", "operator", "import"]
+Source = Literal["chat", "suggest", "operator", "import", "traffic"]
+# Labels a person gave (directly or by a verdict); "traffic" labels are self-training's guesses
+# (`retrieval.faq_selftrain`), replaced whole on each run and outranked by any human label.
+HUMAN_SOURCES = frozenset({"chat", "suggest", "operator", "import"})
 MAX_QUESTION_CHARS = 500  # a label is a question, not a ticket thread; bounds an example phrasing
 
 
@@ -34,7 +37,9 @@ class LabelError(ValueError):
 class FAQLabel(BaseModel):
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
     entry_id: str = Field(min_length=1, max_length=200, description="The FAQ entry that answers it")
-    source: Source = Field(description="chat (thumbs-up), suggest (agent accepted/edited), operator, import")
+    source: Source = Field(
+        description="chat (thumbs-up), suggest (agent accepted/edited), operator, import, traffic (self-trained)",
+    )
     ref: str = Field(
         min_length=1, max_length=200, description="What it came from: reply, suggestion, turn id"
     )
@@ -93,6 +98,25 @@ class LabelStore:
                         out.write(label.model_dump_json() + "\n")
         return list(fresh.values())
 
+    def replace_source(self, source: Source, labels: Iterable[FAQLabel]) -> int:
+        """Make `labels` the only ones of `source` (a self-training run supersedes the last one);
+        labels of other sources are kept as they are. The file is rewritten atomically; returns
+        how many labels of `source` it now holds."""
+        from retrieval.files import write_atomic
+
+        fresh = [label for label in labels if label.source == source]
+        with self._lock:
+            kept = [label for label in self.all() if label.source != source]
+            now = datetime.now(UTC).isoformat(timespec="seconds")
+            lines = [label.model_dump_json() for label in kept]
+            lines += [
+                label.model_copy(update={"created": label.created or now}).model_dump_json()
+                for label in fresh
+            ]
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.path, "".join(line + "\n" for line in lines))
+        return len(fresh)
+
     def counts(self) -> dict[str, dict[str, int]]:
         """Labels per entry and source: what the router has learned from, at a glance."""
         out: dict[str, dict[str, int]] = {}
@@ -117,9 +141,15 @@ def with_labels(entries: Sequence[FAQEntry], labels: Sequence[FAQLabel]) -> list
     """The entries with each labelled question as an example phrasing of its entry.
 
     A labelled question already among any entry's examples (from an earlier sync, or assigned
-    elsewhere before) is taken out first, so a re-assigned question moves; the entry's own
+    elsewhere before) is taken out first, so a re-assigned question moves, and a self-trained
+    ("traffic") label gives way to a person's label of the same question; the entry's own
     examples keep their order, labels follow in the order given. Labels naming an entry that is
     not here are left out (see `check_entries` to refuse them instead)."""
+    human = {label.question.casefold() for label in labels if label.source in HUMAN_SOURCES}
+    # A question self-training guessed and a person labelled goes where the person said.
+    labels = [
+        label for label in labels if label.source in HUMAN_SOURCES or label.question.casefold() not in human
+    ]
     labelled = {label.question.casefold() for label in labels}
     by_entry: dict[str, list[str]] = {}
     for label in labels:

@@ -5,7 +5,10 @@
 - `faq assign IDS ENTRY` (or `--file`): the operator's answer: these questions belong to that entry;
 - `faq learn`: collect labels from chat thumbs-up on FAQ answers and accepted or edited agent
   suggestions, then sync the FAQ index with every label as an example phrasing (the router re-fits);
+- `faq self-train`: label the FAQ questions customers asked without a person (self-training), so a
+  new shop's router learns before anyone labels;
 - `faq labels`: what the router has learned from, per entry and source;
+- `eval faq-selftrain`: accuracy after self-training on N unlabelled questions, cross-validated;
 - `eval faq-curve`: accuracy against labelled questions per entry (0, 1, 3, 10, 30) and the latency
   of routing with and without the learned router.
 
@@ -224,21 +227,129 @@ def learn_cmd(ctx: click.Context, dry_run: bool, json_path: Path | None) -> None
     write_json(json_path, summary)
 
 
+def _read_questions(path: Path) -> list[str]:
+    """Unlabelled questions: a CSV with a question, instruction, message or text column, or a text
+    file of one question per line."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() != ".csv":
+        return [line.strip() for line in text.splitlines() if line.strip()]
+    reader = csv.DictReader(text.splitlines())
+    column = next(
+        (c for c in ("question", "instruction", "message", "text") if c in (reader.fieldnames or [])), None
+    )
+    if column is None:
+        raise click.ClickException(
+            f"{path}: needs a question, instruction, message or text column "
+            f"(found: {', '.join(reader.fieldnames or []) or 'none'})"
+        )
+    return [row[column].strip() for row in reader if (row.get(column) or "").strip()]
+
+
+@faq_group.command("self-train")
+@click.option(
+    "--questions",
+    "questions_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Also these unlabelled questions (e.g. a help-desk export): CSV with a question column, or one per line",
+)
+@click.option("--days", type=click.IntRange(min=1), help="Only turns of the last N days (default: all kept)")
+@click.option("--dry-run", is_flag=True, help="Report the labels it would make; store and sync nothing")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the summary as JSON")
+@click.pass_context
+def self_train_cmd(
+    ctx: click.Context, questions_path: Path | None, days: int | None, dry_run: bool, json_path: Path | None
+) -> None:
+    """Label customers' FAQ questions without a person (self-training, `retrieval.faq_selftrain`):
+    the questions the chat routed to the FAQ, plus --questions, become "traffic" labels that replace
+    the last run's; people's labels always win. Then the FAQ index is synced, as `faq learn` does."""
+    import hashlib
+    import math
+
+    from retrieval.faq_labels import HUMAN_SOURCES, FAQLabel, with_labels
+    from retrieval.faq_selftrain import SelfTrainConfig, self_train
+
+    shop = _shop(ctx)
+    store = label_store(shop.settings)
+    known = store.all()
+    stale = {label.question.casefold() for label in known if label.source == "traffic"}
+    # The index's entries carry the last sync's labels as examples: drop the old guesses first.
+    entries = [
+        e.model_copy(update={"examples": [x for x in e.examples if x.casefold() not in stale]})
+        for e in _entries(shop).values()
+    ]
+    asked = [str(t.get("message", "")) for t in shop.turns.rows(_since(days)) if t.get("route") == "faq"]
+    asked += _read_questions(questions_path) if questions_path else []
+    human = {label.question.casefold() for label in known if label.source in HUMAN_SOURCES}
+    asked = [q for q in asked if q.strip() and q.strip().casefold() not in human]
+    result = self_train(entries, asked, shop.embedding_function)
+    labels = [
+        FAQLabel.make(q, entry, "traffic", "traffic:" + hashlib.sha1(q.encode("utf-8")).hexdigest()[:12])
+        for q, entry in result.labels
+    ]
+    summary: dict[str, Any] = {
+        "questions": result.questions,
+        "labels": len(labels),
+        "labels_per_round": result.rounds,
+        "entries_labelled": len({label.entry_id for label in labels}),
+        "seconds": result.seconds,
+    }
+    if not dry_run:
+        store.replace_source("traffic", labels)
+        stats = shop.index.ingest_faq(with_labels(entries, store.all()), prune=True)
+        summary["documents_embedded"] = stats.embedded
+        summary["learned_router"] = shop.index.faq.classifier is not None
+    for key, value in summary.items():
+        click.echo(f"{key}: {value}")
+    if not labels:
+        config = SelfTrainConfig()
+        needed = math.ceil(config.min_questions / config.shares[0]) * len(entries)
+        click.echo(
+            f"no labels: self-training wants about {needed} questions for an FAQ of {len(entries)} entries "
+            f"(each entry keeps at least {config.min_questions}); add --questions, or wait for chat traffic"
+        )
+    write_json(json_path, summary)
+
+
 @faq_group.command("labels")
 @click.option("--json", "as_json", is_flag=True, help="Print every label as JSON lines")
 @click.pass_context
 def labels_cmd(ctx: click.Context, as_json: bool) -> None:
-    """Labels per FAQ entry and source (chat, suggest, operator, import)."""
+    """Labels per FAQ entry and source (chat, suggest, operator, import; traffic: self-trained)."""
     store = label_store(settings_of(ctx))
     if as_json:
         for label in store.all():
             click.echo(label.model_dump_json())
         return
     rows = [{"entry": entry, **per} for entry, per in store.counts().items()]
-    sources = ["chat", "suggest", "operator", "import"]
+    sources = ["chat", "suggest", "operator", "import", "traffic"]
     print_rows([{"entry": r["entry"], **{s: r.get(s, 0) for s in sources}} for r in rows])
     if not rows:
         click.echo(f"no labels yet in {store.path}")
+
+
+def _faq_and_questions(command: Any) -> Any:
+    """--faq and --questions of the FAQ routing evaluations (default: Bitext's in ../shared/data/cs)."""
+    command = click.option(
+        "--questions",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Labelled questions, question,intent (default: Bitext's questions_dev.csv)",
+    )(command)
+    return click.option(
+        "--faq",
+        "faq_path",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="FAQ entries (default: Bitext's faq.csv in ../shared/data/cs)",
+    )(command)
+
+
+def _bitext_files(faq_path: Path | None, questions: Path | None) -> tuple[Path, Path]:
+    """The FAQ and labelled questions given, else Bitext's; a clear error when neither is there."""
+    bitext = Path(__file__).resolve().parents[3] / "shared" / "data" / "cs"
+    files = (faq_path or bitext / "faq.csv", questions or bitext / "questions_dev.csv")
+    for path in files:
+        if not path.exists():
+            raise click.ClickException(f"{path} not found: give --faq and --questions")
+    return files
 
 
 def register(cli: click.Group) -> None:
@@ -248,17 +359,7 @@ def register(cli: click.Group) -> None:
     assert isinstance(eval_group, click.Group)
 
     @eval_group.command("faq-curve")
-    @click.option(
-        "--faq",
-        "faq_path",
-        type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        help="FAQ entries (default: Bitext's faq.csv in ../shared/data/cs)",
-    )
-    @click.option(
-        "--questions",
-        type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        help="Labelled questions, question,intent (default: Bitext's questions_dev.csv)",
-    )
+    @_faq_and_questions
     @click.option(
         "--per-entry",
         default="0,1,3,10,30",
@@ -290,12 +391,7 @@ def register(cli: click.Group) -> None:
         from retrieval.datasets import load_intent_faq, load_labelled_questions
         from retrieval.faq_learning import learning_curve
 
-        bitext = Path(__file__).resolve().parents[3] / "shared" / "data" / "cs"
-        faq_file = faq_path or bitext / "faq.csv"
-        question_file = questions or bitext / "questions_dev.csv"
-        for path in (faq_file, question_file):
-            if not path.exists():
-                raise click.ClickException(f"{path} not found: give --faq and --questions")
+        faq_file, question_file = _bitext_files(faq_path, questions)
         try:
             counts = [int(c) for c in comma_list(per_entry)]
         except ValueError as exc:
@@ -328,4 +424,66 @@ def register(cli: click.Group) -> None:
             f"(the router itself: +{lat['router_extra_p50_ms']} ms p50, +{lat['router_extra_p95_ms']} ms p95)"
         )
         result["faq"], result["questions"] = str(faq_file), str(question_file)
+        write_json(json_path, result)
+
+    @eval_group.command("faq-selftrain")
+    @_faq_and_questions
+    @click.option(
+        "--pool-sizes",
+        default="300,1000,all",
+        show_default=True,
+        help="Comma-separated numbers of unlabelled questions self-training reads per fold ('all': the other folds')",
+    )
+    @click.option(
+        "--folds", default=2, show_default=True, type=click.IntRange(min=2), help="Cross-validation folds"
+    )
+    @click.option(
+        "--max-questions", type=click.IntRange(min=10), help="A fixed random sample of the questions"
+    )
+    @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the results as JSON")
+    @click.pass_context
+    def eval_faq_selftrain_cmd(
+        ctx: click.Context,
+        faq_path: Path | None,
+        questions: Path | None,
+        pool_sizes: str,
+        folds: int,
+        max_questions: int | None,
+        json_path: Path | None,
+    ) -> None:
+        """FAQ routing with no labelled question: cold, and after self-training on N unlabelled
+        questions (other folds' texts); accuracy of the served search, precision of the labels."""
+        import random
+
+        from assistant.shop import embedding_function
+        from retrieval.datasets import load_intent_faq, load_labelled_questions
+        from retrieval.faq_selftrain import evaluate_self_training
+
+        faq_file, question_file = _bitext_files(faq_path, questions)
+        try:
+            sizes = [None if s == "all" else int(s) for s in comma_list(pool_sizes)]
+        except ValueError as exc:
+            raise click.BadParameter(
+                "whole numbers or 'all', e.g. 300,1000,all", param_hint="--pool-sizes"
+            ) from exc
+        asked = load_labelled_questions(question_file)
+        if max_questions and len(asked) > max_questions:
+            asked = random.Random(0).sample(asked, max_questions)
+        try:
+            result = evaluate_self_training(
+                load_intent_faq(faq_file),
+                asked,
+                embedding_function(settings_of(ctx)),
+                folds=folds,
+                pool_sizes=sizes,
+            )
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        print_rows(result["rows"])
+        click.echo(
+            f"{result['questions']} questions, {result['intents']} entries, {folds} folds; served search "
+            f"after self-training on the largest pool: p50 {result['latency_p50_ms']} ms, "
+            f"p95 {result['latency_p95_ms']} ms"
+        )
+        result["faq"], result["questions_file"] = str(faq_file), str(question_file)
         write_json(json_path, result)

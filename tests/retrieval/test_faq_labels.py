@@ -63,3 +63,32 @@ def test_labels_naming_unknown_entries_are_refused_by_check():
     check_entries([FAQLabel.make("q", "returns", "chat", "r")], {e.id: e for e in ENTRIES})
     with pytest.raises(LabelError, match="unknown FAQ entry: nope"):
         check_entries([FAQLabel.make("q", "nope", "chat", "r")], ["returns", "shipping"])
+
+
+def test_a_self_training_run_replaces_the_last_ones_guesses_and_people_win(tmp_path):
+    store = LabelStore(tmp_path / "labels.jsonl")
+    store.add([FAQLabel.make("when does it arrive", "shipping", "operator", "t7")])
+    guesses = [
+        FAQLabel.make("can i still return it", "returns", "traffic", "traffic:a"),
+        FAQLabel.make("When does it arrive", "returns", "traffic", "traffic:b"),  # a wrong guess
+    ]
+    assert store.replace_source("traffic", guesses) == 2
+    assert store.counts() == {"returns": {"traffic": 2}, "shipping": {"operator": 1}}
+    # The person's label of the same question wins over the guess, whatever their order.
+    synced = with_labels(ENTRIES, list(reversed(store.all())))
+    assert synced[0].examples == ["can i return this", "can i still return it"]
+    assert synced[1].examples == ["when does it arrive"]
+    # The next run's guesses replace the last run's whole; the operator's label stays.
+    assert (
+        store.replace_source(
+            "traffic", [FAQLabel.make("how fast is shipping", "shipping", "traffic", "traffic:c")]
+        )
+        == 1
+    )
+    assert [(label.source, label.question) for label in store.all()] == [
+        ("operator", "when does it arrive"),
+        ("traffic", "how fast is shipping"),
+    ]
+    assert store.replace_source("traffic", []) == 0 and [label.source for label in store.all()] == [
+        "operator"
+    ]

@@ -165,3 +165,69 @@ def test_the_label_file_and_the_router_gate_are_settings(cli_env, tmp_path, monk
     settings = load_settings()
     assert label_store(settings).path == tmp_path / "labels.jsonl"
     assert Shop(settings).index.faq.min_examples == 2.5
+
+
+def test_self_train_labels_unlabelled_questions_and_people_win(shop):
+    home = shop.settings.home.parent
+    asked = {
+        "faq-payment-gift-cards": [
+            "gift card pay",
+            "pay with gift card",
+            "gift card at checkout",
+            "use a gift card",
+        ],
+        "faq-account-delete": [
+            "delete account",
+            "delete my account now",
+            "account delete please",
+            "how delete account",
+        ],
+        "faq-payment-cod": [
+            "cash on delivery",
+            "pay cash on delivery",
+            "cash delivery ok",
+            "delivery cash pay",
+        ],
+    }
+    # Self-training keeps up to a third of the questions per entry on average: a demo FAQ of ~40
+    # entries needs a few hundred questions before any entry keeps the three it needs.
+    tails = [
+        f"{a} {b}"
+        for a in ("please", "today", "thanks", "now", "asap")
+        for b in ("hi", "hello", "hey", "ok", "sir", "again", "soon", "folks")
+    ]
+    lines = [f"{q} {tail}" for qs in asked.values() for q in qs for tail in tails]
+    (home / "asked.txt").write_text("\n".join(lines) + "\n")
+    faq(
+        "assign",
+        "--file",
+        _write(home / "a.csv", "question,entry_id\ngift card pay please hi,faq-payment-cod\n"),
+    )
+    summary = printed_json(faq("self-train", "--questions", str(home / "asked.txt"), "--json", "-"))
+    # The turn log's two FAQ-routed questions and the file's, less the one a person labelled.
+    assert summary["questions"] == len(lines) + 2 - 1 and summary["labels"] > 0
+    from assistant.shop import label_store
+
+    traffic = [label for label in label_store(shop.settings).all() if label.source == "traffic"]
+    assert len(traffic) == summary["labels"] and "gift card pay please hi" not in {
+        t.question for t in traffic
+    }
+    shop.index.faq.refresh()
+    examples = shop.index.faq.entries["faq-account-delete"].examples
+    assert any("delete" in example for example in examples)
+    assert (
+        "gift card pay please hi" in shop.index.faq.entries["faq-payment-cod"].examples
+    )  # the person's call
+    again = printed_json(faq("self-train", "--questions", str(home / "asked.txt"), "--json", "-"))
+    assert (
+        again["labels"] == summary["labels"] and again["documents_embedded"] == 0
+    )  # same guesses, no change
+    few = faq("self-train", "--questions", _write(home / "few.txt", "delete account\n"), "--dry-run")
+    assert few.exit_code == 0 and "labels: 0" in few.output and "questions for an FAQ of" in few.output
+    bad = faq("self-train", "--questions", _write(home / "b.csv", "id,body\n1,hello\n"))
+    assert bad.exit_code == 1 and "needs a question, instruction, message or text column" in bad.output
+
+
+def _write(path, text: str) -> str:
+    path.write_text(text)
+    return str(path)
