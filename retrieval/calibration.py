@@ -37,6 +37,9 @@ class FAQSignals:
     second_dense: float  # the same for the best other entry (0 when there is none)
     lexical_agrees: bool  # BM25's top entry is the same entry
     word_overlap: float  # share of the question's (stemmed) words found in the top entry's texts
+    # The learned router's one-vs-rest margin for the top entry (> 0: it accepts the intent); 0.0
+    # without a router. Once the router is trained (labels, self-training) it is the sharpest signal.
+    router_margin: float = 0.0
 
 
 # Feature name -> how it is read from the signals; the calibration file names the ones it uses.
@@ -45,8 +48,11 @@ FEATURES: dict[str, Callable[[FAQSignals], float]] = {
     "margin": lambda s: s.top_dense - s.second_dense,
     "lexical_agrees": lambda s: float(s.lexical_agrees),
     "word_overlap": lambda s: s.word_overlap,
+    "router_margin": lambda s: s.router_margin,
 }
 DEFAULT_FEATURES = ("top_dense", "margin", "lexical_agrees", "word_overlap")
+# With a learned router (an FAQ with example phrasings), its margin joins the default signals.
+ROUTER_FEATURES = (*DEFAULT_FEATURES, "router_margin")
 
 
 @dataclass

@@ -164,3 +164,20 @@ def with_labels(entries: Sequence[FAQEntry], labels: Sequence[FAQLabel]) -> list
                 examples.append(question)
         out.append(entry.model_copy(update={"examples": examples}))
     return out
+
+
+def with_examples(
+    entries: Sequence[FAQEntry], labelled: Iterable[tuple[str, str]], leave_out: Iterable[str] = ()
+) -> tuple[list[FAQEntry], int]:
+    """The entries with labelled (question, entry id) pairs added as example phrasings, for the
+    evaluations; questions in `leave_out` (the ones being asked) are skipped, since an example that
+    is also a test question would grade itself. Returns the entries and how many were skipped."""
+    asked = set(leave_out)
+    extra: dict[str, list[str]] = {}
+    skipped = 0
+    for text, entry_id in labelled:
+        if text in asked:
+            skipped += 1
+            continue
+        extra.setdefault(entry_id, []).append(text)
+    return [e.model_copy(update={"examples": e.examples + extra.get(e.id, [])}) for e in entries], skipped

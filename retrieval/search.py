@@ -697,7 +697,7 @@ class FAQSearch(_LazyIndex):
             # Confident only when the classifier accepts the intent and the question is also close
             # in meaning to that entry: a classifier has no "none of these" class of its own.
             accepted = bool(hits) and hits[0].score > 0
-            return self._decide(query, hits, accepted, dense_best, lex_rank)
+            return self._decide(query, hits, accepted, dense_best, lex_rank, hits[0].score if hits else 0.0)
         # Without a trained router, "hybrid" ranks by meaning alone: on Bitext, fusing BM25 into
         # cold FAQ retrieval lowered accuracy@1 at every weight tried (0.74 dense vs 0.62-0.68).
         both = [dense_rank, lex_rank]
@@ -722,19 +722,27 @@ class FAQSearch(_LazyIndex):
         accepted: bool,
         dense_best: dict[str, float],
         lex_rank: list[str],
+        router_margin: float = 0.0,
     ) -> FAQResults:
         """The confident decision on the top hit: the calibration's when one is loaded, else the
         fixed similarity threshold; `accepted` is what the ranker itself says (the router's margin)."""
         if not hits:
             return FAQResults(hits, False, self.min_score, calibrated=self.calibration is not None)
-        signals = self.signals(query, hits[0].entry.id, dense_best, lex_rank)
+        signals = self.signals(query, hits[0].entry.id, dense_best, lex_rank, router_margin)
         if self.calibration is None:
             return FAQResults(hits, accepted and hits[0].dense >= self.min_score, self.min_score, signals)
         p = self.calibration.probability(signals)
         threshold = self.calibration.threshold
         return FAQResults(hits, accepted and p >= threshold, threshold, signals, p, calibrated=True)
 
-    def signals(self, query: str, top: str, dense_best: dict[str, float], lex_rank: list[str]) -> FAQSignals:
+    def signals(
+        self,
+        query: str,
+        top: str,
+        dense_best: dict[str, float],
+        lex_rank: list[str],
+        router_margin: float = 0.0,
+    ) -> FAQSignals:
         """What a calibration reads about the top entry `top` (see retrieval.calibration)."""
         words = set(tokenize(query))
         found = words & self._entry_words.get(top, frozenset())
@@ -743,4 +751,5 @@ class FAQSearch(_LazyIndex):
             second_dense=max((s for e, s in dense_best.items() if e != top), default=0.0),
             lexical_agrees=bool(lex_rank) and lex_rank[0] == top,
             word_overlap=len(found) / len(words) if words else 0.0,
+            router_margin=router_margin,
         )

@@ -47,6 +47,13 @@ def read_questions(path: Path) -> list[str]:
     help="Questions the FAQ must not answer (a 'question' column)",
 )
 @click.option(
+    "--examples",
+    type=click.Path(exists=True, path_type=Path),
+    help="Labelled example questions (question,intent) the entries carry, as the shop's labels or "
+    "`faq self-train` give them: the learned router routes and its margin joins the signals. "
+    "Examples that are also --questions are left out",
+)
+@click.option(
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     help=f"Calibration file (default: HOME/{DEFAULT_FILE})",
@@ -67,7 +74,8 @@ def read_questions(path: Path) -> list[str]:
 )
 @click.option(
     "--features",
-    help="Comma-separated signals (default: top_dense,margin,lexical_agrees,word_overlap)",
+    help="Comma-separated signals (default: top_dense,margin,lexical_agrees,word_overlap, and "
+    "router_margin with --examples)",
 )
 @click.option("--seed", default=0, show_default=True, help="Seed of the fit/report split")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the results as JSON")
@@ -77,6 +85,7 @@ def calibrate_faq_cmd(
     faq_path: Path,
     questions: Path,
     oos_path: Path,
+    examples: Path | None,
     output: Path | None,
     precision: float,
     refusal: float,
@@ -90,12 +99,12 @@ def calibrate_faq_cmd(
     `retrieval.faq_calibration` to it and the chat and agent assist use it instead of
     `retrieval.faq_min_score`."""
     from assistant.shop import embedding_function
-    from retrieval.calibration import FEATURES, CalibrationError
+    from retrieval.calibration import FEATURES, ROUTER_FEATURES, CalibrationError
     from retrieval.datasets import load_intent_faq, load_labelled_questions
     from retrieval.evaluate import evaluate_calibration, faq_signals
 
     settings = settings_of(ctx)
-    chosen_features = comma_list(features) if features else None
+    chosen_features = comma_list(features) if features else (list(ROUTER_FEATURES) if examples else None)
     unknown = [f for f in chosen_features or [] if f not in FEATURES]
     if unknown:
         raise click.BadParameter(
@@ -103,6 +112,10 @@ def calibrate_faq_cmd(
         )
     entries = load_intent_faq(faq_path)
     asked = load_labelled_questions(questions)
+    if examples:
+        from retrieval.faq_labels import with_examples
+
+        entries, _ = with_examples(entries, load_labelled_questions(examples), (text for text, _ in asked))
     refused = read_questions(oos_path)
     if len(asked) < 2 or len(refused) < 2:
         raise click.ClickException("calibration needs at least 2 labelled and 2 out-of-scope questions")
@@ -128,7 +141,11 @@ def calibrate_faq_cmd(
     except CalibrationError as exc:
         raise click.ClickException(str(exc)) from exc
     calibration.meta.update(
-        faq_file=str(faq_path), questions_file=str(questions), out_of_scope_file=str(oos_path), seed=seed
+        faq_file=str(faq_path),
+        questions_file=str(questions),
+        out_of_scope_file=str(oos_path),
+        examples_file=str(examples) if examples else None,
+        seed=seed,
     )
     target = output or settings.home / DEFAULT_FILE
     calibration.save(target)

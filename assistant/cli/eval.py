@@ -187,15 +187,10 @@ def eval_chat_cmd(
         raise click.ClickException(str(exc)) from exc
     overlap = 0
     if faq_path:
-        entries = load_intent_faq(faq_path)
-        extra: dict[str, list[str]] = {}
-        asked_texts = {text for text, _ in asked}
-        for text, intent in load_labelled_questions(examples) if examples else []:
-            if text in asked_texts:  # an example that is also a test question would grade itself
-                overlap += 1
-                continue
-            extra.setdefault(intent, []).append(text)
-        entries = [e.model_copy(update={"examples": e.examples + extra.get(e.id, [])}) for e in entries]
+        from retrieval.faq_labels import with_examples
+
+        labelled = load_labelled_questions(examples) if examples else []
+        entries, overlap = with_examples(load_intent_faq(faq_path), labelled, (text for text, _ in asked))
         shop.index.ingest_faq(entries, prune=True)
     try:
         if max_questions and len(asked) > max_questions:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -170,6 +171,34 @@ def test_faq_search_uses_the_calibration_else_the_fixed_threshold(tmp_path):
         # The same question passes the fixed threshold without the calibration.
         search.calibration = None
         assert search.run("refund please for the weather").confident
+
+
+def test_the_learned_routers_margin_is_a_signal_once_it_routes():
+    from retrieval.index import memory_faq_search
+    from tests.conftest import HashEmbedding
+
+    with memory_faq_search(_faq(), HashEmbedding()) as cold:
+        assert cold.classifier is None and cold.run("how do i get a refund").signals.router_margin == 0.0
+    phrasings = {
+        "refund": ["refund please", "money back", "get my money back", "refund my card"],
+        "track": ["where is my parcel", "track parcel", "tracking number", "order location"],
+        "cancel": ["cancel it", "stop my order", "cancel purchase", "do not send it"],
+    }
+    taught = [
+        e.model_copy(
+            update={"examples": [f"{p} {t}" for p in phrasings[e.id] for t in ("now", "today", "pls")]}
+        )
+        for e in _faq()
+    ]
+    with memory_faq_search(taught, HashEmbedding()) as search:
+        assert search.classifier is not None
+        got = search.run("get my money back")
+        assert got.hits[0].entry.id == "refund" and got.signals is not None
+        assert got.signals.router_margin == pytest.approx(got.hits[0].score) and got.signals.router_margin > 0
+    calibration = FAQCalibration(("router_margin",), (10.0,), 0.0, 0.5)
+    assert calibration.confident(got.signals) and not calibration.confident(
+        replace(got.signals, router_margin=-0.5)
+    )
 
 
 def test_faq_signals_collects_right_and_wrong_tops():

@@ -80,6 +80,21 @@ def test_calibrate_writes_a_calibration_to_the_shop_home_and_reports_the_other_h
     assert report["chosen"]["threshold"] == round(calibration.threshold, 4)
 
 
+def test_examples_train_the_router_and_its_margin_joins_the_signals(files):
+    words = {"get_refund": "refund money", "track_order": "track parcel", "cancel_order": "cancel order"}
+    rows = [
+        f"{w} {t} {n},{i}\n" for i, w in words.items() for t in ("now", "today", "pls", "asap") for n in "abc"
+    ]
+    rows.append("track my order,track_order\n")  # also a question: left out, it would grade itself
+    (files / "ex.csv").write_text("question,intent\n" + "".join(rows))
+    result = calibrate("--examples", "ex.csv", "--output", "taught.json")
+    assert result.exit_code == 0, result.output
+    from retrieval.calibration import ROUTER_FEATURES, FAQCalibration
+
+    calibration = FAQCalibration.load(files / "taught.json")
+    assert calibration.features == ROUTER_FEATURES and calibration.meta["examples_file"] == "ex.csv"
+
+
 def test_calibrate_options_are_checked(files):
     bad = calibrate("--features", "top_dense,colour")
     assert bad.exit_code == 2 and "unknown signal(s) colour" in bad.output
