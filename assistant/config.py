@@ -547,6 +547,14 @@ class RetrievalSettings(BaseModel):
         default=None,
         description="Learned re-ranker file from `shopassist train-ranker`; empty means the fusion below",
     )
+
+    @field_validator("faq_calibration", "faq_labels", "ranker", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        """An empty value means no file, as the help says: SHOPASSIST_RETRIEVAL__RANKER= (or "" in
+        TOML) is no ranker, not the shop home read as one."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     fusion: Literal["rrf", "convex", "adaptive"] = Field(
         default="adaptive",
         description="How product search merges its BM25 and dense lists: 'rrf' (reciprocal rank fusion, dense "

@@ -305,7 +305,10 @@ def _balanced(examples: list[Example], n: int) -> list[Example]:
 # replies without one; the term becomes the placeholder an agent fills, or goes.
 _SHOP_SPECIFICS = (
     (re.compile(r"\b(?:24/7|24 hours a day,? 7 days a week)"), "{{Customer Support Availability}}"),
-    (re.compile(r"\btoll-free\s+(?=(?:phone |hotline |support )?(?:number|line|hotline))", re.IGNORECASE), ""),
+    (
+        re.compile(r"\btoll-free\s+(?=(?:phone |hotline |support )?(?:number|line|hotline))", re.IGNORECASE),
+        "",
+    ),
 )
 
 

@@ -34,3 +34,12 @@ def test_invalid_values_name_the_field(settings, monkeypatch):
 def test_derived_paths(settings):
     assert settings.chroma_path == settings.home / "chroma"
     assert settings.orders_path == settings.home / "orders.db"
+
+
+def test_an_empty_file_setting_means_none_as_its_help_says(settings, monkeypatch):
+    monkeypatch.setenv("SHOPASSIST_RETRIEVAL__FAQ_CALIBRATION", "")
+    monkeypatch.setenv("SHOPASSIST_RETRIEVAL__RANKER", " ")
+    retrieval = load_settings().retrieval
+    assert retrieval.faq_calibration is None and retrieval.ranker is None and retrieval.faq_labels is None
+    monkeypatch.setenv("SHOPASSIST_RETRIEVAL__FAQ_CALIBRATION", "cal.json")
+    assert str(load_settings().retrieval.faq_calibration) == "cal.json"

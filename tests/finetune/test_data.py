@@ -167,7 +167,7 @@ def test_draft_examples_clean_invented_sentences_and_keep_the_cs_split(tmp_path)
         "instruction,intent,category,response\n"
         '"cancel order 732201349959 please",cancel_order,ORDER,"I can help you cancel {{Order Number}}.\n\n'
         "1. Sign in to your account.\n2. Pay the 15 dollar fee first.\n3. Open your order details and click Cancel Order.\n\n"
-        'Our team is available 24/7 to help with order 732201349959. Feel free to call our toll-free '
+        "Our team is available 24/7 to help with order 732201349959. Feel free to call our toll-free "
         'number {{Customer Support Phone Number}}. Calls are toll-free."\n'
         '"how to fly",fly,TRAVEL,"Flap your arms."\n'
     )
