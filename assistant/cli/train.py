@@ -16,35 +16,65 @@ from finetune.config import TASK_NAMES
 
 @click.command("train-ranker")
 @click.option("--products", required=True, type=click.Path(exists=True, path_type=Path), help="Products file")
-@click.option("--queries", required=True, type=click.Path(exists=True, path_type=Path), help="query_id,query")
+@click.option("--queries", type=click.Path(exists=True, path_type=Path), help="query_id,query (with --qrels)")
 @click.option(
-    "--qrels", required=True, type=click.Path(exists=True, path_type=Path), help="query_id,product_id,grade"
+    "--qrels", type=click.Path(exists=True, path_type=Path), help="query_id,product_id,grade (with --queries)"
+)
+@click.option(
+    "--events",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Instead of judged queries: the shop's search events (query,product_id,event = impression, click, "
+    "cart, purchase, feedback_up/down; CSV or JSON lines), see retrieval.events",
 )
 @click.option("--gain-offset", default=1.0, show_default=True, help="Gain = grade - offset (floored at 0)")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
 def train_ranker_cmd(
-    ctx: click.Context, products: Path, queries: Path, qrels: Path, gain_offset: float, out_path: Path
+    ctx: click.Context,
+    products: Path,
+    queries: Path | None,
+    qrels: Path | None,
+    events: Path | None,
+    gain_offset: float,
+    out_path: Path,
 ) -> None:
-    """Train the learned re-ranker on judged queries; set retrieval.ranker to the file to use it."""
+    """Train the learned re-ranker on judged queries or on shopper events; set retrieval.ranker to the
+    file to use it."""
     from assistant.shop import embedding_function
-    from retrieval.datasets import load_search_set
+    from retrieval.datasets import SearchSet, load_search_products, load_search_set
     from retrieval.evaluate import build_search_index
     from retrieval.rerank import LearnedRanker, TrainingQuery
 
+    if bool(events) == bool(queries or qrels) or (not events and not (queries and qrels)):
+        raise click.UsageError("give --queries and --qrels (judged queries), or --events (not both)")
     settings = settings_of(ctx)
-    search_set = load_search_set(products, queries, qrels, gain_offset)
+    if events:
+        from retrieval.events import judgements, load_events
+
+        loaded = load_search_products(products)
+        found, gains, unknown = judgements(load_events(events), (p.id for p in loaded.items))
+        search_set = SearchSet(loaded.items, found, gains, loaded.errors)
+        if unknown:
+            click.echo(f"{unknown} event(s) name products not in {products.name}: left out", err=True)
+    else:
+        assert queries and qrels
+        search_set = load_search_set(products, queries, qrels, gain_offset)
+    judged = search_set.judged_queries()
+    if not judged:
+        raise click.ClickException(
+            "no query with a relevant product: the ranker needs clicks, carts or purchases (or grades > offset)"
+        )
     search = build_search_index(
         search_set, settings.home / "eval", embedding_function(settings)
     ).index.products
-    judged = search_set.judged_queries()
     start = time.perf_counter()
     examples = [
         TrainingQuery(search.training_candidates(search_set.queries[q]), search_set.qrels[q]) for q in judged
     ]
     path = LearnedRanker.fit(examples).save(out_path)
     click.echo(
-        f"trained on {len(judged)} judged queries in {time.perf_counter() - start:.0f}s: {path}\n"
+        f"trained on {len(judged)} {'queries with events' if events else 'judged queries'} in "
+        f"{time.perf_counter() - start:.0f}s: {path}\n"
         f"use it with SHOPASSIST_RETRIEVAL__RANKER={path} (or retrieval.ranker in shopassist.toml)"
     )
 

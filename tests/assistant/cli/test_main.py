@@ -198,6 +198,39 @@ def _search_files(folder):
     return ["--products", "products.csv", "--queries", "queries.csv", "--qrels", "qrels.csv"]
 
 
+def test_train_ranker_learns_from_shopper_events(env, monkeypatch):
+    import assistant.shop
+    from retrieval.rerank import LearnedRanker
+    from tests.conftest import HashEmbedding
+
+    monkeypatch.setattr(assistant.shop, "embedding_function", lambda settings, cache=True: HashEmbedding())
+    _search_files(env)
+    rows = ["query,product_id,event"]
+    for n in range(60):  # shoppers buy the red shoe and skip the blue one; pans are carted
+        rows += [
+            f"running shoe {n},0,purchase",
+            f"running shoe {n},1,impression",
+            f"pan {n},2,cart",
+            "snow,3,click",
+        ]
+    rows.append("pan 0,99,purchase")  # a product no longer sold
+    (env / "events.csv").write_text("\n".join(rows) + "\n")
+    args = ["train-ranker", "--products", "products.csv", "--events", "events.csv", "--out", "r.json"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert (
+        "trained on 121 queries with events" in result.output and "1 event(s) name products" in result.output
+    )
+    assert LearnedRanker.load(env / "r.json").meta["queries"] == 121
+    both = CliRunner().invoke(cli, [*args, "--queries", "queries.csv"])
+    assert both.exit_code == 2 and "not both" in both.output
+    (env / "none.csv").write_text("query,product_id,event\nshoe,0,impression\n")
+    empty = CliRunner().invoke(
+        cli, ["train-ranker", "--products", "products.csv", "--events", "none.csv", "--out", "x.json"]
+    )
+    assert empty.exit_code == 1 and "needs clicks, carts or purchases" in empty.output
+
+
 def test_eval_search_uses_and_reports_the_configured_ranker(env, monkeypatch):
     """`eval search` evaluates the configuration as set: a configured learned ranker orders the
     hybrid mode, and the run says which ranker, fusion and alpha it used."""

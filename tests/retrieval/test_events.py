@@ -1,0 +1,44 @@
+"""Shopper events as judgements for the learned ranker (retrieval.events)."""
+
+from __future__ import annotations
+
+import pytest
+
+from retrieval.events import Event, judgements, load_events, query_id
+from retrieval.rows import CatalogError
+
+
+def test_the_strongest_event_grades_a_product_and_a_thumbs_down_vetoes_it():
+    events = [
+        Event("Running Shoe", "p1", "impression"),
+        Event("running  shoe", "p1", "click"),
+        Event("running shoe", "p1", "purchase"),
+        Event("running shoe", "p2", "impression"),
+        Event("running shoe", "p3", "click"),
+        Event("running shoe", "p3", "feedback_down"),
+        Event("pan", "p9", "cart"),
+        Event("pan", "gone", "purchase"),
+    ]
+    queries, qrels, unknown = judgements(events, ["p1", "p2", "p3", "p9"])
+    shoe = query_id("running shoe")
+    assert queries == {shoe: "running shoe", query_id("PAN"): "pan"}  # typed twice: one query
+    assert qrels[shoe] == {"p1": 3.0, "p2": 0.0, "p3": 0.0} and qrels[query_id("pan")] == {"p9": 2.0}
+    assert unknown == 1  # a product removed since is left out and counted
+
+
+def test_events_load_from_csv_and_json_lines_and_bad_rows_say_where(tmp_path):
+    csv_file = tmp_path / "events.csv"
+    csv_file.write_text("query,product_id,event,position\nboots,p1,click,2\nboots,p2,impression,1\n")
+    jsonl = tmp_path / "events.jsonl"
+    jsonl.write_text('{"query": "boots", "product_id": "p1", "event": "cart"}\n\n')
+    assert [e.event for e in load_events(csv_file)] == ["click", "impression"]
+    assert load_events(jsonl) == [Event("boots", "p1", "cart")]
+    (tmp_path / "bad.csv").write_text("query,product_id,event\nboots,p1,like\n")
+    with pytest.raises(CatalogError, match=r"bad.csv:2: event 'like' is not one of"):
+        load_events(tmp_path / "bad.csv")
+    (tmp_path / "cols.csv").write_text("q,product_id\nboots,p1\n")
+    with pytest.raises(CatalogError, match="missing: event, query"):
+        load_events(tmp_path / "cols.csv")
+    (tmp_path / "bad.jsonl").write_text('{"query": "boots", "product_id": "", "event": "click"}\n')
+    with pytest.raises(CatalogError, match="bad.jsonl:1: query and product_id must not be empty"):
+        load_events(tmp_path / "bad.jsonl")
