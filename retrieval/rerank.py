@@ -99,6 +99,15 @@ class TrainingQuery:
     candidates: Candidates
     gains: Mapping[str, float]
 
+    def judged_only(self) -> TrainingQuery:
+        """Only the candidates with a gain. Events grade what shoppers were shown; the candidates
+        they never saw are unknown, not irrelevant, and training on them as zeros teaches the
+        ranker to keep the order that decided what was shown."""
+        keep = [i for i, pid in enumerate(self.candidates.ids) if pid in self.gains]
+        return TrainingQuery(
+            Candidates([self.candidates.ids[i] for i in keep], self.candidates.matrix[keep]), self.gains
+        )
+
 
 class LearnedRanker:
     """LambdaMART (LightGBM) over `FEATURES`; `score()` orders one query's candidates."""

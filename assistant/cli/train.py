@@ -71,9 +71,13 @@ def train_ranker_cmd(
     examples = [
         TrainingQuery(search.training_candidates(search_set.queries[q]), search_set.qrels[q]) for q in judged
     ]
-    path = LearnedRanker.fit(examples).save(out_path)
+    if events:  # what shoppers never saw is unknown, not irrelevant
+        examples = [example.judged_only() for example in examples]
+    ranker = LearnedRanker.fit(examples)
+    path = ranker.save(out_path)
     click.echo(
-        f"trained on {len(judged)} {'queries with events' if events else 'judged queries'} in "
+        f"trained on {ranker.meta['queries']} of {len(judged)} {'queries with events' if events else 'judged queries'}"
+        f" (a query with one candidate teaches no order) in "
         f"{time.perf_counter() - start:.0f}s: {path}\n"
         f"use it with SHOPASSIST_RETRIEVAL__RANKER={path} (or retrieval.ranker in shopassist.toml)"
     )

@@ -103,3 +103,13 @@ def test_search_and_eval_use_the_ranker(tmp_path):
     assert result["learned"]["folds"] == 2
     assert 0.0 <= result["modes"]["learned"]["ndcg@10"] <= 1.0
     assert search.ranker is None  # the evaluation leaves the index as it found it
+
+
+def test_judged_only_keeps_the_candidates_with_a_gain():
+    from retrieval.rerank import Candidates
+
+    matrix = np.arange(12, dtype=np.float32).reshape(4, 3)
+    query = TrainingQuery(Candidates(["a", "b", "c", "d"], matrix), {"b": 1.0, "d": 0.0, "zz": 3.0})
+    kept = query.judged_only()
+    assert kept.candidates.ids == ["b", "d"] and kept.gains is query.gains
+    np.testing.assert_array_equal(kept.candidates.matrix, matrix[[1, 3]])

@@ -218,10 +218,10 @@ def test_train_ranker_learns_from_shopper_events(env, monkeypatch):
     args = ["train-ranker", "--products", "products.csv", "--events", "events.csv", "--out", "r.json"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    assert (
-        "trained on 121 queries with events" in result.output and "1 event(s) name products" in result.output
-    )
-    assert LearnedRanker.load(env / "r.json").meta["queries"] == 121
+    # Pans and snow boots were the only product shown for their queries: nothing to order there.
+    assert "trained on 60 of 121 queries with events" in result.output
+    assert "1 event(s) name products" in result.output
+    assert LearnedRanker.load(env / "r.json").meta["queries"] == 60
     both = CliRunner().invoke(cli, [*args, "--queries", "queries.csv"])
     assert both.exit_code == 2 and "not both" in both.output
     (env / "none.csv").write_text("query,product_id,event\nshoe,0,impression\n")
