@@ -10,8 +10,10 @@ looks at with a probability that grows with its judged grade; unjudged products 
 irrelevant and draw stray clicks at 0.05); a click on a product of the top grade is carted half
 the time. The events go through `retrieval.events.judgements` into the ranker's training, exactly
 as `shopassist train-ranker --events` does. The second half is then ranked by BM25, the hybrid
-without a ranker, with the events ranker and with a ranker trained on the first half's true
-judgements (the ceiling). nDCG@10 over the whole catalogue.
+without a ranker, with a ranker trained on the events as `train-ranker --events` trains it (the
+shown products and the far tail, `TrainingQuery.shown_and_far`), with one trained on the events over
+every candidate, and with one trained on the first half's true judgements (the ceiling). nDCG@10
+over the whole catalogue.
 """
 
 from __future__ import annotations
@@ -79,8 +81,8 @@ def main() -> None:
     from_events = LearnedRanker.fit(
         [TrainingQuery(search.training_candidates(queries[q]), gains[q]) for q in with_clicks]
     )
-    shown_only = LearnedRanker.fit(
-        [TrainingQuery(search.training_candidates(queries[q]), gains[q]).judged_only() for q in with_clicks]
+    shown_and_far = LearnedRanker.fit(
+        [TrainingQuery(search.training_candidates(queries[q]), gains[q]).shown_and_far() for q in with_clicks]
     )
     from_judgements = LearnedRanker.fit(
         [TrainingQuery(search.training_candidates(data.queries[q]), data.qrels[q]) for q in train]
@@ -93,8 +95,8 @@ def main() -> None:
     rows = []
     rankers = (
         ("none", None),
-        ("events", from_events),
-        ("events, shown only", shown_only),
+        ("events, every candidate", from_events),
+        ("events (train-ranker --events)", shown_and_far),
         ("judgements (ceiling)", from_judgements),
     )
     for name, ranker in rankers:

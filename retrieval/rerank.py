@@ -99,11 +99,16 @@ class TrainingQuery:
     candidates: Candidates
     gains: Mapping[str, float]
 
-    def judged_only(self) -> TrainingQuery:
-        """Only the candidates with a gain. Events grade what shoppers were shown; the candidates
-        they never saw are unknown, not irrelevant, and training on them as zeros teaches the
-        ranker to keep the order that decided what was shown."""
-        keep = [i for i, pid in enumerate(self.candidates.ids) if pid in self.gains]
+    def shown_and_far(self, far: int = 30) -> TrainingQuery:
+        """The candidates with a gain, and the ones the retrievers rank past `far` (by the summed
+        reciprocal ranks of the signals) as zeros. Events grade what shoppers were shown; a
+        candidate just below the shown ones is unknown, not irrelevant, and training on it as a
+        zero teaches the ranker to keep the order that chose what was shown, while the far tail
+        is what teaches it that a weak retrieval rank is bad."""
+        rrf = self.candidates.matrix[:, [FEATURES.index(f"{s}_rrf") for s in SIGNALS]].sum(axis=1)
+        order = np.argsort(-rrf, kind="stable")
+        far_ids = {self.candidates.ids[i] for i in order[far:]}
+        keep = [i for i, pid in enumerate(self.candidates.ids) if pid in self.gains or pid in far_ids]
         return TrainingQuery(
             Candidates([self.candidates.ids[i] for i in keep], self.candidates.matrix[keep]), self.gains
         )

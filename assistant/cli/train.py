@@ -71,8 +71,8 @@ def train_ranker_cmd(
     examples = [
         TrainingQuery(search.training_candidates(search_set.queries[q]), search_set.qrels[q]) for q in judged
     ]
-    if events:  # what shoppers never saw is unknown, not irrelevant
-        examples = [example.judged_only() for example in examples]
+    if events:  # what shoppers were not shown, but retrieval ranked near, is unknown
+        examples = [example.shown_and_far() for example in examples]
     ranker = LearnedRanker.fit(examples)
     path = ranker.save(out_path)
     click.echo(

@@ -105,11 +105,15 @@ def test_search_and_eval_use_the_ranker(tmp_path):
     assert search.ranker is None  # the evaluation leaves the index as it found it
 
 
-def test_judged_only_keeps_the_candidates_with_a_gain():
-    from retrieval.rerank import Candidates
+def test_shown_and_far_keeps_graded_candidates_and_the_far_tail():
+    from retrieval.rerank import SIGNALS, Candidates
 
-    matrix = np.arange(12, dtype=np.float32).reshape(4, 3)
-    query = TrainingQuery(Candidates(["a", "b", "c", "d"], matrix), {"b": 1.0, "d": 0.0, "zz": 3.0})
-    kept = query.judged_only()
-    assert kept.candidates.ids == ["b", "d"] and kept.gains is query.gains
-    np.testing.assert_array_equal(kept.candidates.matrix, matrix[[1, 3]])
+    ids = [f"p{i}" for i in range(6)]
+    matrix = np.zeros((6, len(FEATURES)), dtype=np.float32)
+    for i in range(6):  # p0 is ranked first by every signal, p5 last
+        for s in SIGNALS:
+            matrix[i, _col(f"{s}_rrf")] = 1 / (61 + i)
+    query = TrainingQuery(Candidates(ids, matrix), {"p0": 1.0, "p2": 0.0, "zz": 3.0})
+    kept = query.shown_and_far(far=3)
+    assert kept.candidates.ids == ["p0", "p2", "p3", "p4", "p5"] and kept.gains is query.gains  # p1: unknown
+    np.testing.assert_array_equal(kept.candidates.matrix, matrix[[0, 2, 3, 4, 5]])
