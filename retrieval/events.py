@@ -21,14 +21,12 @@ taught it that the far tail is bad), shown and far +0.019 (Crowdflower 0.841).
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.rows import CatalogError
+from retrieval.rows import CatalogError, read_rows
 
 GAINS = {
     "purchase": 3.0,
@@ -59,25 +57,20 @@ def query_id(query: str) -> str:
 
 
 def load_events(path: str | Path) -> list[Event]:
-    """Events from a CSV (header: query, product_id, event) or a JSON-lines file; a bad row is an
-    error naming its line and what to fix, since a silently skipped purchase is a lost judgement."""
+    """Events from a CSV (header: query, product_id, event) or a JSON-lines file, read by the
+    catalogue's row reader (`retrieval.rows.read_rows`); a bad row is an error naming its line and
+    what to fix, since a silently skipped purchase is a lost judgement."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CatalogError(f"cannot read events {path}: {exc}") from exc
-    if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
-        rows: Iterable[tuple[int, dict[str, object]]] = _json_rows(path, text)
-    else:
-        reader = csv.DictReader(text.splitlines())
-        missing = {"query", "product_id", "event"} - set(reader.fieldnames or [])
-        if missing:
-            raise CatalogError(
-                f"{path.name} needs the columns query, product_id, event; missing: {', '.join(sorted(missing))}"
-            )
-        rows = ((n, dict(row)) for n, row in enumerate(reader, start=2))
+    columns, rows = read_rows(path)
+    missing = {"query", "product_id", "event"} - set(columns)
+    if missing:
+        raise CatalogError(
+            f"{path.name} needs the columns query, product_id, event; missing: {', '.join(sorted(missing))}"
+        )
     events = []
     for line, row in rows:
+        if "__error__" in row:
+            raise CatalogError(f"{path.name}:{line}: {row['__error__']}")
         query, product, kind = (str(row.get(k) or "").strip() for k in ("query", "product_id", "event"))
         if kind not in GAINS:
             raise CatalogError(f"{path.name}:{line}: event {kind!r} is not one of {', '.join(GAINS)}")
@@ -85,19 +78,6 @@ def load_events(path: str | Path) -> list[Event]:
             raise CatalogError(f"{path.name}:{line}: query and product_id must not be empty")
         events.append(Event(query, product, kind))
     return events
-
-
-def _json_rows(path: Path, text: str) -> Iterable[tuple[int, dict[str, object]]]:
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CatalogError(f"{path.name}:{n}: not JSON ({exc.msg})") from exc
-        if not isinstance(row, dict):
-            raise CatalogError(f"{path.name}:{n}: each line must be an object with query, product_id, event")
-        yield n, row
 
 
 def judgements(
