@@ -100,14 +100,21 @@ class IngestReport:
         return out
 
 
-def embedding_function(settings: Settings, cache: bool = True) -> Any:
-    """The configured embedding model as a Chroma embedding function (model, device, dtype)."""
-    from retrieval.embeddings import embedding_for_locales, make_embedding_function
+def embedding_function(settings: Settings, cache: bool = True, faq: bool = False) -> Any:
+    """The configured embedding model as a Chroma embedding function (model, device, dtype); `faq`:
+    the one the FAQ's index and questions use (MiniLM with `embedding.faq_adapter`, when set)."""
+    from retrieval.embeddings import EmbeddingModelNotFound, embedding_for_locales, make_embedding_function
 
     emb = settings.embedding
     model = str(emb.model) if emb.model else None
     kind = emb.kind if emb.kind != "auto" else embedding_for_locales(shop_locales(settings))
-    return make_embedding_function(kind, model_path=model, device=emb.device, dtype=emb.dtype, cache=cache)
+    adapter = emb.faq_adapter if faq and kind == "minilm" else None
+    try:
+        return make_embedding_function(
+            kind, model_path=model, device=emb.device, dtype=emb.dtype, cache=cache, adapter=adapter
+        )
+    except EmbeddingModelNotFound as exc:
+        raise ConfigError(f"embedding.faq_adapter: {exc}") from exc
 
 
 def _load_ranker(path: Path | None) -> Any:
@@ -154,6 +161,7 @@ class Shop:
         self.settings = settings
         settings.home.mkdir(parents=True, exist_ok=True)
         self.embedding_function = embedding_function(settings)
+        self.faq_embedding_function = embedding_function(settings, faq=True)
         try:
             client = open_client(path=settings.chroma_path, url=settings.store.url)
         except ConnectionError as exc:  # only a server URL can fail to connect; say which, and what to do
@@ -163,6 +171,7 @@ class Shop:
             self.embedding_function,
             products_collection=settings.store.products_collection,
             faq_collection=settings.store.faq_collection,
+            faq_embedding_function=self.faq_embedding_function,
             faq_min_score=settings.retrieval.faq_min_score,
             fusion=settings.retrieval.fusion,
             alpha=settings.retrieval.alpha,

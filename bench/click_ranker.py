@@ -8,12 +8,15 @@ half, `--sessions` simulated shoppers see the default hybrid's top 10 and click 
 position-based model (a shopper looks at rank r with probability 1 / r^0.7 and clicks a product it
 looks at with a probability that grows with its judged grade; unjudged products count as
 irrelevant and draw stray clicks at 0.05); a click on a product of the top grade is carted half
-the time. The events go through `retrieval.events.judgements` into the ranker's training, exactly
-as `shopassist train-ranker --events` does. The second half is then ranked by BM25, the hybrid
-without a ranker, with a ranker trained on the events as `train-ranker --events` trains it (the
-shown products and the far tail, `TrainingQuery.shown_and_far`), with one trained on the events over
-every candidate, and with one trained on the first half's true judgements (the ceiling). nDCG@10
-over the whole catalogue.
+the time. Impressions and clicks carry their position, as a storefront logs them. The events go
+through `retrieval.events.judgements` into the ranker's training, exactly as `shopassist
+train-ranker --events` does. The second half is then ranked by BM25, the hybrid without a ranker,
+with a ranker trained on the events as `train-ranker --events` trains it (a click grades a product
+only when it beats position bias, `retrieval.events.click_rates`; the shown products and the far
+tail, `TrainingQuery.shown_and_far`), with one trained the same way but counting every click, and
+with one trained on the first half's true judgements (the ceiling). nDCG@10 over the whole
+catalogue. The simulator's own examination curve is never given to the estimator: it reads the
+click rates by position from the log.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ def main() -> None:
     parser.add_argument("--set", default="homedepot", choices=("homedepot", "crowdflower"))
     parser.add_argument("--sessions", type=int, default=3, help="Simulated shoppers per training query")
     parser.add_argument("--max-test", type=int, default=1000, help="Test queries evaluated (a fixed sample)")
+    parser.add_argument("--seed", type=int, default=0, help="Seed of the simulated shoppers")
     parser.add_argument("--home", type=Path, default=Path("/tmp/shopassist-bench-clicks"))
     parser.add_argument("--json", type=Path, help="Write the results as JSON")
     args = parser.parse_args()
@@ -46,7 +50,7 @@ def main() -> None:
     from retrieval.datasets import SearchSet, load_search_set
     from retrieval.embeddings import make_embedding_function
     from retrieval.evaluate import build_search_index, evaluate_search
-    from retrieval.events import Event, judgements
+    from retrieval.events import Event, judgements, train_from_events
     from retrieval.rerank import LearnedRanker, TrainingQuery
 
     folder = SETS / args.set
@@ -57,7 +61,7 @@ def main() -> None:
     train = [q for q in judged if _half(q) == 0]
     test = [q for q in judged if _half(q) == 1]
     top_gain = max(g for q in judged for g in data.qrels[q].values())
-    rng = random.Random(0)
+    rng = random.Random(args.seed)
     events: list[Event] = []
     start = time.perf_counter()
     for q in train:
@@ -65,25 +69,27 @@ def main() -> None:
         shown = [h.product.id for h in search.run(text, top_k=10).hits]
         for _ in range(args.sessions):
             for rank, pid in enumerate(shown, start=1):
-                events.append(Event(text, pid, "impression"))
+                events.append(Event(text, pid, "impression", rank))
                 if rng.random() > 1 / rank**0.7:
                     continue  # not looked at
                 gain = data.qrels[q].get(pid, 0.0)
                 attract = 0.05 + 0.85 * (gain / top_gain) if top_gain else 0.05
                 if rng.random() < attract:
-                    events.append(Event(text, pid, "click"))
+                    events.append(Event(text, pid, "click", rank))
                     if gain == top_gain and rng.random() < 0.5:
                         events.append(Event(text, pid, "cart"))
     simulate_s = time.perf_counter() - start
     queries, gains, _ = judgements(events)
-    with_clicks = [q for q in queries if any(g > 0 for g in gains[q].values())]
+    _, raw_gains, _ = judgements(events, debias_prior=None)
+    with_raw_clicks = [q for q in queries if any(g > 0 for g in raw_gains[q].values())]
     start = time.perf_counter()
-    from_events = LearnedRanker.fit(
-        [TrainingQuery(search.training_candidates(queries[q]), gains[q]) for q in with_clicks]
+    every_click = LearnedRanker.fit(
+        [
+            TrainingQuery(search.training_candidates(queries[q]), raw_gains[q]).shown_and_far()
+            for q in with_raw_clicks
+        ]
     )
-    shown_and_far = LearnedRanker.fit(
-        [TrainingQuery(search.training_candidates(queries[q]), gains[q]).shown_and_far() for q in with_clicks]
-    )
+    debiased = train_from_events(search, SearchSet(data.products, queries, gains))
     from_judgements = LearnedRanker.fit(
         [TrainingQuery(search.training_candidates(data.queries[q]), data.qrels[q]) for q in train]
     )
@@ -95,13 +101,13 @@ def main() -> None:
     rows = []
     rankers = (
         ("none", None),
-        ("events, every candidate", from_events),
-        ("events (train-ranker --events)", shown_and_far),
+        ("events, every click counted", every_click),
+        ("events (train-ranker --events)", debiased),
         ("judgements (ceiling)", from_judgements),
     )
     for name, ranker in rankers:
         search.ranker = ranker
-        modes = ("lexical", "hybrid") if ranker is None else ("hybrid",)
+        modes = ("lexical", "hybrid") if name == "none" else ("hybrid",)
         result = evaluate_search(eval_index, held_out, modes=modes)
         for mode, metrics in result["modes"].items():
             rows.append({"ranker": name if mode == "hybrid" else "-", "mode": mode, **metrics})
@@ -114,8 +120,10 @@ def main() -> None:
         print(" | ".join(str(row.get(k, "")) for k in keys))
     summary = {
         "set": args.set,
+        "seed": args.seed,
         "train_queries": len(train),
-        "train_queries_with_clicks": len(with_clicks),
+        "train_queries_with_clicks": len(with_raw_clicks),
+        "train_queries_after_debiasing": len(SearchSet(data.products, queries, gains).judged_queries()),
         "events": len(events),
         "clicks": sum(e.event == "click" for e in events),
         "test_queries": len(sample),

@@ -30,14 +30,17 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "faq-selftrain-chat.json")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
+    from assistant.config import load_settings
+    from assistant.shop import embedding_function
     from retrieval.datasets import load_intent_faq, load_labelled_questions
-    from retrieval.embeddings import make_embedding_function
     from retrieval.faq_selftrain import self_train
 
     asked = load_labelled_questions(CS / "questions_dev.csv")
     random.Random(0).shuffle(asked)
     half_a, half_b = asked[: len(asked) // 2], asked[len(asked) // 2 :]
-    result = self_train(load_intent_faq(CS / "faq.csv"), [q for q, _ in half_a], make_embedding_function())
+    result = self_train(
+        load_intent_faq(CS / "faq.csv"), [q for q, _ in half_a], embedding_function(load_settings(), faq=True)
+    )
     gold = dict(half_a)
     precision = sum(gold.get(q) == e for q, e in result.labels) / max(1, len(result.labels))
     tmp = Path(tempfile.mkdtemp(prefix="faq-selftrain-"))

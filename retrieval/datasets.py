@@ -68,6 +68,18 @@ DATASETS = {
             "https://github.com/asappresearch/abcd",
             "MIT",
         ),
+        DatasetInfo(
+            "clinc150",
+            "23.5k assistant utterances of 150 intents (banking, travel, home, ...); trains the FAQ embedder",
+            "https://github.com/clinc/oos-eval (data/data_full.json)",
+            "CC BY 3.0",
+        ),
+        DatasetInfo(
+            "banking77",
+            "10k online-banking customer questions of 77 intents; trains the FAQ embedder",
+            "https://github.com/PolyAI-LDN/task-specific-datasets (banking_data/train.csv)",
+            "CC BY 4.0",
+        ),
     )
 }
 

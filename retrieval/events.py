@@ -8,15 +8,18 @@ CSV or JSON lines, with the columns
     query, product_id, event[, position]
 
 where `event` is one of `impression` (shown), `click`, `cart`, `purchase` (`feedback_up` and
-`feedback_down` are the chat's thumbs on a product card). Per (query, product) the strongest event
-sets the gain: purchase 3, cart 2, click or thumbs-up 1, shown and never chosen or thumbs-down 0 (a
-judged negative). Queries are grouped by their normalized text. Only queries with at least one
-positive product become training queries, as with judged sets (`SearchSet.judged_queries`).
-`shopassist train-ranker --events FILE` trains on them with the products shoppers were shown and,
-as zeros, the candidates retrieval ranks far down (`TrainingQuery.shown_and_far`). With simulated
-shoppers (`bench/click_ranker.py`, 10 per query), nDCG@10 over BM25 on Home Depot: every unseen
-candidate as a zero +0.016, shown only +0.022 (but Crowdflower fell to 0.776 from 0.847: nothing
-taught it that the far tail is bad), shown and far +0.019 (Crowdflower 0.841).
+`feedback_down` are the chat's thumbs on a product card), and `position` the 1-based rank the
+product was shown at (optional). Per (query, product) the strongest event sets the gain: purchase
+3, cart 2, click or thumbs-up 1, shown and never chosen or thumbs-down 0 (a judged negative). With
+positions, a click counts only when the product drew at least the clicks an average product gets
+at the positions it was shown (clicks over expected clicks, `click_rates`): the top result is
+clicked often whatever it is, so one stray click there is no judgement. Queries are grouped by
+their normalized text. Only queries with at least one positive product become training queries,
+as with judged sets (`SearchSet.judged_queries`). `shopassist train-ranker --events FILE` trains on
+them with the products shoppers were shown and, as zeros, the candidates retrieval ranks far down
+(`TrainingQuery.shown_and_far`). With simulated shoppers (`bench/click_ranker.py`, 10 per query),
+nDCG@10 over BM25 on Home Depot is +0.022 on average over five runs (+0.019 to +0.023; counting
+every click +0.019; the fusion alone +0.005); see docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from retrieval.rows import CatalogError, read_rows
 
@@ -45,6 +49,7 @@ class Event:
     query: str
     product_id: str
     event: str
+    position: int | None = None  # 1-based rank in the list the shopper saw, where the log has it
 
 
 def _normalize(query: str) -> str:
@@ -76,15 +81,71 @@ def load_events(path: str | Path) -> list[Event]:
             raise CatalogError(f"{path.name}:{line}: event {kind!r} is not one of {', '.join(GAINS)}")
         if not query or not product:
             raise CatalogError(f"{path.name}:{line}: query and product_id must not be empty")
-        events.append(Event(query, product, kind))
+        raw = str(row.get("position") or "").strip()
+        try:
+            position = int(float(raw)) if raw else None
+        except ValueError:
+            position = None
+        if raw and (position is None or position < 1):
+            raise CatalogError(f"{path.name}:{line}: position {raw!r} must be a rank: 1, 2, 3, ...")
+        events.append(Event(query, product, kind, position))
     return events
 
 
+def click_rates(events: Sequence[Event]) -> dict[int, float]:
+    """Clicks per impression at each position over the whole log: how often a shopper clicks
+    whatever is shown at rank r. It falls with r mostly because fewer shoppers look that far
+    down (position bias), so it is the expected click count a product earns just by being there."""
+    shown: dict[int, int] = {}
+    clicked: dict[int, int] = {}
+    for e in events:
+        if e.position is None:
+            continue
+        if e.event == "impression":
+            shown[e.position] = shown.get(e.position, 0) + 1
+        elif e.event == "click":
+            clicked[e.position] = clicked.get(e.position, 0) + 1
+    return {r: clicked.get(r, 0) / n for r, n in shown.items() if n}
+
+
+def _debiased(events: Sequence[Event], qrels: dict[str, dict[str, float]], prior: float) -> int:
+    """Clicks over expected clicks (COEC, smoothed): a click grades a product only when the product
+    drew at least as many clicks as an average product at the positions it was shown, with `prior`
+    pseudo-impressions' worth of "average" added to both sides so that one stray click on a rarely
+    shown product is not a judgement. Cart, purchase and a thumbs-up keep their grades (they are
+    deliberate). Needs positions on the impressions; returns how many click grades it took back."""
+    rates = click_rates(events)
+    if not rates:
+        return 0
+    expected: dict[tuple[str, str], float] = {}
+    clicks: dict[tuple[str, str], int] = {}
+    liked: set[tuple[str, str]] = set()
+    for e in events:
+        key = (query_id(e.query), e.product_id)
+        if e.event == "impression" and e.position is not None:
+            expected[key] = expected.get(key, 0.0) + rates.get(e.position, 0.0)
+        elif e.event == "click":
+            clicks[key] = clicks.get(key, 0) + 1
+        elif e.event == "feedback_up":
+            liked.add(key)
+    taken = 0
+    for (qid, pid), n in clicks.items():
+        gains = qrels.get(qid, {})
+        if gains.get(pid) != GAINS["click"] or (qid, pid) not in expected or (qid, pid) in liked:
+            continue
+        if (n + prior) / (expected[(qid, pid)] + prior) < 1.0:
+            gains[pid] = 0.0
+            taken += 1
+    return taken
+
+
 def judgements(
-    events: Sequence[Event], known_products: Iterable[str] | None = None
+    events: Sequence[Event], known_products: Iterable[str] | None = None, *, debias_prior: float | None = 1.0
 ) -> tuple[dict[str, str], dict[str, dict[str, float]], int]:
     """(queries by id, gains by query id and product id, events naming unknown products) from the
-    events; products not in `known_products` (removed since) are left out and counted."""
+    events; products not in `known_products` (removed since) are left out and counted. Where the
+    impressions carry positions, a click counts only when it beats position bias (`_debiased`,
+    pseudo-count `debias_prior`; None keeps every click)."""
     known = set(known_products) if known_products is not None else None
     queries: dict[str, str] = {}
     qrels: dict[str, dict[str, float]] = {}
@@ -102,4 +163,28 @@ def judgements(
             vetoed.add((qid, e.product_id))
     for qid, product in vetoed:
         qrels[qid][product] = 0.0
+    if debias_prior is not None:
+        kept = [e for e in events if known is None or e.product_id in known]
+        _debiased(kept, qrels, debias_prior)
     return queries, qrels, unknown
+
+
+def train_from_events(search: Any, search_set: Any) -> Any:
+    """A `retrieval.rerank.LearnedRanker` fitted on event-graded queries (`judgements`) over the
+    products shoppers were shown and the far tail (`TrainingQuery.shown_and_far`); `search` is the
+    product search whose candidates it re-ranks. Used by `shopassist train-ranker --events` and
+    bench/click_ranker.py alike.
+
+    There is no held-out check against the fusion here on purpose: held-out events only grade what
+    the fusion showed, so such a check favours the fusion (on Home Depot's simulated log it scored
+    the fusion 0.647 and the ranker 0.627 while the ranker was better on the true judgements)."""
+    from retrieval.rerank import LearnedRanker, TrainingQuery
+
+    return LearnedRanker.fit(
+        [
+            TrainingQuery(
+                search.training_candidates(search_set.queries[q]), search_set.qrels[q]
+            ).shown_and_far()
+            for q in search_set.judged_queries()
+        ]
+    )

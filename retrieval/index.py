@@ -25,7 +25,7 @@ from retrieval.languages import Analyzer, shop_analyzer
 from retrieval.schema import FAQEntry, Product
 from retrieval.search import ROUTER_MIN_EXAMPLES, FAQSearch, ProductSearch, faq_records_docs
 from retrieval.shared_versions import ChromaVersions, is_server
-from retrieval.store import IngestStats, Record, get_collection, sync_records
+from retrieval.store import IngestStats, Record, get_collection, get_embedded_collection, sync_records
 from retrieval.versions import Catalogue
 
 if TYPE_CHECKING:
@@ -86,8 +86,12 @@ class ShopIndex:
         version_check_s: float = 2.0,
         lease_s: float = 60.0,
         locales: Sequence[str] | None = None,
+        faq_embedding_function: Any = None,
     ) -> None:
-        """`faq_calibration` decides when an FAQ match is confident; without one, `faq_min_score`.
+        """`faq_embedding_function` (default: `embedding_function`) embeds the FAQ and the questions
+        put to it; a FAQ stored by another one is re-embedded on open (`get_embedded_collection`).
+
+        `faq_calibration` decides when an FAQ match is confident; without one, `faq_min_score`.
 
         `lexical_dir`/<products collection> holds the catalogue versions and their lexical indexes;
         for an embedded store it defaults to its own folder's `lexical`, as `Shop` passes it. With
@@ -104,7 +108,8 @@ class ShopIndex:
         self.embedding_function = embedding_function
         self.products_collection = get_collection(client, products_collection, embedding_function)
         self.titles_collection = get_collection(client, f"{products_collection}_titles", embedding_function)
-        self.faq_collection = get_collection(client, faq_collection, embedding_function)
+        self.faq_embedding_function = faq_embedding_function or embedding_function
+        self.faq_collection = get_embedded_collection(client, faq_collection, self.faq_embedding_function)
         if lexical_dir is None and client.get_settings().is_persistent:
             lexical_dir = Path(client.get_settings().persist_directory) / "lexical"
         folder = lexical_dir / products_collection if lexical_dir else None
@@ -133,7 +138,7 @@ class ShopIndex:
         self.faq = FAQSearch(
             self.faq_collection,
             min_score=faq_min_score,
-            embed=embedding_function,
+            embed=self.faq_embedding_function,
             calibration=faq_calibration,
             analyzer=self.analyzer,
             min_examples=faq_router_min_examples,

@@ -95,6 +95,56 @@ def get_collection(client: Any, name: str, embedding_function: Any) -> Any:
     return client.get_or_create_collection(name=name, embedding_function=embedding_function)
 
 
+def embedding_tag(embedding_function: Any) -> str:
+    """What made a collection's vectors: the embedding function's name and adapter tag, if any."""
+    config = embedding_function.get_config() if hasattr(embedding_function, "get_config") else {}
+    name = (
+        embedding_function.name()
+        if hasattr(embedding_function, "name")
+        else type(embedding_function).__name__
+    )
+    tag = config.get("adapter_tag")
+    return f"{name}+{tag}" if tag else str(name)
+
+
+def get_embedded_collection(client: Any, name: str, embedding_function: Any, page: int = 2000) -> Any:
+    """A collection whose stored vectors come from `embedding_function`: one embedded by another
+    model (an adapter switched on or off) is re-embedded first. Chroma tells embedding functions
+    apart by name only, so the model is recorded in the collection's metadata ("embedding"); a
+    collection without the record was made by the plain model. The swap builds NAME__reembed,
+    drops the old collection and renames the new one, so an interrupted swap loses nothing: the
+    next open finishes it. With a Chroma server shared by replicas, change the model on one replica
+    and restart the others once it has started (they hold the dropped collection until then)."""
+    tag = embedding_tag(embedding_function)
+    plain = str(embedding_function.name()) if hasattr(embedding_function, "name") else tag
+    spare = f"{name}__reembed"
+    names = {getattr(c, "name", c) for c in client.list_collections()}
+    if name not in names and spare in names:
+        client.get_collection(spare, embedding_function=embedding_function).modify(name=name)
+        names.add(name)
+    elif spare in names:
+        client.delete_collection(spare)  # a swap that died before dropping the old one: start over
+    collection = client.get_or_create_collection(name=name, embedding_function=embedding_function)
+    stored = (collection.metadata or {}).get("embedding", plain)
+    if collection.count() == 0:
+        if stored != tag:
+            kept = {k: v for k, v in (collection.metadata or {}).items() if not k.startswith("hnsw:")}
+            collection.modify(metadata={**kept, "embedding": tag})
+        return collection
+    if stored == tag:
+        return collection
+    log.warning("collection %s was embedded by %s: re-embedding it with %s", name, stored, tag)
+    ids, docs, metas = read_all(collection)
+    fresh = client.create_collection(
+        spare, embedding_function=embedding_function, metadata={"embedding": tag}
+    )
+    for i in range(0, len(ids), page):
+        fresh.upsert(ids=ids[i : i + page], documents=docs[i : i + page], metadatas=metas[i : i + page])
+    client.delete_collection(name)
+    fresh.modify(name=name)
+    return client.get_collection(name, embedding_function=embedding_function)
+
+
 def existing_hashes(collection: Any) -> dict[str, str]:
     """id -> content hash of everything stored."""
     ids, metas = read_metadatas(collection)

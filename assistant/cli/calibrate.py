@@ -124,7 +124,7 @@ def calibrate_faq_cmd(
     with tqdm(total=len(asked) + len(refused), desc="questions", disable=not sys.stderr.isatty()) as bar:
         try:
             in_scope, oos = faq_signals(
-                entries, asked, refused, embedding_function(settings), progress=bar.update
+                entries, asked, refused, embedding_function(settings, faq=True), progress=bar.update
             )
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc

@@ -283,7 +283,9 @@ def eval_faq_cmd(
         asked = random.Random(0).sample(asked, max_questions)
     extra = load_labelled_questions(examples) if examples else []
     try:
-        result = evaluate_intents(entries, asked, embedding_function(settings), examples=extra, folds=folds)
+        result = evaluate_intents(
+            entries, asked, embedding_function(settings, faq=True), examples=extra, folds=folds
+        )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     print_rows([{"mode": m, **v} for m, v in result["modes"].items()])

@@ -81,7 +81,7 @@ def unanswered_cmd(ctx: click.Context, days: int | None, limit: int, json_path: 
     queue = unanswered(
         shop.turns.rows(_since(days)), FeedbackStore.from_settings(settings).all("chat"), done=done
     )
-    groups = group_questions(queue, shop.embedding_function)[:limit]
+    groups = group_questions(queue, shop.faq_embedding_function)[:limit]
     if not groups:
         click.echo("no unanswered questions")
     for n, group in enumerate(groups, start=1):
@@ -281,7 +281,7 @@ def self_train_cmd(
     asked += _read_questions(questions_path) if questions_path else []
     human = {label.question.casefold() for label in known if label.source in HUMAN_SOURCES}
     asked = [q for q in asked if q.strip() and q.strip().casefold() not in human]
-    result = self_train(entries, asked, shop.embedding_function)
+    result = self_train(entries, asked, shop.faq_embedding_function)
     labels = [
         FAQLabel.make(q, entry, "traffic", "traffic:" + hashlib.sha1(q.encode("utf-8")).hexdigest()[:12])
         for q, entry in result.labels
@@ -406,7 +406,7 @@ def register(cli: click.Group) -> None:
                 result = learning_curve(
                     load_intent_faq(faq_file),
                     asked,
-                    embedding_function(settings_of(ctx)),
+                    embedding_function(settings_of(ctx), faq=True),
                     counts=counts,
                     max_questions=max_questions,
                     latency_questions=latency_questions,
@@ -473,7 +473,7 @@ def register(cli: click.Group) -> None:
             result = evaluate_self_training(
                 load_intent_faq(faq_file),
                 asked,
-                embedding_function(settings_of(ctx)),
+                embedding_function(settings_of(ctx), faq=True),
                 folds=folds,
                 pool_sizes=sizes,
             )

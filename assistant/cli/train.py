@@ -68,12 +68,16 @@ def train_ranker_cmd(
         search_set, settings.home / "eval", embedding_function(settings)
     ).index.products
     start = time.perf_counter()
-    examples = [
-        TrainingQuery(search.training_candidates(search_set.queries[q]), search_set.qrels[q]) for q in judged
-    ]
-    if events:  # what shoppers were not shown, but retrieval ranked near, is unknown
-        examples = [example.shown_and_far() for example in examples]
-    ranker = LearnedRanker.fit(examples)
+    if events:
+        from retrieval.events import train_from_events
+
+        ranker = train_from_events(search, search_set)
+    else:
+        examples = [
+            TrainingQuery(search.training_candidates(search_set.queries[q]), search_set.qrels[q])
+            for q in judged
+        ]
+        ranker = LearnedRanker.fit(examples)
     path = ranker.save(out_path)
     click.echo(
         f"trained on {ranker.meta['queries']} of {len(judged)} {'queries with events' if events else 'judged queries'}"
@@ -146,7 +150,7 @@ def faq_questions_cmd(
     start = time.perf_counter()
     total = len(entries) * requests_per_entry
     with tqdm(total=total, desc="requests", unit="item", disable=not sys.stderr.isatty()) as bar:
-        result = writer.run(entries, embedding_function(settings), progress=bar.update)
+        result = writer.run(entries, embedding_function(settings, faq=True), progress=bar.update)
     result.write_csv(out_path)
     counts = result.per_entry()
     click.echo(
@@ -262,8 +266,45 @@ def finetune_cmd(ctx: click.Context, **opts: Any) -> None:
     write_json(opts["json_path"], summary)
 
 
+@click.command("train-faq-embedder")
+@click.option(
+    "--clinc",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CLINC150's data/data_full.json (github.com/clinc/oos-eval, CC BY 3.0)",
+)
+@click.option(
+    "--banking",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="BANKING77's banking_data/train.csv (github.com/PolyAI-LDN/task-specific-datasets, CC BY 4.0)",
+)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--epochs", default=1, show_default=True, type=click.IntRange(min=1))
+def train_faq_embedder_cmd(clinc: Path | None, banking: Path | None, out_dir: Path, epochs: int) -> None:
+    """Train the FAQ embedding adapter on public intent sets (never the shop's own questions); point
+    embedding.faq_adapter at the folder to use it (a trained one ships as the default)."""
+    from tqdm import tqdm
+
+    from finetune.faq_embedder import FAQEmbedderConfig, counts_by_set, load_intent_pairs, train_faq_embedder
+    from retrieval.rows import CatalogError
+
+    try:
+        pairs = load_intent_pairs(clinc, banking, out_of_scope=True)
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from exc
+    config = FAQEmbedderConfig(epochs=epochs)
+    steps = sum(-(-n // config.batch_size) for n in counts_by_set(pairs).values()) * epochs
+    with tqdm(total=steps, desc="faq-embedder", unit="step", file=sys.stderr) as bar:
+        record = train_faq_embedder(pairs, out_dir, config, progress=bar.update)
+    click.echo(
+        f"trained on {sum(record['utterances'].values())} utterances of {sum(record['intents'].values())} intents "
+        f"in {record['seconds']:.0f}s (loss {record['loss_first_50']} -> {record['loss_last_50']}): {out_dir}\n"
+        f"use it with SHOPASSIST_EMBEDDING__FAQ_ADAPTER={out_dir} (or embedding.faq_adapter in shopassist.toml)"
+    )
+
+
 def register(cli: click.Group) -> None:
     """Add this module's commands to the main CLI."""
     cli.add_command(train_ranker_cmd)
+    cli.add_command(train_faq_embedder_cmd)
     cli.add_command(faq_questions_cmd)
     cli.add_command(finetune_cmd)

@@ -43,3 +43,23 @@ def test_an_empty_file_setting_means_none_as_its_help_says(settings, monkeypatch
     assert retrieval.faq_calibration is None and retrieval.ranker is None and retrieval.faq_labels is None
     monkeypatch.setenv("SHOPASSIST_RETRIEVAL__FAQ_CALIBRATION", "cal.json")
     assert str(load_settings().retrieval.faq_calibration) == "cal.json"
+
+
+def test_the_faq_adapter_adapts_the_faq_embedding_only_and_a_bad_one_says_what_to_fix(
+    settings, monkeypatch, tmp_path
+):
+    from assistant.shop import embedding_function
+
+    assert embedding_function(settings, faq=True).get_config().get("adapter") is None  # off by default
+    monkeypatch.setenv("SHOPASSIST_EMBEDDING__FAQ_ADAPTER", "shipped")
+    adapted = load_settings()
+    faq = embedding_function(adapted, faq=True).get_config()
+    assert faq["adapter"].endswith("faq-embedder") and len(faq["adapter_tag"]) == 10
+    assert "adapter" not in embedding_function(adapted).get_config()  # products keep plain MiniLM
+    multilingual = adapted.model_copy(
+        update={"embedding": adapted.embedding.model_copy(update={"kind": "e5-small"})}
+    )
+    assert "adapter" not in embedding_function(multilingual, faq=True).get_config()
+    monkeypatch.setenv("SHOPASSIST_EMBEDDING__FAQ_ADAPTER", str(tmp_path))
+    with pytest.raises(ConfigError, match=r"embedding.faq_adapter: .* has no adapter_config.json"):
+        embedding_function(load_settings(), faq=True)

@@ -42,7 +42,9 @@ def write_shop(root: Path) -> tuple[Path, Path]:
 def hashed(monkeypatch: pytest.MonkeyPatch) -> None:
     import assistant.shop
 
-    monkeypatch.setattr(assistant.shop, "embedding_function", lambda settings, cache=True: HashEmbedding())
+    monkeypatch.setattr(
+        assistant.shop, "embedding_function", lambda settings, cache=True, faq=False: HashEmbedding()
+    )
 
 
 def stored_text(shop) -> str:

@@ -169,3 +169,42 @@ def test_server_urls_become_client_arguments(monkeypatch, url, expected):
     monkeypatch.setattr(chromadb, "HttpClient", lambda **kw: seen.update(kw) or "client")
     assert open_client(url=url) == "client"
     assert (seen["host"], seen["port"], seen["ssl"]) == expected
+
+
+class _AdaptedHash(HashEmbedding):
+    """The same name as HashEmbedding (as MiniLM with and without an adapter) but other vectors."""
+
+    def __call__(self, input):  # type: ignore[no-untyped-def]
+        return [v[::-1].copy() for v in super().__call__(input)]
+
+    def get_config(self):  # type: ignore[no-untyped-def]
+        return {"adapter": "/a", "adapter_tag": "abc123"}
+
+
+def test_a_collection_embedded_by_another_adapter_is_re_embedded_and_nothing_is_lost(tmp_path: Path):
+    import chromadb
+
+    from retrieval.store import get_embedded_collection, read_all
+
+    client = chromadb.PersistentClient(path=str(tmp_path))
+    plain = client.get_or_create_collection("faq", embedding_function=HashEmbedding())  # as before tags
+    plain.upsert(
+        ids=["a", "b"], documents=["how to return shoes", "track my order"], metadatas=[{"e": 1}, {"e": 2}]
+    )
+    adapted = get_embedded_collection(client, "faq", _AdaptedHash())
+    assert adapted.metadata["embedding"] == "test-hash+abc123"
+    ids, docs, metas = read_all(adapted)
+    assert sorted(zip(ids, docs, [m["e"] for m in metas], strict=True)) == [
+        ("a", "how to return shoes", 1),
+        ("b", "track my order", 2),
+    ]
+    stored = adapted.get(ids=["a"], include=["embeddings"])["embeddings"][0]
+    assert list(stored) == list(_AdaptedHash()(["how to return shoes"])[0])  # the new model's vectors
+    assert get_embedded_collection(client, "faq", _AdaptedHash()).id == adapted.id  # same model: kept as is
+    # A swap that died after dropping the old collection: the next open finishes it.
+    client.get_or_create_collection("faq__reembed", embedding_function=HashEmbedding()).upsert(
+        ids=["a"], documents=["how to return shoes"], metadatas=[{"e": 1}]
+    )
+    client.delete_collection("faq")
+    back = get_embedded_collection(client, "faq", HashEmbedding())
+    assert back.count() == 1 and {c.name for c in client.list_collections()} == {"faq"}

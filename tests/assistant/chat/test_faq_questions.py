@@ -66,7 +66,9 @@ def test_cli_writes_examples_and_refuses_an_empty_faq(cli_env: Path, monkeypatch
     import assistant.shop
     from assistant.cli.main import cli
 
-    monkeypatch.setattr(assistant.shop, "embedding_function", lambda settings, cache=True: HashEmbedding())
+    monkeypatch.setattr(
+        assistant.shop, "embedding_function", lambda settings, cache=True, faq=False: HashEmbedding()
+    )
     faq = cli_env / "faq.csv"
     faq.write_text(
         "intent,category,answer\n"

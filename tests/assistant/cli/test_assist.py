@@ -72,7 +72,9 @@ def test_eval_drafts_compares_configurations_on_held_out_tickets(env, monkeypatc
     import assistant.shop
     from tests.conftest import HashEmbedding
 
-    monkeypatch.setattr(assistant.shop, "embedding_function", lambda settings, cache=True: HashEmbedding())
+    monkeypatch.setattr(
+        assistant.shop, "embedding_function", lambda settings, cache=True, faq=False: HashEmbedding()
+    )
     homes = []
     real_create = assistant.shop.create_generator
 

@@ -51,7 +51,9 @@ OUT_OF_SCOPE = [
 
 @pytest.fixture
 def files(cli_env, monkeypatch):
-    monkeypatch.setattr("assistant.shop.embedding_function", lambda settings, cache=True: HashEmbedding())
+    monkeypatch.setattr(
+        "assistant.shop.embedding_function", lambda settings, cache=True, faq=False: HashEmbedding()
+    )
     (cli_env / "faq.csv").write_text(FAQ)
     (cli_env / "q.csv").write_text("question,intent\n" + "".join(f"{q},{i}\n" for q, i in IN_SCOPE))
     (cli_env / "oos.csv").write_text("question,kind\n" + "".join(f"{q},x\n" for q in OUT_OF_SCOPE))

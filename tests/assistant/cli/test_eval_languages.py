@@ -17,7 +17,9 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("jieba") is None, reaso
 def test_eval_languages_reports_chinese_and_cross_language_numbers(cli_env, monkeypatch):
     import assistant.shop
 
-    monkeypatch.setattr(assistant.shop, "embedding_function", lambda settings, cache=True: HashEmbedding())
+    monkeypatch.setattr(
+        assistant.shop, "embedding_function", lambda settings, cache=True, faq=False: HashEmbedding()
+    )
     faq = cli_env / "faq.csv"
     faq.write_text(
         "intent,category,answer\n"

@@ -15,7 +15,9 @@ from tests.conftest import HashEmbedding
 @pytest.fixture
 def shop(cli_env, monkeypatch):
     """The demo shop in the CLI's home, with three logged turns and feedback on them."""
-    monkeypatch.setattr("assistant.shop.embedding_function", lambda settings, cache=True: HashEmbedding())
+    monkeypatch.setattr(
+        "assistant.shop.embedding_function", lambda settings, cache=True, faq=False: HashEmbedding()
+    )
     from assistant.assist.feedback import AssistFeedback
     from assistant.assist.protocol import Suggestion, Suggestions
     from assistant.chat.protocol import ChatResponse, Citation
@@ -159,7 +161,9 @@ def test_the_label_file_and_the_router_gate_are_settings(cli_env, tmp_path, monk
     from assistant.config import load_settings
     from assistant.shop import Shop, label_store
 
-    monkeypatch.setattr("assistant.shop.embedding_function", lambda settings, cache=True: HashEmbedding())
+    monkeypatch.setattr(
+        "assistant.shop.embedding_function", lambda settings, cache=True, faq=False: HashEmbedding()
+    )
     monkeypatch.setenv("SHOPASSIST_RETRIEVAL__FAQ_LABELS", str(tmp_path / "labels.jsonl"))
     monkeypatch.setenv("SHOPASSIST_RETRIEVAL__FAQ_ROUTER_MIN_EXAMPLES", "2.5")
     settings = load_settings()

@@ -15,7 +15,9 @@ def env(cli_env, monkeypatch):
     import assistant.shop
     from tests.conftest import HashEmbedding
 
-    monkeypatch.setattr(assistant.shop, "embedding_function", lambda settings, cache=True: HashEmbedding())
+    monkeypatch.setattr(
+        assistant.shop, "embedding_function", lambda settings, cache=True, faq=False: HashEmbedding()
+    )
     faq = cli_env / "faq.csv"
     faq.write_text("id,category,question,answer,examples\nf1,returns,Can I return?,Yes within 30 days.,\n")
     return faq

@@ -78,7 +78,9 @@ def hashed_cli(env, monkeypatch):
     import assistant.shop
     from tests.conftest import HashEmbedding
 
-    monkeypatch.setattr(assistant.shop, "embedding_function", lambda settings, cache=True: HashEmbedding())
+    monkeypatch.setattr(
+        assistant.shop, "embedding_function", lambda settings, cache=True, faq=False: HashEmbedding()
+    )
     faq = env / "faq.csv"
     faq.write_text("id,category,question,answer,examples\nf1,returns,Can I return?,Yes within 30 days.,\n")
     first = env / "first.csv"
@@ -203,7 +205,9 @@ def test_train_ranker_learns_from_shopper_events(env, monkeypatch):
     from retrieval.rerank import LearnedRanker
     from tests.conftest import HashEmbedding
 
-    monkeypatch.setattr(assistant.shop, "embedding_function", lambda settings, cache=True: HashEmbedding())
+    monkeypatch.setattr(
+        assistant.shop, "embedding_function", lambda settings, cache=True, faq=False: HashEmbedding()
+    )
     _search_files(env)
     rows = ["query,product_id,event"]
     for n in range(60):  # shoppers buy the red shoe and skip the blue one; pans are carted
@@ -240,7 +244,9 @@ def test_eval_search_uses_and_reports_the_configured_ranker(env, monkeypatch):
     from retrieval.rerank import FEATURES, Candidates, LearnedRanker, TrainingQuery
     from tests.conftest import HashEmbedding
 
-    monkeypatch.setattr(assistant.shop, "embedding_function", lambda settings, cache=True: HashEmbedding())
+    monkeypatch.setattr(
+        assistant.shop, "embedding_function", lambda settings, cache=True, faq=False: HashEmbedding()
+    )
     args = ["eval", "search", *_search_files(env)]
     rng = np.random.default_rng(0)
     training = [
