@@ -121,7 +121,6 @@ def get_embedded_collection(client: Any, name: str, embedding_function: Any, pag
     names = {getattr(c, "name", c) for c in client.list_collections()}
     if name not in names and spare in names:
         client.get_collection(spare, embedding_function=embedding_function).modify(name=name)
-        names.add(name)
     elif spare in names:
         client.delete_collection(spare)  # a swap that died before dropping the old one: start over
     collection = client.get_or_create_collection(name=name, embedding_function=embedding_function)

@@ -281,7 +281,7 @@ def finetune_cmd(ctx: click.Context, **opts: Any) -> None:
 @click.option("--epochs", default=1, show_default=True, type=click.IntRange(min=1))
 def train_faq_embedder_cmd(clinc: Path | None, banking: Path | None, out_dir: Path, epochs: int) -> None:
     """Train the FAQ embedding adapter on public intent sets (never the shop's own questions); point
-    embedding.faq_adapter at the folder to use it (a trained one ships as the default)."""
+    embedding.faq_adapter at the folder to use it (one trained this way ships: "shipped")."""
     from tqdm import tqdm
 
     from finetune.faq_embedder import FAQEmbedderConfig, counts_by_set, load_intent_pairs, train_faq_embedder
