@@ -235,9 +235,11 @@ def train_faq_embedder(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     bert.save_pretrained(str(out_dir))
-    # Portable files: the base by its public name (not this machine's path), no template model card.
+    # Portable files: the default base by its public name (not this machine's path), and our own
+    # model card (sources and licences) instead of PEFT's empty template.
     adapter_config = json.loads((out_dir / "adapter_config.json").read_text(encoding="utf-8"))
-    adapter_config["base_model_name_or_path"] = "sentence-transformers/all-MiniLM-L6-v2"
+    if default:
+        adapter_config["base_model_name_or_path"] = "sentence-transformers/all-MiniLM-L6-v2"
     (out_dir / "adapter_config.json").write_text(
         json.dumps(adapter_config, indent=2) + "\n", encoding="utf-8"
     )
