@@ -89,7 +89,8 @@ def main() -> None:
             for q in with_raw_clicks
         ]
     )
-    debiased = train_from_events(search, SearchSet(data.products, queries, gains))
+    from_events = SearchSet(data.products, queries, gains)
+    debiased = train_from_events(search, from_events)
     from_judgements = LearnedRanker.fit(
         [TrainingQuery(search.training_candidates(data.queries[q]), data.qrels[q]) for q in train]
     )
@@ -123,7 +124,7 @@ def main() -> None:
         "seed": args.seed,
         "train_queries": len(train),
         "train_queries_with_clicks": len(with_raw_clicks),
-        "train_queries_after_debiasing": len(SearchSet(data.products, queries, gains).judged_queries()),
+        "train_queries_after_debiasing": len(from_events.judged_queries()),
         "events": len(events),
         "clicks": sum(e.event == "click" for e in events),
         "test_queries": len(sample),

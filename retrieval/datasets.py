@@ -241,7 +241,9 @@ def wands(root: str | Path, download: bool = False) -> SearchSet:
     return load_search_set(root / "product.csv", root / "query.csv", root / "label.csv")
 
 
-def _humanize(intent: str) -> str:
+def humanize_intent(intent: str) -> str:
+    """An intent id in words ("track_refund" -> "track refund"): how an intent FAQ's entry reads,
+    and so how the FAQ embedder (finetune.faq_embedder) is taught intent names."""
     return re.sub(r"[_\-]+", " ", intent).strip()
 
 
@@ -259,7 +261,7 @@ def load_intent_faq(path: str | Path) -> list[FAQEntry]:
         FAQEntry(
             id=row[intent],
             category=row.get("category", ""),
-            question=_humanize(row[intent]),
+            question=humanize_intent(row[intent]),
             answer=row[answer],
         )
         for row in reader

@@ -108,20 +108,21 @@ def click_rates(events: Sequence[Event]) -> dict[int, float]:
     return {r: clicked.get(r, 0) / n for r, n in shown.items() if n}
 
 
-def _debiased(events: Sequence[Event], qrels: dict[str, dict[str, float]], prior: float) -> int:
+def _debiased(events: Sequence[tuple[str, Event]], qrels: dict[str, dict[str, float]], prior: float) -> int:
     """Clicks over expected clicks (COEC, smoothed): a click grades a product only when the product
     drew at least as many clicks as an average product at the positions it was shown, with `prior`
     pseudo-impressions' worth of "average" added to both sides so that one stray click on a rarely
     shown product is not a judgement. Cart, purchase and a thumbs-up keep their grades (they are
-    deliberate). Needs positions on the impressions; returns how many click grades it took back."""
-    rates = click_rates(events)
+    deliberate). `events` come with their query ids, as `judgements` computed them. Needs positions
+    on the impressions; returns how many click grades it took back."""
+    rates = click_rates([e for _, e in events])
     if not rates:
         return 0
     expected: dict[tuple[str, str], float] = {}
     clicks: dict[tuple[str, str], int] = {}
     liked: set[tuple[str, str]] = set()
-    for e in events:
-        key = (query_id(e.query), e.product_id)
+    for qid, e in events:
+        key = (qid, e.product_id)
         if e.event == "impression" and e.position is not None:
             expected[key] = expected.get(key, 0.0) + rates.get(e.position, 0.0)
         elif e.event == "click":
@@ -150,12 +151,14 @@ def judgements(
     queries: dict[str, str] = {}
     qrels: dict[str, dict[str, float]] = {}
     vetoed: set[tuple[str, str]] = set()
+    kept: list[tuple[str, Event]] = []
     unknown = 0
     for e in events:
         if known is not None and e.product_id not in known:
             unknown += 1
             continue
         qid = query_id(e.query)
+        kept.append((qid, e))
         queries.setdefault(qid, _normalize(e.query))
         gains = qrels.setdefault(qid, {})
         gains[e.product_id] = max(gains.get(e.product_id, 0.0), GAINS[e.event])
@@ -164,7 +167,6 @@ def judgements(
     for qid, product in vetoed:
         qrels[qid][product] = 0.0
     if debias_prior is not None:
-        kept = [e for e in events if known is None or e.product_id in known]
         _debiased(kept, qrels, debias_prior)
     return queries, qrels, unknown
 

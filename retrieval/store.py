@@ -95,16 +95,18 @@ def get_collection(client: Any, name: str, embedding_function: Any) -> Any:
     return client.get_or_create_collection(name=name, embedding_function=embedding_function)
 
 
+def _ef_name(embedding_function: Any) -> str:
+    if hasattr(embedding_function, "name"):
+        return str(embedding_function.name())
+    return type(embedding_function).__name__
+
+
 def embedding_tag(embedding_function: Any) -> str:
     """What made a collection's vectors: the embedding function's name and adapter tag, if any."""
     config = embedding_function.get_config() if hasattr(embedding_function, "get_config") else {}
-    name = (
-        embedding_function.name()
-        if hasattr(embedding_function, "name")
-        else type(embedding_function).__name__
-    )
     tag = config.get("adapter_tag")
-    return f"{name}+{tag}" if tag else str(name)
+    name = _ef_name(embedding_function)
+    return f"{name}+{tag}" if tag else name
 
 
 def get_embedded_collection(client: Any, name: str, embedding_function: Any, page: int = 2000) -> Any:
@@ -115,8 +117,7 @@ def get_embedded_collection(client: Any, name: str, embedding_function: Any, pag
     drops the old collection and renames the new one, so an interrupted swap loses nothing: the
     next open finishes it. With a Chroma server shared by replicas, change the model on one replica
     and restart the others once it has started (they hold the dropped collection until then)."""
-    tag = embedding_tag(embedding_function)
-    plain = str(embedding_function.name()) if hasattr(embedding_function, "name") else tag
+    tag, plain = embedding_tag(embedding_function), _ef_name(embedding_function)
     spare = f"{name}__reembed"
     names = {getattr(c, "name", c) for c in client.list_collections()}
     if name not in names and spare in names:

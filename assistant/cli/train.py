@@ -284,7 +284,7 @@ def train_faq_embedder_cmd(clinc: Path | None, banking: Path | None, out_dir: Pa
     embedding.faq_adapter at the folder to use it (one trained this way ships: "shipped")."""
     from tqdm import tqdm
 
-    from finetune.faq_embedder import FAQEmbedderConfig, counts_by_set, load_intent_pairs, train_faq_embedder
+    from finetune.faq_embedder import FAQEmbedderConfig, load_intent_pairs, step_count, train_faq_embedder
     from retrieval.rows import CatalogError
 
     try:
@@ -292,8 +292,7 @@ def train_faq_embedder_cmd(clinc: Path | None, banking: Path | None, out_dir: Pa
     except CatalogError as exc:
         raise click.ClickException(str(exc)) from exc
     config = FAQEmbedderConfig(epochs=epochs)
-    steps = sum(-(-n // config.batch_size) for n in counts_by_set(pairs).values()) * epochs
-    with tqdm(total=steps, desc="faq-embedder", unit="step", file=sys.stderr) as bar:
+    with tqdm(total=step_count(pairs, config), desc="faq-embedder", unit="step", file=sys.stderr) as bar:
         record = train_faq_embedder(pairs, out_dir, config, progress=bar.update)
     click.echo(
         f"trained on {sum(record['utterances'].values())} utterances of {sum(record['intents'].values())} intents "

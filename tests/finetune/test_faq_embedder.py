@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from finetune.faq_embedder import FAQEmbedderConfig, _typo, load_intent_pairs, train_faq_embedder
+from finetune.faq_embedder import FAQEmbedderConfig, _typo, load_intent_pairs, step_count, train_faq_embedder
 from retrieval.embeddings import SHIPPED_FAQ_ADAPTER, EmbeddingModelNotFound, resolve_adapter
 from retrieval.rows import CatalogError
 
@@ -74,7 +74,8 @@ def test_a_trained_adapter_loads_merged_and_changes_the_vectors(tmp_path):
     clinc, banking = _sets(tmp_path)
     config = FAQEmbedderConfig(batch_size=2, learning_rate=1e-2)
     record = train_faq_embedder(load_intent_pairs(clinc, banking), tmp_path / "adapter", config)
-    assert record["steps"] == 3 and record["utterances"] == {"clinc150": 3, "banking77": 2}
+    assert record["steps"] == 3 == step_count(load_intent_pairs(clinc, banking), config)
+    assert record["utterances"] == {"clinc150": 3, "banking77": 2}
     plain = np.asarray(MiniLMEmbeddingFunction(cache=False)(["where is my card"])[0])
     adapted = np.asarray(
         MiniLMEmbeddingFunction(cache=False, adapter=str(tmp_path / "adapter"))(["where is my card"])[0]
