@@ -125,18 +125,48 @@ def _load_ranker(path: Path | None) -> Any:
     return LearnedRanker.load(path)
 
 
-def _load_faq_calibration(settings: Settings) -> Any:
+def _load_faq_calibration(settings: Settings, faq_embedding: Any = None) -> Any:
     """The configured FAQ calibration, or None; a bad file is a configuration error that says what
-    to fix (retrieval's CalibrationError is not in assistant.errors' table)."""
+    to fix (retrieval's CalibrationError is not in assistant.errors' table). A calibration holds
+    only for the embedding it was fitted with (its file records it, when it does): the shipped one
+    stands aside for faq_min_score under another model, a shop's own is an error to refit.
+    `faq_embedding`: the FAQ's embedding function (default: the configured one)."""
     path = settings.retrieval.faq_calibration
     if path is None:
         return None
-    from retrieval.calibration import CalibrationError, FAQCalibration
+    from retrieval.calibration import SHIPPED_FAQ_CALIBRATION, CalibrationError, FAQCalibration
+    from retrieval.store import embedding_tag
 
+    shipped = str(path) == "shipped"
     try:
-        return FAQCalibration.load(path if path.is_absolute() else settings.home / path)
+        calibration = FAQCalibration.load(
+            SHIPPED_FAQ_CALIBRATION if shipped else path if path.is_absolute() else settings.home / path
+        )
     except CalibrationError as exc:
         raise ConfigError(f"retrieval.faq_calibration: {exc}") from exc
+    fitted_for = calibration.meta.get("embedding")
+    if fitted_for is None:
+        return calibration  # a file from before calibrations recorded their model
+    current = embedding_tag(
+        faq_embedding if faq_embedding is not None else embedding_function(settings, faq=True)
+    )
+    if settings.embedding.model and shipped:
+        current = f"{current} ({settings.embedding.model})"
+    if fitted_for == current:
+        return calibration
+    if shipped:
+        log.info(
+            "the shipped FAQ calibration was fitted for %s, the FAQ is embedded by %s: FAQ matches use "
+            "retrieval.faq_min_score %s",
+            fitted_for,
+            current,
+            settings.retrieval.faq_min_score,
+        )
+        return None
+    raise ConfigError(
+        f"retrieval.faq_calibration: {path} was fitted for the FAQ embedding {fitted_for}, but the FAQ is now "
+        f"embedded by {current}; refit it with `shopassist calibrate-faq` or empty retrieval.faq_calibration"
+    )
 
 
 def label_store(settings: Settings) -> Any:
@@ -176,7 +206,7 @@ class Shop:
             fusion=settings.retrieval.fusion,
             alpha=settings.retrieval.alpha,
             ranker=_load_ranker(settings.retrieval.ranker),
-            faq_calibration=_load_faq_calibration(settings),
+            faq_calibration=_load_faq_calibration(settings, self.faq_embedding_function),
             faq_router_min_examples=settings.retrieval.faq_router_min_examples,
             lexical_dir=settings.chroma_path / "lexical"
             if settings.store.url is None

@@ -1,6 +1,6 @@
 """A learned ranker trained from shopper events alone, against BM25 and the default hybrid, in one run.
 
-    python bench/click_ranker.py [--set homedepot|crowdflower] [--sessions 3] [--json PATH]
+    python bench/click_ranker.py [--set homedepot|crowdflower] [--sessions 3] [--train-sizes 250,500] [--json PATH]
 
 A shop has no judged queries but logs what shoppers did. This bench makes such a log from a judged
 set: the judged queries are split in two halves by a hash of their id; for each query of the first
@@ -16,7 +16,10 @@ only when it beats position bias, `retrieval.events.click_rates`; the shown prod
 tail, `TrainingQuery.shown_and_far`), with one trained the same way but counting every click, and
 with one trained on the first half's true judgements (the ceiling). nDCG@10 over the whole
 catalogue. The simulator's own examination curve is never given to the estimator: it reads the
-click rates by position from the log.
+click rates by position from the log. A log that grades fewer queries than
+`retrieval.events.MIN_EVENT_QUERIES` is refused, as by the command, and the row is the fusion's;
+`--train-sizes` adds rankers trained (without that rule) on nested random parts of the log, the
+curve the rule was chosen from.
 """
 
 from __future__ import annotations
@@ -43,6 +46,12 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=3, help="Simulated shoppers per training query")
     parser.add_argument("--max-test", type=int, default=1000, help="Test queries evaluated (a fixed sample)")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the simulated shoppers")
+    parser.add_argument(
+        "--train-sizes",
+        default="",
+        help="Comma-separated numbers of training queries: also train `train-ranker --events` rankers on "
+        "nested random subsets of the event log of that many queries (how big a log must be to gain)",
+    )
     parser.add_argument("--home", type=Path, default=Path("/tmp/shopassist-bench-clicks"))
     parser.add_argument("--json", type=Path, help="Write the results as JSON")
     args = parser.parse_args()
@@ -50,7 +59,7 @@ def main() -> None:
     from retrieval.datasets import SearchSet, load_search_set
     from retrieval.embeddings import make_embedding_function
     from retrieval.evaluate import build_search_index, evaluate_search
-    from retrieval.events import Event, judgements, train_from_events
+    from retrieval.events import Event, TooFewEventQueries, judgements, train_from_events
     from retrieval.rerank import LearnedRanker, TrainingQuery
 
     folder = SETS / args.set
@@ -90,11 +99,34 @@ def main() -> None:
         ]
     )
     from_events = SearchSet(data.products, queries, gains)
-    debiased = train_from_events(search, from_events)
+    debiased_name = "events (train-ranker --events)"
+    try:  # as the command does: a log grading too few queries keeps the fusion
+        debiased = train_from_events(search, from_events)
+    except TooFewEventQueries:
+        debiased, debiased_name = (
+            None,
+            f"events: {len(from_events.judged_queries())} queries, refused (fusion)",
+        )
     from_judgements = LearnedRanker.fit(
         [TrainingQuery(search.training_candidates(data.queries[q]), data.qrels[q]) for q in train]
     )
     train_s = time.perf_counter() - start
+    by_query: dict[str, list[Event]] = {}
+    for event in events:
+        by_query.setdefault(event.query, []).append(event)
+    order = sorted(by_query)  # the log's own (normalized) query texts
+    random.Random(args.seed).shuffle(order)
+    subsets = []
+    for size in sorted({int(n) for n in args.train_sizes.split(",") if n.strip()}):
+        if size >= len(order):
+            continue
+        sub_queries, sub_gains, _ = judgements([e for text in order[:size] for e in by_query[text]])
+        subsets.append(
+            (
+                f"events, {size} training queries",
+                train_from_events(search, SearchSet(data.products, sub_queries, sub_gains), min_queries=0),
+            )
+        )
     sample = sorted(random.Random(0).sample(test, min(args.max_test, len(test))))
     held_out = SearchSet(
         data.products, {q: data.queries[q] for q in sample}, {q: data.qrels[q] for q in sample}
@@ -103,10 +135,14 @@ def main() -> None:
     rankers = (
         ("none", None),
         ("events, every click counted", every_click),
-        ("events (train-ranker --events)", debiased),
+        (debiased_name, debiased),
         ("judgements (ceiling)", from_judgements),
+        *subsets,
     )
     for name, ranker in rankers:
+        if ranker is None and name != "none":
+            rows.append({**next(r for r in rows if r["ranker"] == "none"), "ranker": name})
+            continue
         search.ranker = ranker
         modes = ("lexical", "hybrid") if name == "none" else ("hybrid",)
         result = evaluate_search(eval_index, held_out, modes=modes)

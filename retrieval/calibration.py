@@ -22,6 +22,9 @@ from typing import Any
 from retrieval.files import write_atomic
 
 _FORMAT = "shopassist-faq-calibration/1"
+# Fitted on public intent sets for plain MiniLM (finetune.faq_calibration); `retrieval.faq_calibration`
+# = "shipped" (the default) names it.
+SHIPPED_FAQ_CALIBRATION = Path(__file__).parent / "shipped" / "faq-calibration" / "calibration.json"
 _REFIT = "fit a new one with `shopassist calibrate-faq` or empty retrieval.faq_calibration"
 
 

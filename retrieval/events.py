@@ -171,22 +171,45 @@ def judgements(
     return queries, qrels, unknown
 
 
-def train_from_events(search: Any, search_set: Any) -> Any:
+# Queries graded by events under which `train_from_events` refuses: a ranker trained on fewer lost to
+# the default fusion it would replace (bench/click_ranker.py --train-sizes, Home Depot, nDCG@10 on
+# 1,000 held-out queries against the fusion, log sizes in queries: 100 -0.027, 250 -0.003,
+# 500 +0.003, 1,000 +0.016, 2,000 +0.013, all 2,827 +0.019; Crowdflower's 79 lost ~0.008 on average).
+MIN_EVENT_QUERIES = 500
+
+
+class TooFewEventQueries(ValueError):
+    """The event log grades too few queries for a ranker that beats the fusion; says what to do."""
+
+
+def check_event_queries(graded: int, min_queries: int = MIN_EVENT_QUERIES) -> None:
+    """`TooFewEventQueries` when the events grade fewer than `min_queries` queries."""
+    if graded < min_queries:
+        raise TooFewEventQueries(
+            f"the events grade {graded} queries; a ranker trained on fewer than {min_queries} lost to the "
+            "default fusion in our measurements (docs/benchmarks.md), so search keeps the fusion: collect "
+            "more events, or pass --min-queries 0 to train anyway"
+        )
+
+
+def train_from_events(search: Any, search_set: Any, *, min_queries: int = MIN_EVENT_QUERIES) -> Any:
     """A `retrieval.rerank.LearnedRanker` fitted on event-graded queries (`judgements`) over the
     products shoppers were shown and the far tail (`TrainingQuery.shown_and_far`); `search` is the
     product search whose candidates it re-ranks. Used by `shopassist train-ranker --events` and
-    bench/click_ranker.py alike.
+    bench/click_ranker.py alike. Fewer than `min_queries` graded queries is `TooFewEventQueries`.
 
     There is no held-out check against the fusion here on purpose: held-out events only grade what
     the fusion showed, so such a check favours the fusion (on Home Depot's simulated log it scored
     the fusion 0.647 and the ranker 0.627 while the ranker was better on the true judgements)."""
     from retrieval.rerank import LearnedRanker, TrainingQuery
 
+    judged = search_set.judged_queries()
+    check_event_queries(len(judged), min_queries)
     return LearnedRanker.fit(
         [
             TrainingQuery(
                 search.training_candidates(search_set.queries[q]), search_set.qrels[q]
             ).shown_and_far()
-            for q in search_set.judged_queries()
+            for q in judged
         ]
     )

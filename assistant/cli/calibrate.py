@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -27,6 +28,18 @@ def read_questions(path: Path) -> list[str]:
                 f"{path}: needs a 'question' column (found: {', '.join(reader.fieldnames or []) or 'none'})"
             )
         return [row["question"].strip() for row in reader if (row.get("question") or "").strip()]
+
+
+def target_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--precision and --refusal, the two targets every calibration command fits to."""
+    for name, help_text in (
+        ("--refusal", "Target share of out-of-scope questions refused"),
+        ("--precision", "Target share of answered questions that are right"),
+    ):
+        command = click.option(
+            name, default=0.95, show_default=True, type=click.FloatRange(0, 1), help=help_text
+        )(command)
+    return command
 
 
 @click.command("calibrate-faq")
@@ -58,20 +71,7 @@ def read_questions(path: Path) -> list[str]:
     type=click.Path(dir_okay=False, path_type=Path),
     help=f"Calibration file (default: HOME/{DEFAULT_FILE})",
 )
-@click.option(
-    "--precision",
-    default=0.95,
-    show_default=True,
-    type=click.FloatRange(0, 1),
-    help="Target share of answered questions that are right",
-)
-@click.option(
-    "--refusal",
-    default=0.95,
-    show_default=True,
-    type=click.FloatRange(0, 1),
-    help="Target share of out-of-scope questions refused",
-)
+@target_options
 @click.option(
     "--features",
     help="Comma-separated signals (default: top_dense,margin,lexical_agrees,word_overlap, and "
@@ -121,11 +121,12 @@ def calibrate_faq_cmd(
         raise click.ClickException("calibration needs at least 2 labelled and 2 out-of-scope questions")
     from tqdm import tqdm
 
+    from retrieval.store import embedding_tag
+
+    function = embedding_function(settings, faq=True)
     with tqdm(total=len(asked) + len(refused), desc="questions", disable=not sys.stderr.isatty()) as bar:
         try:
-            in_scope, oos = faq_signals(
-                entries, asked, refused, embedding_function(settings, faq=True), progress=bar.update
-            )
+            in_scope, oos = faq_signals(entries, asked, refused, function, progress=bar.update)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
     try:
@@ -141,6 +142,7 @@ def calibrate_faq_cmd(
     except CalibrationError as exc:
         raise click.ClickException(str(exc)) from exc
     calibration.meta.update(
+        embedding=embedding_tag(function),
         faq_file=str(faq_path),
         questions_file=str(questions),
         out_of_scope_file=str(oos_path),
@@ -176,6 +178,137 @@ def calibrate_faq_cmd(
     write_json(json_path, result)
 
 
+@click.command("calibrate-faq-public")
+@click.option(
+    "--clinc",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CLINC150's data/data_full.json (github.com/clinc/oos-eval, CC BY 3.0): test and oos_test",
+)
+@click.option(
+    "--clinc-domains",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CLINC150's data/domains.json: each of its ten domains becomes one FAQ",
+)
+@click.option(
+    "--banking",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="BANKING77's banking_data/test.csv (github.com/PolyAI-LDN/task-specific-datasets, CC BY 4.0)",
+)
+@click.option(
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Calibration file to write (set retrieval.faq_calibration to it)",
+)
+@target_options
+@click.option(
+    "--report-faq",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Also report the calibration on this FAQ (never fitted on it); needs --report-questions and "
+    "--report-out-of-scope",
+)
+@click.option("--report-questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--report-out-of-scope", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--seed", default=0, show_default=True, help="Seed of the BANKING77 groups and out-of-scope samples"
+)
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the results as JSON")
+@click.pass_context
+def calibrate_faq_public_cmd(
+    ctx: click.Context,
+    clinc: Path,
+    clinc_domains: Path,
+    banking: Path | None,
+    output: Path,
+    precision: float,
+    refusal: float,
+    report_faq: Path | None,
+    report_questions: Path | None,
+    report_out_of_scope: Path | None,
+    seed: int,
+    json_path: Path | None,
+) -> None:
+    """Fit the FAQ's confident decision on public intent sets, for a shop with no labelled questions.
+
+    Each CLINC150 domain and each of four BANKING77 groups is one small FAQ of intent names; the
+    fit pools them (finetune.faq_calibration). A calibration holds only for the embedding model it
+    was fitted with, which the file records. With --report-*, the same file is scored on a labelled
+    FAQ it never saw, next to the fixed retrieval.faq_min_score."""
+    from assistant.shop import embedding_function
+    from finetune.faq_calibration import fit_public_calibration, load_public_faqs
+    from retrieval.calibration import CalibrationError, curve
+    from retrieval.datasets import load_intent_faq, load_labelled_questions
+    from retrieval.evaluate import faq_signals
+    from retrieval.rows import CatalogError
+    from retrieval.store import embedding_tag
+
+    reports = (report_faq, report_questions, report_out_of_scope)
+    if any(reports) and not all(reports):
+        raise click.UsageError("give --report-faq, --report-questions and --report-out-of-scope together")
+    settings = settings_of(ctx)
+    function = embedding_function(settings, faq=True)
+    try:
+        faqs, out_of_scope = load_public_faqs(clinc, clinc_domains, banking, seed=seed)
+        calibration = fit_public_calibration(
+            faqs,
+            out_of_scope,
+            function,
+            embedding=embedding_tag(function),
+            precision=precision,
+            refusal=refusal,
+            seed=seed,
+            progress=lambda name, top1: click.echo(f"{name}: top-1 {top1}", err=True),
+        )
+    except (CatalogError, CalibrationError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    result: dict[str, object] = {"fit": calibration.meta["fit"], "faqs": calibration.meta["faqs"]}
+    fit = calibration.meta["fit"]
+    click.echo(
+        f"fitted on {len(faqs)} public FAQs: chosen p >= {fit['threshold']}, answered right {fit['coverage']}, "
+        f"precision {fit['precision']}, out-of-scope refused {fit['oos_refused']}"
+    )
+    if report_faq and report_questions and report_out_of_scope:
+        try:
+            in_scope, oos = faq_signals(
+                load_intent_faq(report_faq),
+                load_labelled_questions(report_questions),
+                read_questions(report_out_of_scope),
+                function,
+            )
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        point = curve(calibration, in_scope, oos, [calibration.threshold])[0]
+        fixed = settings.retrieval.faq_min_score
+        answered = [right for s, right in in_scope if s.top_dense >= fixed]
+        baseline = {
+            "threshold": fixed,
+            "answered": round(len(answered) / len(in_scope), 4),
+            "coverage": round(sum(answered) / len(in_scope), 4),
+            "precision": round(sum(answered) / len(answered), 4) if answered else 1.0,
+            "oos_refused": round(sum(s.top_dense < fixed for s in oos) / len(oos), 4),
+        }
+        print_rows(
+            [
+                {"rule": f"public calibration p >= {point['threshold']}", **point},
+                {"rule": f"fixed dense >= {fixed}", **baseline},
+            ]
+        )
+        result["report"] = {
+            "faq": report_faq.name,
+            "questions": len(in_scope),
+            "out_of_scope": len(oos),
+            "calibration": point,
+            "fixed": baseline,
+        }
+        calibration.meta["report"] = result["report"]
+    calibration.save(output)
+    click.echo(f"wrote {output}; set retrieval.faq_calibration = {str(output)!r} to use it")
+    write_json(json_path, result)
+
+
 def register(cli: click.Group) -> None:
     """Add this module's commands to the main CLI."""
     cli.add_command(calibrate_faq_cmd)
+    cli.add_command(calibrate_faq_public_cmd)

@@ -27,6 +27,12 @@ from finetune.config import TASK_NAMES
     "cart, purchase, feedback_up/down; CSV or JSON lines), see retrieval.events",
 )
 @click.option("--gain-offset", default=1.0, show_default=True, help="Gain = grade - offset (floored at 0)")
+@click.option(
+    "--min-queries",
+    type=click.IntRange(min=0),
+    help="With --events: refuse to train when the events grade fewer queries than this (default "
+    "retrieval.events.MIN_EVENT_QUERIES, 500: smaller logs made rankers that lost to the fusion)",
+)
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
 def train_ranker_cmd(
@@ -36,6 +42,7 @@ def train_ranker_cmd(
     qrels: Path | None,
     events: Path | None,
     gain_offset: float,
+    min_queries: int | None,
     out_path: Path,
 ) -> None:
     """Train the learned re-ranker on judged queries or on shopper events; set retrieval.ranker to the
@@ -64,6 +71,14 @@ def train_ranker_cmd(
         raise click.ClickException(
             "no query with a relevant product: the ranker needs clicks, carts or purchases (or grades > offset)"
         )
+    if events:
+        from retrieval.events import MIN_EVENT_QUERIES, TooFewEventQueries, check_event_queries
+
+        min_queries = MIN_EVENT_QUERIES if min_queries is None else min_queries
+        try:  # before the catalogue is embedded: a small log is refused at once
+            check_event_queries(len(judged), min_queries)
+        except TooFewEventQueries as exc:
+            raise click.ClickException(str(exc)) from exc
     search = build_search_index(
         search_set, settings.home / "eval", embedding_function(settings)
     ).index.products
@@ -71,7 +86,7 @@ def train_ranker_cmd(
     if events:
         from retrieval.events import train_from_events
 
-        ranker = train_from_events(search, search_set)
+        ranker = train_from_events(search, search_set, min_queries=min_queries or 0)
     else:
         examples = [
             TrainingQuery(search.training_candidates(search_set.queries[q]), search_set.qrels[q])

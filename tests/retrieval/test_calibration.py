@@ -195,6 +195,14 @@ def test_the_learned_routers_margin_is_a_signal_once_it_routes():
         got = search.run("get my money back")
         assert got.hits[0].entry.id == "refund" and got.signals is not None
         assert got.signals.router_margin == pytest.approx(got.hits[0].score) and got.signals.router_margin > 0
+        # A cold calibration (no router margin among its signals) stands aside while the router
+        # routes; one fitted with the router's margin decides.
+        search.calibration = FAQCalibration(("top_dense",), (100.0,), -99.0, 0.5)  # only exact wordings
+        aside = search.run("get my money back")
+        assert not aside.calibrated and aside.confident and aside.threshold == search.min_score
+        search.calibration = FAQCalibration(("router_margin",), (10.0,), 0.0, 0.5)
+        routed = search.run("get my money back")
+        assert routed.calibrated and routed.confident and routed.probability is not None
     calibration = FAQCalibration(("router_margin",), (10.0,), 0.0, 0.5)
     assert calibration.confident(got.signals) and not calibration.confident(
         replace(got.signals, router_margin=-0.5)

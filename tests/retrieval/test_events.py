@@ -74,3 +74,19 @@ def test_with_positions_a_click_counts_only_when_it_beats_position_bias():
     assert qrels[saw] == {"top-and-right": 1.0, "low-filler": 0.0}
     _, every_click, _ = judgements(events, debias_prior=None)
     assert every_click[drill]["top-but-wrong"] == 1.0 and every_click[saw]["low-filler"] == 1.0
+
+
+def test_a_log_grading_too_few_queries_is_refused_before_any_training():
+    from retrieval.datasets import SearchSet
+    from retrieval.events import MIN_EVENT_QUERIES, TooFewEventQueries, check_event_queries, train_from_events
+
+    class NoSearch:  # training must not start: no candidate is ever asked for
+        def training_candidates(self, query):
+            raise AssertionError("trained on a log that is too small")
+
+    small = SearchSet([], {"q1": "shoe"}, {"q1": {"p1": 1.0}})
+    with pytest.raises(TooFewEventQueries, match=f"grade 1 queries; .* fewer than {MIN_EVENT_QUERIES}"):
+        train_from_events(NoSearch(), small)
+    check_event_queries(MIN_EVENT_QUERIES)  # enough: no error
+    with pytest.raises(TooFewEventQueries, match="--min-queries 0"):
+        check_event_queries(2, 3)

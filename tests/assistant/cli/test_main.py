@@ -220,6 +220,10 @@ def test_train_ranker_learns_from_shopper_events(env, monkeypatch):
     rows.append("pan 0,99,purchase")  # a product no longer sold
     (env / "events.csv").write_text("\n".join(rows) + "\n")
     args = ["train-ranker", "--products", "products.csv", "--events", "events.csv", "--out", "r.json"]
+    small = CliRunner().invoke(cli, args)  # 121 graded queries: under the 500 that beat the fusion
+    assert small.exit_code == 1 and "the events grade 121 queries" in small.output
+    assert "--min-queries 0" in small.output and not (env / "r.json").exists()
+    args += ["--min-queries", "100"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     # Pans and snow boots were the only product shown for their queries: nothing to order there.
