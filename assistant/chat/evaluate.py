@@ -2,7 +2,7 @@
 
 Three kinds of input, all plain files so an independent set in the same format can be run too:
 - labelled questions (Bitext's `question,intent` layout): did the turn route to the FAQ and cite
-  the entry named by the intent?
+  the entry named by the intent, or, refusing, offer it among the questions it suggests?
 - unanswerable questions (a `question` column): did the assistant refuse or hand off, citing nothing?
 - scripted dialogues (JSONL, one dialogue a line): each turn's expected action, route and cited ids;
   the response `state` is echoed into the next turn exactly as a client would. A folder of JSONL
@@ -164,12 +164,13 @@ def evaluate_chat(
     result: dict[str, Any] = {}
     if questions:
         routes: Counter[str] = Counter()
-        faq_routed = cited_right = 0
+        faq_routed = cited_right = offered_right = 0
         for text, intent in questions:
             response = rec.ask(ChatRequest(message=text))
             routes[response.route] += 1
             faq_routed += response.route == "faq"
             cited_right += bool(response.citations) and response.citations[0].id == intent
+            offered_right += any(s.id == intent for s in response.suggestions)
             if progress:
                 progress(1)
         n = len(questions)
@@ -177,15 +178,19 @@ def evaluate_chat(
             "n": n,
             "faq_route_accuracy": round(faq_routed / n, 4),
             "cites_right_entry": round(cited_right / n, 4),
+            # refused, but the right entry is among the questions offered (one click to its answer)
+            "offers_right_entry": round(offered_right / n, 4),
+            "reaches_right_entry": round((cited_right + offered_right) / n, 4),
             "routes": dict(routes.most_common()),
         }
     if unanswerable:
-        declined = 0
+        declined = offered = 0
         slipped: list[str] = []
         for text in unanswerable:
             response = rec.ask(ChatRequest(message=text))
             ok = response.action in ("refuse", "handoff") and not response.citations
             declined += ok
+            offered += bool(response.suggestions)
             if not ok:
                 slipped.append(text)
             if progress:
@@ -193,6 +198,9 @@ def evaluate_chat(
         result["unanswerable"] = {
             "n": len(unanswerable),
             "refusal_rate": round(declined / len(unanswerable), 4),
+            "offered_questions_rate": round(
+                offered / len(unanswerable), 4
+            ),  # refused, with FAQ questions offered
             "answered": slipped[:20],
         }
     if dialogues:

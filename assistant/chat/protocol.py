@@ -89,6 +89,14 @@ class Citation(BaseModel):
     title: str
 
 
+class Suggestion(BaseModel):
+    """A FAQ entry the shopper may have meant, offered when no entry matched confidently: asking its
+    `question` gets that entry's answer. Never an answer in itself (nothing is asserted)."""
+
+    id: str
+    question: str
+
+
 class VerifierReport(BaseModel):
     checked: bool = False
     unsupported: list[str] = Field(default_factory=list, description="Spans of model text not in the sources")
@@ -140,6 +148,11 @@ class ChatResponse(BaseModel):
     confidence: float = Field(ge=0.0, le=1.0)
     products: list[ProductCard] = Field(default_factory=list)
     citations: list[Citation] = Field(default_factory=list)
+    suggestions: list[Suggestion] = Field(
+        default_factory=list,
+        description="With a refusal: FAQ entries the question came close to (retrieval.faq_suggest_min_score), "
+        "as questions the shopper can ask next; empty otherwise",
+    )
     verifier: VerifierReport = Field(default_factory=VerifierReport)
     state: ConversationState = Field(
         default_factory=ConversationState, description="Send this back with the next message"

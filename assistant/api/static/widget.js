@@ -57,7 +57,8 @@ h2{font-size:16px;margin:0}
 .thumbs svg{width:16px;height:16px}.thumbs [data-verdict=down] svg{transform:rotate(180deg)}
 .thumbs [aria-pressed=true]{background:var(--a);border-color:var(--a);color:#fff}
 .quick{display:flex;flex-wrap:wrap;gap:6px;padding:8px 12px 0;background:#f6f7f8}
-.quick button{border:1px solid var(--a);color:var(--a);background:#fff;border-radius:16px;padding:4px 12px;font-size:13px}
+.quick button,.ask{border:1px solid var(--a);color:var(--a);background:#fff;border-radius:16px;padding:4px 12px;font-size:13px}
+li .ask{margin:2px 0;text-align:left}
 form{display:flex;gap:8px;padding:10px 12px;border-top:1px solid #e1e4e8;background:#fff}
 input{flex:1;min-width:0;font:inherit;font-size:16px;padding:7px 10px;border:1px solid #bbb;border-radius:8px}
 form button{border:0;border-radius:8px;background:var(--a);color:#fff;padding:8px 14px}
@@ -250,7 +251,8 @@ form button{border:0;border-radius:8px;background:var(--a);color:#fff;padding:8p
           else if (event === "error") throw new Error(data.message);
           else if (event === "done") {
             const r = data.response;
-            Object.assign(msg, { id: r.id, text: r.text, products: r.products || [], citations: r.citations || [], route: r.route });
+            Object.assign(msg, { id: r.id, text: r.text, products: r.products || [], citations: r.citations || [],
+              suggestions: r.suggestions || [], route: r.route });
             this.data.state = r.state;
           }
           view.update();
@@ -299,6 +301,8 @@ form button{border:0;border-radius:8px;background:var(--a);color:#fff;padding:8p
     renderText(container, msg, cards) {
       const cited = new Map(msg.products.map((p) => [p.id, { id: p.id, kind: "product", title: p.title }]));
       for (const c of msg.citations) cited.set(c.id, c);
+      // A refusal's offered FAQ questions (response.suggestions) are its "- " items: asked on a click.
+      const offered = new Set(msg.pending ? [] : (msg.suggestions || []).map((s) => s.question));
       let text = msg.text;
       if (msg.pending) text = text.replace(/\[[\w.:-]*$/, ""); // a marker still arriving
       const inline = (line) => {
@@ -321,7 +325,10 @@ form button{border:0;border-radius:8px;background:var(--a);color:#fff;padding:8p
         const item = /^\s*[-*] (.*)$/.exec(line);
         if (item) {
           if (!list) nodes.push((list = el("ul")));
-          list.append(el("li", {}, ...inline(item[1])));
+          const question = item[1].trim();
+          list.append(el("li", {}, ...(offered.has(question)
+            ? [el("button", { class: "ask", type: "button", onclick: () => this.send(question) }, question)]
+            : inline(item[1]))));
           para = null;
         } else if (!line.trim()) {
           list = para = null;

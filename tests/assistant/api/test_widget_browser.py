@@ -230,3 +230,26 @@ def test_the_widget_works_from_the_keyboard(browser, site):
     assert "[faq-" not in page.locator("shop-assistant [role=log]").inner_text()
     assert not page.locator("shop-assistant .quick").is_visible()  # quick replies are for the start
     assert foreign == []
+
+
+def test_a_refusal_offers_close_faq_questions_that_ask_themselves(browser, site):
+    """No entry matches "is there a loyalty program" confidently; the refusal's offered questions
+    (response.suggestions) are buttons, and one click asks it and gets that entry's cited answer."""
+    page, foreign = _open_page(browser, site, 1280, 800)
+    page.locator("shop-assistant .launcher").click()
+    _ask(page, "is there a loyalty program", replies=1)
+    refusal = page.locator("shop-assistant .msg.bot").last
+    offered = refusal.locator("button.ask")
+    questions = offered.all_inner_texts()
+    assert questions and "connect you with a member of our team" in refusal.inner_text()
+    assert refusal.locator("a.cite").count() == 0  # nothing asserted
+    offered.first.click()
+    page.wait_for_function(
+        "document.querySelector('shop-assistant').shadowRoot.querySelectorAll('.thumbs').length >= 2",
+        timeout=60_000,
+    )
+    assert page.locator("shop-assistant .msg.user").all_inner_texts()[-1] == questions[0]
+    answer = page.locator("shop-assistant .msg.bot").last
+    assert f"{site.shop}{PAGE}#faq-" in answer.locator("a.cite").first.get_attribute("href")
+    assert answer.locator("button.ask").count() == 0
+    assert foreign == []

@@ -13,7 +13,7 @@ from assistant.chat.evaluate import (
     load_dialogues,
     load_questions,
 )
-from assistant.chat.protocol import ChatResponse, Citation
+from assistant.chat.protocol import ChatRequest, ChatResponse, Citation
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "chat"
 
@@ -40,6 +40,37 @@ def test_check_turn_reports_each_mismatch():
     said = _response(text="Frostline Waterproof Snow Boot is out of stock right now [HP-1008].")
     assert check_turn(said, Expect(contains=["OUT OF STOCK", "HP-1008"])) == []
     assert check_turn(said, Expect(contains=["is in stock"])) == ["reply lacks 'is in stock'"]
+
+
+def test_a_refusal_offering_the_right_entry_counts_as_reaching_it_but_not_as_citing_it():
+    from assistant.chat.protocol import ChatEvent, Suggestion
+
+    replies = {
+        "cited": _response(cited=["refund"]),
+        "offered": _response(action="refuse", route="unknown"),
+        "bare": _response(action="refuse", route="unknown"),
+    }
+    replies["offered"].suggestions = [
+        Suggestion(id="track", question="Track order"),
+        Suggestion(id="refund", question="Refund"),
+    ]
+
+    class Scripted:
+        def stream(self, request):
+            yield ChatEvent(type="done", response=replies[request.message])
+
+    questions = [("cited", "refund"), ("offered", "refund"), ("bare", "refund")]
+    result = evaluate_chat(Scripted(), questions=questions, unanswerable=["offered", "bare"])  # type: ignore[arg-type]
+    got = result["questions"]
+    assert (got["cites_right_entry"], got["offers_right_entry"], got["reaches_right_entry"]) == (
+        0.3333,
+        0.3333,
+        0.6667,
+    )
+    assert (
+        result["unanswerable"]["refusal_rate"] == 1.0
+        and result["unanswerable"]["offered_questions_rate"] == 0.5
+    )
 
 
 def test_a_folder_of_dialogue_files_is_one_run_with_numbers_per_file(tmp_path):
@@ -107,6 +138,12 @@ def test_our_dialogue_and_unanswerable_sets_on_the_demo_shop(demo_shop_real):
     assert result["dialogues"]["turn_pass_rate"] >= 0.9
     assert result["unanswerable"]["refusal_rate"] >= 0.8
     assert result["turns"]["unsupported_reaching_reply"] == 0
+    # A close miss offers the FAQ questions it came near, as suggestions, and still asserts nothing.
+    miss = chat.respond(ChatRequest(message="is there a loyalty program"))
+    assert miss.action == "refuse" and not miss.citations and miss.suggestions
+    assert all(f"- {s.question}" in miss.text for s in miss.suggestions) and len(miss.suggestions) <= 3
+    far = chat.respond(ChatRequest(message="what is the meaning of life?"))
+    assert far.action == "refuse" and far.suggestions == []
     assert result["turns"]["turns"] == 1 + 30 + sum(
         len(d.turns) for d in load_dialogues(DATA / "dialogues.jsonl")
     )
