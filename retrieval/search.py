@@ -730,7 +730,7 @@ class FAQSearch(_LazyIndex):
     ) -> FAQResults:
         """The confident decision on the top hit: the calibration's when one is loaded, else the
         fixed similarity threshold; `accepted` is what the ranker itself says (the router's margin).
-        A calibration fitted without the router's margin (a cold one, such as the shipped default)
+        A calibration fitted without the router's margin (a cold one, such as the shipped one)
         stands aside while the learned router routes (`routed`): its signals were fitted on entries
         without example phrasings, and on Bitext after self-training it refused right answers
         (chat cites the right entry 0.82 with it, 0.893 with the threshold)."""

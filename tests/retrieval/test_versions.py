@@ -121,7 +121,13 @@ def test_the_switch_is_atomic_for_a_reader_in_this_process_and_a_fresh_process(i
         time.sleep(0.02)
     after = view(reader)
     assert after["count"] == 50 and after["p0"] == 500.0 and after["hits"] != before["hits"]
-    assert fresh_process_view(path) == after
+    fresh = fresh_process_view(path)
+    # The same version: the same products in the same order, price and count. The scores may move
+    # in the fourth decimal: a fresh process reads Chroma's persisted HNSW graph, whose approximate
+    # neighbours deep in the dense lists can differ from the writer's in-memory one (seen once in CI).
+    assert [h[0] for h in fresh["hits"]] == [h[0] for h in after["hits"]]
+    assert [h[1] for h in fresh["hits"]] == pytest.approx([h[1] for h in after["hits"]], abs=1e-3)
+    assert (fresh["p0"], fresh["count"]) == (after["p0"], after["count"])
 
 
 def test_an_unchanged_resync_neither_embeds_nor_reads_the_store(index, tmp_path, monkeypatch):
