@@ -150,7 +150,7 @@ def _load_faq_calibration(settings: Settings, faq_embedding: Any = None) -> Any:
     current = embedding_tag(
         faq_embedding if faq_embedding is not None else embedding_function(settings, faq=True)
     )
-    if settings.embedding.model and shipped:
+    if settings.embedding.model and shipped:  # the tag names MiniLM, not which weights it loaded
         current = f"{current} ({settings.embedding.model})"
     if fitted_for == current:
         return calibration

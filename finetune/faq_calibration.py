@@ -16,7 +16,6 @@ which it never saw: docs/benchmarks.md (session 18).
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 from collections.abc import Callable, Sequence
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from finetune.faq_embedder import read_banking, read_clinc
 from retrieval.calibration import FAQCalibration, FAQSignals, fit_calibration
 from retrieval.datasets import humanize_intent
 from retrieval.evaluate import faq_signals
@@ -75,15 +75,8 @@ def load_public_faqs(
             "give CLINC150's data_full.json and domains.json (its out-of-scope questions are the ones to "
             "refuse); BANKING77's test.csv is optional"
         )
-    try:
-        data = json.loads(Path(clinc).read_text(encoding="utf-8"))
-        test = [(str(text), str(label)) for text, label in data["test"]]
-        out_of_scope = [str(text) for text, _ in data["oos_test"]]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise CatalogError(
-            f"{clinc}: not CLINC150's data_full.json (a JSON object with 'test' and 'oos_test' lists of "
-            f"[text, intent]): {exc}"
-        ) from exc
+    data = read_clinc(clinc, ("test", "oos_test"))
+    test, out_of_scope = data["test"], [text for text, _ in data["oos_test"]]
     try:
         domains = json.loads(Path(clinc_domains).read_text(encoding="utf-8"))
         groups = {str(name): {str(i) for i in intents} for name, intents in domains.items()}
@@ -98,13 +91,7 @@ def load_public_faqs(
     if not faqs:
         raise CatalogError(f"{clinc_domains}: its domains name none of the intents in {clinc}'s test split")
     if banking is not None:
-        try:
-            with Path(banking).open(newline="", encoding="utf-8") as handle:
-                rows = [(row["text"], row["category"]) for row in csv.DictReader(handle)]
-        except (OSError, KeyError) as exc:
-            raise CatalogError(
-                f"{banking}: not BANKING77's test.csv (columns text, category): {exc}"
-            ) from exc
+        rows = read_banking(banking, "test")
         intents = sorted({intent for _, intent in rows})
         random.Random(seed).shuffle(intents)
         for g in range(banking_groups):

@@ -21,6 +21,7 @@ import json
 import random
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,32 @@ class FAQEmbedderConfig:
     )
 
 
+_CLINC_OUT_OF_SCOPE = ("oos_train", "oos_val", "oos_test")
+
+
+def read_clinc(path: Path, splits: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
+    """The named splits of CLINC150's data_full.json as (text, intent) pairs; a missing or
+    malformed file (or split) is an error that says what the file should hold."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return {split: [(str(text), str(label)) for text, label in data[split]] for split in splits}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        wanted = " and ".join(repr(split) for split in splits)
+        raise CatalogError(
+            f"{path}: not CLINC150's data_full.json (a JSON object with {wanted} lists of [text, intent]): {exc}"
+        ) from exc
+
+
+def read_banking(path: Path, split: str) -> list[tuple[str, str]]:
+    """BANKING77's train.csv or test.csv (`split`) as (text, category) pairs; a missing or
+    malformed file is an error that says which columns it needs."""
+    try:
+        with Path(path).open(newline="", encoding="utf-8") as handle:
+            return [(row["text"], row["category"]) for row in csv.DictReader(handle)]
+    except (OSError, KeyError) as exc:
+        raise CatalogError(f"{path}: not BANKING77's {split}.csv (columns text, category): {exc}") from exc
+
+
 def load_intent_pairs(
     clinc: Path | None = None, banking: Path | None = None, *, out_of_scope: bool = False
 ) -> list[tuple[str, str, str]]:
@@ -77,29 +104,14 @@ def load_intent_pairs(
     should hold."""
     pairs: list[tuple[str, str, str]] = []
     if clinc is not None:
-        try:
-            data = json.loads(Path(clinc).read_text(encoding="utf-8"))
-            rows = [*data["train"], *data["val"]]
-            pairs += [(str(text), humanize_intent(str(label)), "clinc150") for text, label in rows]
-            if out_of_scope:
-                oos = [*data["oos_train"], *data["oos_val"], *data["oos_test"]]
-                pairs += [(str(text), "", "clinc150") for text, _ in oos]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise CatalogError(
-                f"{clinc}: not CLINC150's data_full.json (a JSON object with 'train' and 'val' lists of "
-                f"[text, intent]): {exc}"
-            ) from exc
+        data = read_clinc(clinc, ("train", "val", *(_CLINC_OUT_OF_SCOPE if out_of_scope else ())))
+        pairs += [(text, humanize_intent(label), "clinc150") for text, label in data["train"] + data["val"]]
+        if out_of_scope:
+            pairs += [(text, "", "clinc150") for split in _CLINC_OUT_OF_SCOPE for text, _ in data[split]]
     if banking is not None:
-        try:
-            with Path(banking).open(newline="", encoding="utf-8") as handle:
-                pairs += [
-                    (row["text"], humanize_intent(row["category"]), "banking77")
-                    for row in csv.DictReader(handle)
-                ]
-        except (OSError, KeyError) as exc:
-            raise CatalogError(
-                f"{banking}: not BANKING77's train.csv (columns text, category): {exc}"
-            ) from exc
+        pairs += [
+            (text, humanize_intent(label), "banking77") for text, label in read_banking(banking, "train")
+        ]
     if not pairs:
         raise CatalogError(
             "no training utterances: give CLINC150's data_full.json and/or BANKING77's train.csv"

@@ -238,7 +238,7 @@ def calibrate_faq_public_cmd(
     FAQ it never saw, next to the fixed retrieval.faq_min_score."""
     from assistant.shop import embedding_function
     from finetune.faq_calibration import fit_public_calibration, load_public_faqs
-    from retrieval.calibration import CalibrationError, curve
+    from retrieval.calibration import CalibrationError, curve, operating_point
     from retrieval.datasets import load_intent_faq, load_labelled_questions
     from retrieval.evaluate import faq_signals
     from retrieval.rows import CatalogError
@@ -281,14 +281,9 @@ def calibrate_faq_public_cmd(
             raise click.ClickException(str(exc)) from exc
         point = curve(calibration, in_scope, oos, [calibration.threshold])[0]
         fixed = settings.retrieval.faq_min_score
-        answered = [right for s, right in in_scope if s.top_dense >= fixed]
-        baseline = {
-            "threshold": fixed,
-            "answered": round(len(answered) / len(in_scope), 4),
-            "coverage": round(sum(answered) / len(in_scope), 4),
-            "precision": round(sum(answered) / len(answered), 4) if answered else 1.0,
-            "oos_refused": round(sum(s.top_dense < fixed for s in oos) / len(oos), 4),
-        }
+        baseline = operating_point(
+            fixed, [(s.top_dense, right) for s, right in in_scope], [s.top_dense for s in oos]
+        )
         print_rows(
             [
                 {"rule": f"public calibration p >= {point['threshold']}", **point},

@@ -74,9 +74,9 @@ def train_ranker_cmd(
     if events:
         from retrieval.events import MIN_EVENT_QUERIES, TooFewEventQueries, check_event_queries
 
-        min_queries = MIN_EVENT_QUERIES if min_queries is None else min_queries
+        floor = MIN_EVENT_QUERIES if min_queries is None else min_queries
         try:  # before the catalogue is embedded: a small log is refused at once
-            check_event_queries(len(judged), min_queries)
+            check_event_queries(len(judged), floor)
         except TooFewEventQueries as exc:
             raise click.ClickException(str(exc)) from exc
     search = build_search_index(
@@ -86,7 +86,7 @@ def train_ranker_cmd(
     if events:
         from retrieval.events import train_from_events
 
-        ranker = train_from_events(search, search_set, min_queries=min_queries or 0)
+        ranker = train_from_events(search, search_set, min_queries=floor)
     else:
         examples = [
             TrainingQuery(search.training_candidates(search_set.queries[q]), search_set.qrels[q])
